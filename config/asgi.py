@@ -1,0 +1,30 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up
+from django.conf import settings  # noqa: E402
+
+from conversations.auth import WebsocketAuthStack  # noqa: E402
+from conversations.security import OriginValidator  # noqa: E402
+from counseling.routing import websocket_urlpatterns as counseling_ws  # noqa: E402
+
+http_app = django_asgi_app
+if settings.SERVE_STATIC:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    http_app = ASGIStaticFilesHandler(django_asgi_app)
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": OriginValidator(WebsocketAuthStack(URLRouter([*counseling_ws]))),
+    }
+)

@@ -1,0 +1,60 @@
+"""Authentication for HTTP (ninja) and WebSockets (Channels middleware).
+
+HTTP: ``Authorization: Bearer <token>`` or the Django session cookie (with CSRF).
+WebSocket: the session cookie, an ``Authorization`` header, or ``?token=`` for
+browser clients that cannot set headers. Tokens are never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.auth import AuthMiddlewareStack
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+from ninja.security import HttpBearer, SessionAuth
+
+from conversations.selectors import token_user_get
+
+
+class BearerTokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = token_user_get(raw=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+# Bearer first: API clients never carry a CSRF token, pages always carry a cookie.
+api_auth = [BearerTokenAuth(), SessionAuth()]
+
+
+def _scope_token(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, raw = value.decode("latin1").partition(" ")
+            if scheme.lower() == "bearer" and raw.strip():
+                return raw.strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    values = query.get("token")
+    return values[0] if values else None
+
+
+class TokenAuthMiddleware:
+    """Lets a token override the cookie user on a WebSocket connect."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        raw = _scope_token(scope)
+        if raw is not None:
+            user = await sync_to_async(token_user_get)(raw=raw)
+            scope = dict(scope, user=user or AnonymousUser())
+        return await self.app(scope, receive, send)
+
+
+def WebsocketAuthStack(app: Any) -> Any:  # noqa: N802 - mirrors Channels' AuthMiddlewareStack
+    return AuthMiddlewareStack(TokenAuthMiddleware(app))

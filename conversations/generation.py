@@ -1,0 +1,117 @@
+"""Streaming an assistant reply into a stored ``Message``, for every product.
+
+The message ends in exactly one state: ``complete``, ``blocked`` (output screening),
+``failed`` (upstream error, partial text kept) or ``interrupted`` (cancelled or the
+client left, partial text kept). Products turn the events into their own frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from conversations.llm import ChatRequest, LLMError, TextDelta, Usage, get_provider
+from conversations.models import Message, MessageStatus
+from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
+from conversations.services import message_finalize
+from conversations.streaming import coalesce
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplyChunk:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyFinished:
+    message_id: int
+    text: str
+    status: MessageStatus
+    usage: Usage | None = None
+    ttfc_ms: int | None = None
+    crisis: bool = False
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class ReplyFailed:
+    message_id: int
+    code: str
+
+
+ReplyEvent = ReplyChunk | ReplyFinished | ReplyFailed
+
+_finalize = sync_to_async(message_finalize)
+
+
+def _ms(start: float, end: float) -> int:
+    return max(0, round((end - start) * 1000))
+
+
+async def reply_generate(*, assistant: Message, request: ChatRequest, started: float) -> AsyncIterator[ReplyEvent]:
+    """Stream ``request`` into ``assistant``; ``started`` is when the user's request arrived."""
+    provider = get_provider()
+    parts: list[str] = []
+    usage: Usage | None = None
+    ttfc_ms: int | None = None
+    finished = False
+    try:
+        source = coalesce(provider.stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
+        block_reason: str | None = None
+        try:
+            async for item in source:
+                if isinstance(item, Usage):
+                    usage = item
+                    continue
+                assert isinstance(item, TextDelta)
+                screening = screen_output("".join(parts) + item.text)
+                if screening.flagged:
+                    # Stop before the unsafe part reaches the user; closing the source
+                    # below stops upstream generation.
+                    block_reason = screening.category or "unsafe"
+                    break
+                if ttfc_ms is None:
+                    ttfc_ms = _ms(started, time.monotonic())
+                parts.append(item.text)
+                yield ReplyChunk(item.text)
+        finally:
+            await source.aclose()
+        text = "".join(parts)
+        if block_reason is None and settings.LLM_MODERATION and await provider.moderate(text):
+            block_reason = "moderation"
+        total_ms = _ms(started, time.monotonic())
+        if block_reason is not None:
+            logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
+            await _finalize(message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
+                            blocked_text=text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms,
+                            total_ms=total_ms)
+            finished = True
+            yield ReplyChunk(("\n" if parts else "") + SAFE_FALLBACK_REPLY)
+            yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
+            return
+        await _finalize(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
+                        ttfc_ms=ttfc_ms, total_ms=total_ms)
+        finished = True
+        yield ReplyFinished(assistant.pk, text, MessageStatus.COMPLETE, usage, ttfc_ms)
+    except LLMError as exc:
+        logger.warning("llm failure: message=%s code=%s detail=%s", assistant.pk, exc.code, exc.detail)
+        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
+                        error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
+        finished = True
+        yield ReplyFailed(assistant.pk, exc.code)
+    finally:
+        if not finished:
+            # Cancelled (stop, disconnect) or closed by the caller: keep the partial text.
+            # Shielded so a second cancellation cannot lose the final state.
+            await asyncio.shield(_finalize(
+                message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text="".join(parts),
+                usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()),
+            ))

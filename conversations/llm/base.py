@@ -1,0 +1,73 @@
+"""The LLM gateway interface: one request type, one stream item type, one error type."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    product: str
+    messages: tuple[ChatMessage, ...]
+    model: str
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    # Facts the offline provider needs to write its reply (e.g. the user's emotion).
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Always the last item of a successful stream."""
+
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+StreamItem = TextDelta | Usage
+
+
+class LLMError(Exception):
+    """An upstream failure. ``permanent`` errors are never retried."""
+
+    TIMEOUT = "LLM_TIMEOUT"
+    UNAVAILABLE = "LLM_UNAVAILABLE"
+    STREAMING = "STREAMING_ERROR"
+
+    def __init__(self, code: str, detail: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class LLMProvider(ABC):
+    name: str
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        """Text deltas, then one ``Usage``. Closing the iterator stops upstream work."""
+
+    async def moderate(self, text: str) -> bool:
+        """True when the provider's moderation endpoint flags ``text``."""
+        return False
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,139 @@
+"""Any OpenAI-compatible chat completions endpoint, through the ``openai`` SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+
+from conversations.llm.base import ChatRequest, LLMError, LLMProvider, StreamItem, TextDelta, Usage
+
+logger = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 2.0
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    raw = exc.response.headers.get("retry-after")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _as_llm_error(exc: Exception, *, streaming: bool) -> LLMError:
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError(LLMError.TIMEOUT, "upstream timed out", permanent=False)
+    if isinstance(exc, openai.RateLimitError):
+        return LLMError(LLMError.UNAVAILABLE, "upstream rate limited (429)", permanent=False,
+                        retry_after=_retry_after(exc))
+    if isinstance(exc, openai.APIStatusError):
+        transient = exc.status_code >= 500 or exc.status_code in (408, 409)
+        return LLMError(LLMError.UNAVAILABLE, f"upstream HTTP {exc.status_code}", permanent=not transient)
+    if streaming:
+        # Dropped connection or an unparseable chunk once the response had started.
+        return LLMError(LLMError.STREAMING, f"stream broken: {type(exc).__name__}", permanent=False)
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError(LLMError.UNAVAILABLE, "upstream unreachable", permanent=False)
+    return LLMError(LLMError.UNAVAILABLE, f"unexpected upstream error: {type(exc).__name__}", permanent=True)
+
+
+class OpenAICompatibleProvider(LLMProvider):
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float,
+        max_retries: int,
+        moderation_model: str | None = None,
+    ) -> None:
+        # The SDK's own retries would also retry mid-stream; ours stop at the first token.
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            max_retries=0,
+            timeout=httpx2.Timeout(read_timeout, connect=connect_timeout),
+        )
+        self._total_timeout = total_timeout
+        self._max_retries = max_retries
+        self._moderation_model = moderation_model
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        for name in ("temperature", "top_p", "max_tokens"):
+            value = getattr(request, name)
+            if value is not None:
+                params[name] = value
+        return params
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        params = self._params(request)
+        deadline = time.monotonic() + self._total_timeout
+        attempt = 0
+        while True:
+            sent_text = False
+            upstream = None
+            try:
+                upstream = await self._client.chat.completions.create(**params)
+                usage: Usage | None = None
+                async for chunk in upstream:
+                    if chunk.usage is not None:
+                        usage = Usage(
+                            model=chunk.model or request.model,
+                            prompt_tokens=chunk.usage.prompt_tokens,
+                            completion_tokens=chunk.usage.completion_tokens,
+                        )
+                    for choice in chunk.choices:
+                        text = choice.delta.content if choice.delta else None
+                        if text:
+                            sent_text = True
+                            yield TextDelta(text)
+                    if time.monotonic() > deadline:
+                        raise LLMError(LLMError.TIMEOUT, "total time limit reached", permanent=True)
+                yield usage or Usage(model=request.model)
+                return
+            except Exception as exc:  # noqa: BLE001 - every upstream failure becomes an LLMError
+                error = _as_llm_error(exc, streaming=upstream is not None)
+                retryable = not sent_text and not error.permanent and attempt < self._max_retries
+                if not retryable or time.monotonic() > deadline:
+                    raise error from exc
+                attempt += 1
+                backoff = min(error.retry_after or 0.25 * 2**attempt, _MAX_BACKOFF)
+                logger.warning("llm retry %d after %s (%.2fs)", attempt, error.code, backoff)
+                await asyncio.sleep(backoff)
+            finally:
+                # Also on cancellation: closing the response stops upstream generation.
+                if upstream is not None:
+                    await upstream.close()
+
+    async def moderate(self, text: str) -> bool:
+        if not self._moderation_model:
+            return False
+        try:
+            result = await self._client.moderations.create(model=self._moderation_model, input=text)
+        except openai.OpenAIError as exc:
+            # Moderation is a second line behind the keyword screen; its outage must not
+            # block a user in distress from being answered.
+            logger.warning("moderation unavailable: %s", type(exc).__name__)
+            return False
+        return any(r.flagged for r in result.results)
+
+    async def aclose(self) -> None:
+        await self._client.close()

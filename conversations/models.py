@@ -1,0 +1,214 @@
+"""The shared chat domain: sessions, messages, tokens and the moderation record.
+
+Each product owns its sessions through ``ChatSession.product`` and keeps product
+specific state (MAICE clarification rounds, customs HS stages) in ``state``, so new
+products plug in without changing these tables.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from encrypted_fields.fields import EncryptedTextField
+
+
+class Product(models.TextChoices):
+    COUNSELING = "counseling", "상담"
+    MAICE = "maice", "MAICE"
+    CUSTOMS = "customs", "관세"
+
+
+class SessionStatus(models.TextChoices):
+    ACTIVE = "active", "진행 중"
+    PAUSED = "paused", "일시정지"
+    ENDED = "ended", "종료"
+
+
+class ReviewState(models.TextChoices):
+    UNREVIEWED = "unreviewed", "검토 전"
+    REVIEWED = "reviewed", "검토 완료"
+
+
+class Role(models.TextChoices):
+    USER = "user", "사용자"
+    ASSISTANT = "assistant", "AI"
+
+
+class MessageStatus(models.TextChoices):
+    STREAMING = "streaming", "생성 중"
+    COMPLETE = "complete", "완료"
+    INTERRUPTED = "interrupted", "중단됨"
+    FAILED = "failed", "실패"
+    BLOCKED = "blocked", "차단됨"
+
+
+class Flag(models.TextChoices):
+    CRISIS = "crisis", "위기 신호"
+    INPUT_FILTERED = "input_filtered", "입력 필터"
+    OUTPUT_BLOCKED = "output_blocked", "출력 차단"
+
+
+class ChatSession(models.Model):
+    # Public identifier: "sess_…" for counseling, a UUID for customs; MAICE uses `id`.
+    key = models.CharField(max_length=64, unique=True)
+    product = models.CharField(max_length=16, choices=Product.choices, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions", null=True, blank=True
+    )
+    title = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=8, choices=SessionStatus.choices, default=SessionStatus.ACTIVE)
+    counselor_id = models.CharField(max_length=64, blank=True)
+    state = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(auto_now=True)
+    flagged = models.BooleanField(default=False, db_index=True)
+    review_state = models.CharField(
+        max_length=16, choices=ReviewState.choices, default=ReviewState.UNREVIEWED, db_index=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "대화 세션"
+        verbose_name_plural = "대화 세션"
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["user", "product", "-started_at"])]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Message(models.Model):
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    # NULL stands for empty text: the encrypted field stores "" as NULL.
+    text = EncryptedTextField(null=True, blank=True)
+    # What the model wrote when output screening blocked it, kept for reviewers only.
+    blocked_text = EncryptedTextField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE)
+    reply_to = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reply"
+    )
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    client_timestamp = models.BigIntegerField(null=True, blank=True)
+    emotion = models.CharField(max_length=16, null=True, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    flagged = models.BooleanField(default=False, db_index=True)
+    flag_detail = models.CharField(max_length=200, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    ttfc_ms = models.PositiveIntegerField(null=True, blank=True)
+    total_ms = models.PositiveIntegerField(null=True, blank=True)
+    hidden = models.BooleanField(default=False)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "메시지"
+        verbose_name_plural = "메시지"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "client_msg_id"],
+                condition=models.Q(client_msg_id__isnull=False),
+                name="message_client_msg_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.pk} {self.role} {self.status}"
+
+    @property
+    def content(self) -> str:
+        return self.text or ""
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 digest is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API 토큰"
+        verbose_name_plural = "API 토큰"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class ModerationAction(models.Model):
+    class Kind(models.TextChoices):
+        HIDE = "hide", "숨김"
+        UNHIDE = "unhide", "숨김 해제"
+        REVIEW_MESSAGE = "review_message", "메시지 검토"
+        REVIEW_SESSION = "review_session", "세션 검토 완료"
+        NOTE = "note", "상담사 메모"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="moderation_actions")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "검토 기록"
+        verbose_name_plural = "검토 기록"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CounselorNote(models.Model):
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "상담사 메모"
+        verbose_name_plural = "상담사 메모"
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"메모 #{self.pk}"
+
+
+class TranscriptAccess(models.Model):
+    """Audit log: one row for every staff view or export of a transcript."""
+
+    class Kind(models.TextChoices):
+        VIEW = "view", "열람"
+        EXPORT_JSON = "export_json", "JSON 내보내기"
+        EXPORT_CSV = "export_csv", "CSV 내보내기"
+        EXPORT_COMMAND = "export_command", "명령어 내보내기"
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="accesses")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "열람 기록"
+        verbose_name_plural = "열람 기록"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.staff} {self.kind} {self.session_id}"

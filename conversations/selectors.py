@@ -1,0 +1,61 @@
+"""Reads of the shared chat domain."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from conversations.errors import SessionNotFound
+from conversations.models import ApiToken, ChatSession, Message, MessageStatus, Product
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_user_get(*, raw: str) -> AbstractBaseUser | None:
+    """The active user owning the raw token, or None (revoked, unknown, inactive user)."""
+    if not raw or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=token_digest(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    # Kept current so staff can tell unused tokens apart before revoking them.
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def session_get_owned(*, key: str, user: AbstractBaseUser, product: Product) -> ChatSession:
+    """The caller's session. Unknown and foreign sessions raise the same error."""
+    session = ChatSession.objects.filter(key=key, product=product, user_id=user.pk).first()
+    if session is None:
+        raise SessionNotFound()
+    return session
+
+
+def session_messages(*, session: ChatSession, include_hidden: bool = True) -> QuerySet[Message]:
+    messages = session.messages.order_by("created_at", "id")
+    return messages if include_hidden else messages.filter(hidden=False)
+
+
+def history_window(*, session: ChatSession, limit: int, before_id: int | None = None) -> list[Message]:
+    """The last ``limit`` messages usable as LLM context, oldest first.
+
+    Hidden messages and replies that carry no text the model should see (failed or
+    blocked ones, empty partials) are left out.
+    """
+    qs = session.messages.filter(hidden=False, text__isnull=False).exclude(
+        role="assistant", status__in=[MessageStatus.FAILED, MessageStatus.BLOCKED, MessageStatus.STREAMING]
+    )
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    recent = list(qs.order_by("-created_at", "-id")[:limit])
+    recent.reverse()
+    return recent

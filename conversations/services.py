@@ -1,0 +1,114 @@
+"""Writes of the shared chat domain."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.llm.base import Usage
+from conversations.models import (
+    ApiToken,
+    ChatSession,
+    Flag,
+    Message,
+    MessageStatus,
+    ReviewState,
+    Role,
+)
+from conversations.selectors import token_digest
+
+TOKEN_PREFIX = "ct_"
+
+
+def token_issue(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
+    """Create a token; the raw value is returned once and never stored."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], digest=token_digest(raw))
+    return token, raw
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def message_append(
+    *,
+    session: ChatSession,
+    role: Role,
+    text: str,
+    status: MessageStatus = MessageStatus.COMPLETE,
+    emotion: str | None = None,
+    client_msg_id: str | None = None,
+    client_timestamp: int | None = None,
+    reply_to: Message | None = None,
+    model: str = "",
+    flags: list[str] | None = None,
+    flag_detail: str = "",
+) -> Message:
+    flags = list(flags or [])
+    message = Message.objects.create(
+        session=session,
+        role=role,
+        text=text,
+        status=status,
+        emotion=emotion,
+        client_msg_id=client_msg_id,
+        client_timestamp=client_timestamp,
+        reply_to=reply_to,
+        model=model,
+        flags=flags,
+        flagged=bool(flags),
+        flag_detail=flag_detail[:200],
+        completed_at=None if status == MessageStatus.STREAMING else timezone.now(),
+    )
+    if flags:
+        session_flag(session=session)
+    return message
+
+
+def session_flag(*, session: ChatSession) -> None:
+    """Put the session in front of counselors again."""
+    ChatSession.objects.filter(pk=session.pk).update(flagged=True, review_state=ReviewState.UNREVIEWED)
+    session.flagged, session.review_state = True, ReviewState.UNREVIEWED
+
+
+def message_finalize(
+    *,
+    message_id: int,
+    status: MessageStatus,
+    text: str,
+    blocked_text: str | None = None,
+    flag_detail: str = "",
+    error_code: str = "",
+    usage: Usage | None = None,
+    ttfc_ms: int | None = None,
+    total_ms: int | None = None,
+) -> Message:
+    """Move a streaming reply to its one final state; later calls change nothing."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().select_related("session").get(pk=message_id)
+        if message.status != MessageStatus.STREAMING:
+            return message
+        message.status = status
+        message.text = text
+        message.error_code = error_code
+        message.ttfc_ms = ttfc_ms
+        message.total_ms = total_ms
+        message.completed_at = timezone.now()
+        if usage is not None:
+            message.model = usage.model or message.model
+            message.prompt_tokens = usage.prompt_tokens
+            message.completion_tokens = usage.completion_tokens
+        if status == MessageStatus.BLOCKED:
+            message.blocked_text = blocked_text
+            message.flags = [*message.flags, Flag.OUTPUT_BLOCKED]
+            message.flagged = True
+            message.flag_detail = flag_detail[:200]
+            session_flag(session=message.session)
+        message.save()
+    return message

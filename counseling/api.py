@@ -1,0 +1,89 @@
+"""Session lifecycle REST calls (compat with the frontend's existing calls)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router
+
+from conversations.auth import api_auth
+from conversations.models import ChatSession, Message
+from conversations.ratelimit import rate_limit_enforce, request_rate_key
+from counseling import selectors, services
+from counseling.schemas import SessionStartIn
+
+router = Router(auth=api_auth, tags=["counseling"])
+
+
+def _ms(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value else None
+
+
+def _session(session: ChatSession, *, messages: list[Message] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "sessionId": session.key,
+        "status": session.status,
+        "counselorId": session.counselor_id or None,
+        "startedAt": _ms(session.started_at),
+        "pausedAt": _ms(session.paused_at),
+        "resumedAt": _ms(session.resumed_at),
+        "endedAt": _ms(session.ended_at),
+        "wsUrls": {"session": f"/ws/session/{session.key}"},
+    }
+    if messages is not None:
+        data["messageCount"] = len(messages)
+        data["messages"] = [
+            {
+                "id": m.pk,
+                "role": m.role,
+                "text": m.content,
+                "emotion": m.emotion,
+                "status": m.status,
+                "timestamp": _ms(m.created_at),
+            }
+            for m in messages
+        ]
+    else:
+        data["messageCount"] = session.messages.filter(hidden=False).count()
+    return data
+
+
+def _ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"success": True, "data": data}
+
+
+@router.post("/start", response={201: dict})
+def session_start(request: HttpRequest, payload: SessionStartIn | None = None) -> tuple[int, dict[str, Any]]:
+    rate_limit_enforce(scope="counseling.session_start", key=request_rate_key(request),
+                       rate=settings.COUNSELING_SESSION_START_RATE)
+    session = services.session_start(user=request.user, counselor_id=(payload.counselorId if payload else None) or "")
+    return 201, _ok(_session(session))
+
+
+@router.get("/{session_id}")
+def session_detail(request: HttpRequest, session_id: str, include: str = "") -> dict[str, Any]:
+    session = selectors.session_get(key=session_id, user=request.user)
+    with_messages = "messages" in include.split(",")
+    return _ok(_session(session, messages=selectors.session_history(session=session) if with_messages else None))
+
+
+def _transition(request: HttpRequest, session_id: str, action: Literal["pause", "resume", "end"]) -> dict[str, Any]:
+    session = services.session_transition(key=session_id, user=request.user, action=action)
+    return _ok(_session(session))
+
+
+@router.post("/{session_id}/pause")
+def session_pause(request: HttpRequest, session_id: str) -> dict[str, Any]:
+    return _transition(request, session_id, "pause")
+
+
+@router.post("/{session_id}/resume")
+def session_resume(request: HttpRequest, session_id: str) -> dict[str, Any]:
+    return _transition(request, session_id, "resume")
+
+
+@router.post("/{session_id}/end")
+def session_end(request: HttpRequest, session_id: str) -> dict[str, Any]:
+    return _transition(request, session_id, "end")

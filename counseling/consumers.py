@@ -1,0 +1,229 @@
+"""The counseling WebSocket: parse frames, call services, send frames. Nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from functools import partial
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from conversations import frames
+from conversations.errors import DomainError, SessionEnded, SessionNotFound
+from conversations.generation import ReplyChunk, ReplyFailed, ReplyFinished
+from conversations.models import ChatSession, MessageStatus
+from conversations.ratelimit import socket_slot_acquire, socket_slot_release
+from counseling import selectors, services
+from counseling.services import CounselingEvent, ReplyBegin
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_ENDED = 4409
+CLOSE_TOO_MANY_SOCKETS = 4429
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_TOO_BIG = 1009
+
+COMMANDS = ["request_ai_response", "cancel_ai_response", "ping", "pause", "resume", "end", "get_status"]
+
+# Korean texts for upstream failure codes (the code itself goes out beside it).
+UPSTREAM_ERRORS = {
+    "LLM_TIMEOUT": "AI 응답이 지연되고 있어요. 잠시 후 다시 말씀해 주세요.",
+    "LLM_UNAVAILABLE": "지금은 AI 상담사와 연결할 수 없어요. 잠시 후 다시 시도해 주세요.",
+    "STREAMING_ERROR": "응답을 받는 중에 문제가 생겼어요. 다시 말씀해 주시겠어요?",
+}
+
+_session_for_socket = sync_to_async(selectors.session_for_socket)
+_session_get = sync_to_async(selectors.session_get)
+_transition = sync_to_async(services.session_transition)
+_message_text = sync_to_async(selectors.message_text)
+_slot_acquire = sync_to_async(socket_slot_acquire)
+_slot_release = sync_to_async(socket_slot_release)
+
+
+def _session_data(session: ChatSession) -> dict[str, Any]:
+    def ms(value: Any) -> int | None:
+        return int(value.timestamp() * 1000) if value else None
+
+    return {
+        "sessionId": session.key,
+        "status": session.status,
+        "startedAt": ms(session.started_at),
+        "pausedAt": ms(session.paused_at),
+        "resumedAt": ms(session.resumed_at),
+        "endedAt": ms(session.ended_at),
+    }
+
+
+class CounselingConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.session_key: str = self.scope["url_route"]["kwargs"]["session_id"]
+        self.user = self.scope.get("user")
+        self.slot_held = False
+        self.reply_task: asyncio.Task[None] | None = None
+        self.stop_requested = False
+        self.current_message_id: int | None = None
+        # Accept, then close with a code, so clients can tell the reasons apart.
+        if self.user is None or not self.user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            session = await _session_for_socket(key=self.session_key, user=self.user)
+        except SessionNotFound:
+            await self._refuse(CLOSE_NOT_FOUND)
+            return
+        except SessionEnded:
+            await self._refuse(CLOSE_ENDED)
+            return
+        if not await _slot_acquire(user_id=self.user.pk, limit=settings.WS_MAX_SOCKETS_PER_USER):
+            await self._refuse(CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.slot_held = True
+        await self.accept()
+        await self.send(frames.counseling_connected(session_id=session.key, status=session.status,
+                                                    commands=COMMANDS))
+
+    async def _refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        await self._cancel_reply()
+        if self.slot_held:
+            self.slot_held = False
+            await _slot_release(user_id=self.user.pk)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        received = time.monotonic()
+        if text_data is None:
+            await self.close(code=CLOSE_UNSUPPORTED_DATA)
+            return
+        # daphne caps frames too; this keeps the limit under any ASGI server.
+        if len(text_data) > settings.WS_MAX_FRAME_BYTES or len(text_data.encode()) > settings.WS_MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            payload = json.loads(text_data)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            await self.send(frames.protocol_error(code="PARSE_ERROR", message="JSON 객체 형식의 메시지만 받을 수 있습니다."))
+            return
+        handler = self._handlers().get(payload["type"])
+        if handler is None:
+            await self.send(frames.protocol_error(code="UNKNOWN_COMMAND",
+                                                  message=f"알 수 없는 명령입니다: {payload['type'][:40]}"))
+            return
+        await handler(payload.get("data"), received)
+
+    def _handlers(self) -> dict[str, Callable[[Any, float], Awaitable[None]]]:
+        return {
+            "request_ai_response": self._on_request,
+            "cancel_ai_response": self._on_cancel,
+            "ping": self._on_ping,
+            "pause": partial(self._on_lifecycle, "pause"),
+            "resume": partial(self._on_lifecycle, "resume"),
+            "end": partial(self._on_lifecycle, "end"),
+            "get_status": self._on_status,
+        }
+
+    # --- commands -----------------------------------------------------------------------
+
+    async def _on_request(self, data: Any, received: float) -> None:
+        if self.reply_task is not None and not self.reply_task.done():
+            error = services.Busy()
+            await self.send(frames.counseling_error(code=error.code, message=error.message))
+            return
+        self.stop_requested = False
+        self.current_message_id = None
+        self.reply_task = asyncio.create_task(self._run_reply(data, received))
+
+    async def _on_cancel(self, data: Any, received: float) -> None:
+        if self.reply_task is not None and not self.reply_task.done():
+            self.stop_requested = True
+            await self._cancel_reply()
+
+    async def _on_ping(self, data: Any, received: float) -> None:
+        await self.send(frames.counseling_reply("pong", {"timestamp": int(time.time() * 1000)}))
+
+    async def _on_lifecycle(self, action: services.Transition, data: Any, received: float) -> None:
+        if action == "end":
+            self.stop_requested = True
+            await self._cancel_reply()
+        try:
+            session = await _transition(key=self.session_key, user=self.user, action=action)
+        except DomainError as exc:
+            await self.send(frames.protocol_error(code=exc.code, message=exc.message))
+            return
+        await self.send(frames.counseling_reply(f"{action}_success", _session_data(session)))
+
+    async def _on_status(self, data: Any, received: float) -> None:
+        session = await _session_get(key=self.session_key, user=self.user)
+        busy = self.reply_task is not None and not self.reply_task.done()
+        await self.send(frames.counseling_reply("status_update", {**_session_data(session), "streaming": busy}))
+
+    # --- the reply task -------------------------------------------------------------------
+
+    async def _run_reply(self, data: Any, received: float) -> None:
+        try:
+            stream = services.reply_stream(session_key=self.session_key, user=self.user, data=data, started=received)
+            async with aclosing(stream) as events:
+                async for event in events:
+                    await self.send(self._frame(event))
+        except DomainError as exc:
+            await self.send(frames.counseling_error(code=exc.code, message=exc.message, retry_after=exc.retry_after))
+        except asyncio.CancelledError:
+            if self.stop_requested:
+                partial = await _message_text(message_id=self.current_message_id) if self.current_message_id else ""
+                await self.send(frames.counseling_complete(message_id=self.current_message_id or 0,
+                                                           full_response=partial, stopped=True))
+            raise
+        except Exception:
+            logger.exception("counseling reply failed: session=%s", self.session_key)
+            await self.send(frames.counseling_error(code="STREAMING_ERROR", message=UPSTREAM_ERRORS["STREAMING_ERROR"],
+                                                    message_id=self.current_message_id))
+
+    def _frame(self, event: CounselingEvent) -> str:
+        if isinstance(event, ReplyBegin):
+            self.current_message_id = event.message_id
+            return frames.counseling_begin(message_id=event.message_id, emotion=event.emotion,
+                                           replayed=event.replayed)
+        if isinstance(event, ReplyChunk):
+            return frames.counseling_chunk(event.text)
+        if isinstance(event, ReplyFinished):
+            usage = None
+            if event.usage is not None:
+                usage = {"model": event.usage.model, "prompt_tokens": event.usage.prompt_tokens,
+                         "completion_tokens": event.usage.completion_tokens}
+            return frames.counseling_complete(
+                message_id=event.message_id, full_response=event.text, usage=usage, ttfc_ms=event.ttfc_ms,
+                stopped=event.status == MessageStatus.INTERRUPTED, blocked=event.status == MessageStatus.BLOCKED,
+                crisis=event.crisis, replayed=event.replayed,
+            )
+        assert isinstance(event, ReplyFailed)
+        return frames.counseling_error(code=event.code, message_id=event.message_id,
+                                       message=UPSTREAM_ERRORS.get(event.code, UPSTREAM_ERRORS["STREAMING_ERROR"]))
+
+    async def _cancel_reply(self) -> None:
+        task = self.reply_task
+        if task is None or task.done():
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            # Ours was the cancellation being finished; if this task itself is being
+            # cancelled, let that through.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception:  # noqa: BLE001 - already logged inside the task
+            pass

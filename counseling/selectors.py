@@ -1,0 +1,31 @@
+"""Counseling reads."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from conversations.errors import SessionEnded
+from conversations.models import ChatSession, Message, Product, SessionStatus
+from conversations.selectors import session_get_owned, session_messages
+
+
+def session_get(*, key: str, user: AbstractBaseUser) -> ChatSession:
+    return session_get_owned(key=key, user=user, product=Product.COUNSELING)
+
+
+def session_for_socket(*, key: str, user: AbstractBaseUser) -> ChatSession:
+    """The session a WebSocket may attach to: the caller's own, not ended."""
+    session = session_get(key=key, user=user)
+    if session.status == SessionStatus.ENDED:
+        raise SessionEnded()
+    return session
+
+
+def session_history(*, session: ChatSession) -> list[Message]:
+    # Users do not see messages a moderator hid.
+    return list(session_messages(session=session, include_hidden=False))
+
+
+def message_text(*, message_id: int) -> str:
+    message = Message.objects.filter(pk=message_id).only("text").first()
+    return message.content if message else ""

@@ -1,0 +1,71 @@
+"""Shared fixtures: users, tokens, the fake upstream LLM and WebSocket clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+
+from conversations.llm import reset_providers
+from conversations.services import token_issue
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(settings: Any) -> Iterator[None]:
+    # Rate-limit counters and locks live in the cache (Redis in CI): start each test clean.
+    cache.clear()
+    settings.OFFLINE_LLM_TOKEN_DELAY_MS = 0
+    reset_providers()
+    yield
+    reset_providers()
+
+
+@pytest.fixture
+def make_user(db: None) -> Any:
+    counter = iter(range(1, 10_000))
+
+    def make(username: str | None = None, **extra: Any) -> Any:
+        return get_user_model().objects.create_user(
+            username=username or f"user{next(counter)}", password="pw-for-tests-1234", **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Any) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def token(user: Any) -> str:
+    return token_issue(user=user)[1]
+
+
+@pytest.fixture
+def fake_llm(settings: Any) -> Iterator[FakeOpenAI]:
+    """The real openai client, talking to a fake OpenAI-compatible server on loopback."""
+    with FakeOpenAI(Behaviour()) as fake:
+        settings.LLM_BASE_URL = fake.base_url
+        settings.LLM_API_KEY = "test-key"
+        settings.LLM_READ_TIMEOUT = 1.0
+        settings.LLM_MAX_RETRIES = 0
+        reset_providers()
+        yield fake
+    reset_providers()
+
+
+def ws_client(path: str, *, token: str | None = None, origin: str | None = None) -> WebsocketCommunicator:
+    from config.asgi import application
+
+    headers = []
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
