@@ -27,8 +27,23 @@ class BearerTokenAuth(HttpBearer):
         return user
 
 
+class SessionCookieAuth(SessionAuth):
+    """The Django session cookie, CSRF-checked only when it actually signs someone in.
+
+    Ninja's ``SessionAuth`` runs the CSRF check first, so an API client with a missing
+    or revoked token got 403 (CSRF) instead of 401. CSRF protects cookie credentials
+    only; a request the cookie does not authenticate has nothing to protect.
+    """
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
 # Bearer first: API clients never carry a CSRF token, pages always carry a cookie.
-api_auth = [BearerTokenAuth(), SessionAuth()]
+api_auth = [BearerTokenAuth(), SessionCookieAuth()]
 
 
 def _scope_token(scope: dict[str, Any]) -> str | None:

@@ -66,6 +66,7 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
     try:
         source = coalesce(provider.stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
         block_reason: str | None = None
+        blocked_text = ""
         try:
             async for item in source:
                 if isinstance(item, Usage):
@@ -75,8 +76,9 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
                 screening = screen_output("".join(parts) + item.text)
                 if screening.flagged:
                     # Stop before the unsafe part reaches the user; closing the source
-                    # below stops upstream generation.
+                    # below stops upstream generation. Reviewers see what was written.
                     block_reason = screening.category or "unsafe"
+                    blocked_text = "".join(parts) + item.text
                     break
                 if ttfc_ms is None:
                     ttfc_ms = _ms(started, time.monotonic())
@@ -85,13 +87,18 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
         finally:
             await source.aclose()
         text = "".join(parts)
-        if block_reason is None and settings.LLM_MODERATION and await provider.moderate(text):
-            block_reason = "moderation"
+        if block_reason is None:
+            # A last sentence without punctuation is only judged once the reply is whole.
+            screening = screen_output(text, final=True)
+            if screening.flagged:
+                block_reason, blocked_text = screening.category or "unsafe", text
+        if block_reason is None and text and settings.LLM_MODERATION and await provider.moderate(text):
+            block_reason, blocked_text = "moderation", text
         total_ms = _ms(started, time.monotonic())
         if block_reason is not None:
             logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
             await _finalize(message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
-                            blocked_text=text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms,
+                            blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms,
                             total_ms=total_ms)
             finished = True
             yield ReplyChunk(("\n" if parts else "") + SAFE_FALLBACK_REPLY)
@@ -107,6 +114,14 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
                         error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, exc.code)
+    except Exception:
+        # A bug in a responder or screen: the client gets a stream error, so the stored
+        # reply must say failed too, not "interrupted" as if the user had left.
+        logger.exception("reply generation failed: message=%s", assistant.pk)
+        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
+                        error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
+        finished = True
+        yield ReplyFailed(assistant.pk, LLMError.STREAMING)
     finally:
         if not finished:
             # Cancelled (stop, disconnect) or closed by the caller: keep the partial text.

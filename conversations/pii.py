@@ -64,9 +64,7 @@ _EMAIL = re.compile(
 # --- resident / foreigner registration numbers -------------------------------------------
 # Before cards, phones and accounts: 13 digits with a hyphen would otherwise be read as
 # other digit groups. 7th digit 1-4 for citizens, 5-8 for foreigners.
-_RRN = re.compile(
-    _LB + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\s*-\s*|\s)?[1-8]\d{6}" + _LA
-)
+_RRN = re.compile(_LB + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\s*-\s*|\s)?[1-8]\d{6}" + _LA)
 
 # --- cards ---------------------------------------------------------------------------------
 # 4-4-4-4 (optionally -3 for 19-digit cards) is a card layout and nothing else, so no Luhn.
@@ -80,9 +78,7 @@ _CARD_CONTIGUOUS = re.compile(_LB + r"\d{15,16}" + _LA)
 _LICENSE = re.compile(_LB + r"(?:\d{2}-)?\d{2}-\d{6}-\d{2}" + _LA)
 
 # --- passports: M12345678 and the 2021 format M123A4567 ------------------------------------
-_PASSPORT = re.compile(
-    r"(?<![A-Za-z0-9_])[MSRODmsrod](?:\d{8}|\d{3}[A-Za-z]\d{4})(?![A-Za-z0-9_])"
-)
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9_])[MSRODmsrod](?:\d{8}|\d{3}[A-Za-z]\d{4})(?![A-Za-z0-9_])")
 
 # --- personal customs clearance code (개인통관고유부호), P + 12 digits -----------------
 _CUSTOMS_ID = re.compile(r"(?<![A-Za-z0-9_])[Pp]\d{12}(?!\d)")
@@ -208,13 +204,13 @@ class PIIMaskingFilter(logging.Filter):
             record.msg = mask_pii(record.getMessage())
             record.args = ()
             return
-        except Exception:
+        except Exception:  # noqa: BLE001 - user code (__str__, bad args) can raise anything
             pass
         # getMessage() failed (e.g. args do not fit the format): keep what we can, masked,
         # and drop args so the handler does not fail on the same formatting again.
         try:
             record.msg = mask_pii(f"{record.msg} args={record.args!r}")
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging must never crash the caller
             record.msg = "[unprintable log message]"
         record.args = ()
 
@@ -229,7 +225,7 @@ class PIIMaskingFilter(logging.Filter):
                 record.exc_info = None
             elif record.exc_text:
                 record.exc_text = mask_pii(record.exc_text)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a malformed exc_info must not crash the caller
             record.exc_info = None
             record.exc_text = "[unprintable exception]"
 
@@ -238,5 +234,5 @@ class PIIMaskingFilter(logging.Filter):
         try:
             if record.stack_info:
                 record.stack_info = mask_pii(record.stack_info)
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging must never crash the caller
             record.stack_info = None

@@ -17,8 +17,13 @@ from conversations.pii import PLACEHOLDERS, mask_pii
 __all__ = [
     "ABUSE_REPLY",
     "CATEGORY_ABUSE",
+    "CATEGORY_HARASSMENT",
+    "CATEGORY_MEDICAL",
+    "CATEGORY_PII",
     "CATEGORY_SELF_HARM",
+    "CATEGORY_SEXUAL",
     "CATEGORY_SUICIDE",
+    "CATEGORY_UNSAFE_ADVICE",
     "CATEGORY_VIOLENCE",
     "CRISIS_REPLY",
     "SAFE_FALLBACK_REPLY",
@@ -166,12 +171,14 @@ _INPUT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             _loose("죽고싶", "죽고만싶", "죽어버리고싶", "죽어버릴까", "죽어야겠", "사라져버리고싶"),
             "자살",
             _k("목숨을 끊", "목숨 끊", "극단적 선택", "극단적인 선택", "스스로 생을 마감"),
-            _k("살기 싫", "그만 살고 싶", "살고 싶지 않", "살고 싶지도 않", "살고 싶지가 않", "사라지고 싶", "없어지고 싶"),
+            _k("살기 싫", "그만 살고 싶", "살고 싶지 않", "살고 싶지도 않", "살고 싶지가 않"),
+            _k("사라지고 싶", "없어지고 싶"),
             _k("더 이상 살 이유", "살 이유가 없", "살아야 할 이유가 없", "살아갈 이유가 없", "살 의미가 없"),
             _k("죽는 게 나아", "죽는 게 나을", "죽는 게 낫", "죽는 편이 나아", "죽는 편이 나을", "죽는 편이 낫"),
             r"유서",
             r"번개탄",
-            _k("수면제를 모아", "수면제를 모으", "수면제 모아", "수면제 모으", "수면제를 모았", "약을 모으고", "약을 모아"),
+            _k("수면제를 모아", "수면제를 모으", "수면제 모아", "수면제 모으", "수면제를 모았"),
+            _k("약을 모으고", "약을 모아"),
             r"수면제\S{0,2}\s?(?:한꺼번에|왕창|잔뜩|다\s?먹|많이\s?먹)",
             # "버스에서 뛰어내렸다" is not a crisis; a height or intent is.
             r"(?:옥상|한강|다리|창문|베란다|아파트|건물|높은\s?곳)\S{0,6}\s?뛰어\s?내",
@@ -244,13 +251,13 @@ _METHOD_NEAR = _compile(
     r"치사량|lethal\s+dose",
     r"몇\s?(?:알|개|정|통)\S{0,3}\s?(?:먹으면|삼키면|먹어야)\s?(?:죽|사망)",
 )
-# A method mention next to these words is about coping or refusing, not instructing:
-# "자해 충동을 다루는 방법", "자살예방상담전화", "치사량은 알려 드릴 수 없어요".
+# A method mention in the same sentence as these words is about coping or refusing, not
+# instructing: "자해 충동을 다루는 방법", "자살예방상담전화", "치사량은 알려 드릴 수 없어요".
 _PROTECTIVE = re.compile(
     r"예방|상담|전화|대처|다루|막는|막을|막아|멈추|멈출|줄이|이겨|견디|극복|참는|대신|도움|안전|피하|"
     r"않고|말고|수\s?없|안\s?돼|안돼|못\s?해|드릴\s?수"
 )
-_PROTECTIVE_WINDOW = 12
+_SENTENCE_END = re.compile(r"[.!?\n]")
 
 _OUTPUT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -302,8 +309,13 @@ _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 def _unsafe_method(text: str) -> str | None:
     for match in _METHOD_NEAR.finditer(text):
-        start = max(match.start() - _PROTECTIVE_WINDOW, 0)
-        if not _PROTECTIVE.search(text, start, match.end() + _PROTECTIVE_WINDOW):
+        end = _SENTENCE_END.search(text, match.end())
+        if end is None:
+            # The refusal may still follow ("치사량은 … 알려 드릴 수 없어요"): judge the
+            # sentence once it is finished.
+            continue
+        start = max(text.rfind(char, 0, match.start()) for char in ".!?\n") + 1
+        if not _PROTECTIVE.search(text, start, end.start()):
             return match.group(0).strip()
     return None
 

@@ -12,14 +12,17 @@ from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 
 
 def origin_allowed(origin: str) -> bool:
     if origin in settings.CORS_ALLOWED_ORIGINS:
         return True
-    host = urlsplit(origin).netloc
-    return bool(host) and validate_host(host.rsplit("@", 1)[-1], settings.ALLOWED_HOSTS)
+    netloc = urlsplit(origin).netloc.rsplit("@", 1)[-1]
+    # ALLOWED_HOSTS name hosts without ports, and pages are served from a port
+    # ("http://127.0.0.1:8000"), so only the domain part is compared.
+    domain, _port = split_domain_port(netloc)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 class OriginValidator:

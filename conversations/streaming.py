@@ -8,7 +8,6 @@ new text arrives after the interval or when the interval ends with text waiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from conversations.llm import StreamItem, TextDelta
@@ -38,6 +37,13 @@ async def coalesce(source: AsyncIterator[StreamItem], *, interval: float) -> Asy
                 item = future.result()
             except StopAsyncIteration:
                 break
+            except Exception:
+                # Text that arrived before the failure is still the caller's to show and keep.
+                if buffer:
+                    text = "".join(buffer)
+                    buffer.clear()
+                    yield TextDelta(text)
+                raise
             if not isinstance(item, TextDelta):
                 if buffer:
                     yield TextDelta("".join(buffer))
@@ -55,10 +61,15 @@ async def coalesce(source: AsyncIterator[StreamItem], *, interval: float) -> Asy
     finally:
         # Cancelled or closed early: stop the read in flight before closing the source,
         # which closes the upstream response.
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
+        if pending is not None:
+            if not pending.done():
+                pending.cancel()
+                # wait() rather than await: the read's own outcome must not mask ours,
+                # while a cancellation of this task still comes through.
+                await asyncio.wait({pending})
+            if not pending.cancelled():
+                # Read, so a failure nobody consumes is not logged as "never retrieved".
+                pending.exception()
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()

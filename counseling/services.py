@@ -239,17 +239,20 @@ async def reply_stream(
         yield ReplyFinished(assistant.pk, assistant.content, MessageStatus.COMPLETE, crisis=True)
         return
 
-    terminal = False
+    terminal = released = False
     try:
         yield ReplyBegin(assistant.pk, req.emotion)
         request = reply_llm_request(prepared=prepared, emotion=req.emotion)
         async with aclosing(reply_generate(assistant=assistant, request=request, started=started)) as events:
             async for event in events:
-                terminal = isinstance(event, ReplyFinished | ReplyFailed)
+                if isinstance(event, ReplyFinished | ReplyFailed):
+                    # Free the session before the client hears the end, so it may ask again at once.
+                    terminal = released = True
+                    await _release(session_id=prepared.session.pk)
                 yield event
     finally:
         if not terminal:
             # Closed before the generator could settle the message (a no-op if it did).
-            await asyncio.shield(_finalize(message_id=assistant.pk, status=MessageStatus.INTERRUPTED,
-                                           text=""))
-        await asyncio.shield(_release(session_id=prepared.session.pk))
+            await asyncio.shield(_finalize(message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text=""))
+        if not released:
+            await asyncio.shield(_release(session_id=prepared.session.pk))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +28,9 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
 def _as_llm_error(exc: Exception, *, streaming: bool) -> LLMError:
     if isinstance(exc, LLMError):
         return exc
+    if isinstance(exc, TimeoutError):
+        # Raised by our own deadline (the SDK's timeouts are APITimeoutError).
+        return LLMError(LLMError.TIMEOUT, "total time limit reached", permanent=True)
     if isinstance(exc, openai.APITimeoutError):
         return LLMError(LLMError.TIMEOUT, "upstream timed out", permanent=False)
     if isinstance(exc, openai.RateLimitError):
@@ -85,15 +87,25 @@ class OpenAICompatibleProvider(LLMProvider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         params = self._params(request)
-        deadline = time.monotonic() + self._total_timeout
+        loop = asyncio.get_running_loop()
+        # Every wait is bounded by the deadline: a slow drip of chunks, each within the
+        # read timeout, must still end when the total time is up.
+        deadline = loop.time() + self._total_timeout
         attempt = 0
         while True:
             sent_text = False
             upstream = None
             try:
-                upstream = await self._client.chat.completions.create(**params)
+                async with asyncio.timeout_at(deadline):
+                    upstream = await self._client.chat.completions.create(**params)
+                chunks = upstream.__aiter__()
                 usage: Usage | None = None
-                async for chunk in upstream:
+                while True:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        break
                     if chunk.usage is not None:
                         usage = Usage(
                             model=chunk.model or request.model,
@@ -105,17 +117,17 @@ class OpenAICompatibleProvider(LLMProvider):
                         if text:
                             sent_text = True
                             yield TextDelta(text)
-                    if time.monotonic() > deadline:
-                        raise LLMError(LLMError.TIMEOUT, "total time limit reached", permanent=True)
                 yield usage or Usage(model=request.model)
                 return
-            except Exception as exc:  # noqa: BLE001 - every upstream failure becomes an LLMError
+            except Exception as exc:  # every upstream failure becomes an LLMError
                 error = _as_llm_error(exc, streaming=upstream is not None)
                 retryable = not sent_text and not error.permanent and attempt < self._max_retries
-                if not retryable or time.monotonic() > deadline:
+                if not retryable:
                     raise error from exc
                 attempt += 1
                 backoff = min(error.retry_after or 0.25 * 2**attempt, _MAX_BACKOFF)
+                if loop.time() + backoff >= deadline:
+                    raise error from exc
                 logger.warning("llm retry %d after %s (%.2fs)", attempt, error.code, backoff)
                 await asyncio.sleep(backoff)
             finally:

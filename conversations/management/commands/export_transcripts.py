@@ -1,0 +1,118 @@
+"""Export transcripts as JSON, JSON Lines or CSV, to a file or stdout. Every exported
+session is recorded in the transcript audit log (kind export_command)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from conversations.management import ProgressBar
+from conversations.models import ChatSession, Product, TranscriptAccess
+from conversations.moderation import transcript_accesses_record
+from conversations.reports import csv_text, sessions_for_export, transcript_csv_rows, transcript_json
+
+FORMATS = ("json", "jsonl", "csv")
+
+
+def _day(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as error:
+        raise CommandError(f"Invalid date {value!r}: use YYYY-MM-DD, e.g. 2025-01-31.") from error
+
+
+class Command(BaseCommand):
+    help = (
+        "Export chat transcripts (session metadata and every message) as json, jsonl or csv. "
+        "Dates select sessions by start day in the server time zone, both ends inclusive. "
+        "Data goes to stdout unless --output is given; progress goes to stderr."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--product", choices=Product.values, help="Only this product's sessions.")
+        parser.add_argument("--since", metavar="YYYY-MM-DD", help="Sessions started on or after this day.")
+        parser.add_argument("--until", metavar="YYYY-MM-DD", help="Sessions started on or before this day.")
+        parser.add_argument("--session", metavar="KEY", help="Only the session with this key.")
+        parser.add_argument("--format", choices=FORMATS, default="json", dest="fmt",
+                            help="json: one array; jsonl: one session per line; csv: one message per row "
+                                 "(UTF-8 with BOM for Excel). Default: json.")
+        parser.add_argument("--output", metavar="PATH", default="-", help="File to write; '-' for stdout (default).")
+        parser.add_argument("--batch-size", type=int, default=200, help="Sessions loaded per query (default 200).")
+
+    def handle(self, *args: Any, product: str | None, since: str | None, until: str | None, session: str | None,
+               fmt: str, output: str, batch_size: int, **options: Any) -> None:
+        since_day = _day(since) if since else None
+        until_day = _day(until) if until else None
+        if since_day and until_day and since_day > until_day:
+            raise CommandError("--since must not be after --until.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        if session is not None and not ChatSession.objects.filter(key=session).exists():
+            raise CommandError(f"No session with key {session!r}.")
+        sessions = sessions_for_export(product=product, since=since_day, until=until_day, key=session)
+        total = sessions.count()
+        progress = ProgressBar(self.stderr, total=total, label="Exporting sessions", every=max(batch_size, 1))
+        show = options.get("verbosity", 1) >= 1
+        with self._target(output) as write:
+            exported = self._write(sessions.iterator(chunk_size=batch_size), fmt=fmt, write=write,
+                                   batch_size=batch_size, progress=progress if show else None)
+        if show:
+            progress.finish()
+            where = "stdout" if output == "-" else output
+            self.stderr.write(f"Exported {exported} session(s) as {fmt} to {where}.")
+
+    def _write(self, sessions: Iterator[ChatSession], *, fmt: str, write: Callable[[str], None], batch_size: int,
+               progress: ProgressBar | None) -> int:
+        pending: list[int] = []
+        exported = 0
+        if fmt == "json":
+            write("[")
+        elif fmt == "csv":
+            write(csv_text([], header=True, bom=True))
+        for session in sessions:
+            if fmt == "json":
+                write(("," if exported else "") + "\n" + transcript_json(session, indent=None))
+            elif fmt == "jsonl":
+                write(transcript_json(session, indent=None) + "\n")
+            else:
+                write(csv_text(transcript_csv_rows(session), header=False, bom=False))
+            exported += 1
+            pending.append(session.pk)
+            if len(pending) >= batch_size:
+                transcript_accesses_record(session_ids=pending, kind=TranscriptAccess.Kind.EXPORT_COMMAND)
+                pending = []
+            if progress:
+                progress.advance()
+        if fmt == "json":
+            write("\n]\n")
+        transcript_accesses_record(session_ids=pending, kind=TranscriptAccess.Kind.EXPORT_COMMAND)
+        return exported
+
+    @contextmanager
+    def _target(self, output: str) -> Iterator[Callable[[str], None]]:
+        if output == "-":
+            yield lambda text: self.stdout.write(text, ending="")
+            return
+        path = Path(output)
+        if path.is_dir():
+            raise CommandError(f"--output {output!r} is a directory; give a file path.")
+        if not path.parent.is_dir():
+            raise CommandError(f"Directory {str(path.parent)!r} does not exist.")
+        # Written beside the target and renamed at the end, so a failed run never leaves
+        # a truncated export where a complete one is expected. mkstemp creates it 0600:
+        # transcripts are personal data.
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                yield handle.write
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,274 @@
+"""Staff writes: moderation, review, counselor notes, the transcript audit log, retention
+and re-encryption after a key rotation.
+
+Every moderation change and the ModerationAction that records it are written in one
+transaction, so the record can never disagree with the state it describes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Case, TextField, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
+from encrypted_fields.fields import EncryptedFieldMixin
+
+from conversations.models import (
+    ChatSession,
+    CounselorNote,
+    Message,
+    ModerationAction,
+    ReviewState,
+    TranscriptAccess,
+)
+from conversations.reports import sessions_expired
+
+logger = logging.getLogger(__name__)
+
+NOTE_MAX_CHARS = 4000
+Progress = Callable[[int], None]
+
+# --- Audit log ----------------------------------------------------------------------------
+
+
+def transcript_access_record(
+    *, session: ChatSession, staff: AbstractBaseUser | None, kind: TranscriptAccess.Kind, ip: str | None = None
+) -> TranscriptAccess:
+    return TranscriptAccess.objects.create(session=session, staff=staff, kind=kind, ip=ip)
+
+
+def transcript_accesses_record(
+    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: AbstractBaseUser | None = None
+) -> int:
+    rows = [TranscriptAccess(session_id=pk, staff=staff, kind=kind) for pk in session_ids]
+    TranscriptAccess.objects.bulk_create(rows)
+    return len(rows)
+
+
+# --- Moderation ---------------------------------------------------------------------------
+
+
+def _record(
+    *, kind: ModerationAction.Kind, actor: AbstractBaseUser, session_id: int, message: Message | None = None
+) -> ModerationAction:
+    action = ModerationAction.objects.create(kind=kind, actor=actor, session_id=session_id, message=message)
+    logger.info("moderation %s session=%s message=%s actor=%s", kind, session_id,
+                message.pk if message else None, actor.pk)
+    return action
+
+
+def _message_set_hidden(*, message: Message, actor: AbstractBaseUser, hidden: bool) -> bool:
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        if locked.hidden == hidden:
+            message.hidden = hidden
+            return False
+        locked.hidden = hidden
+        locked.save(update_fields=["hidden"])
+        kind = ModerationAction.Kind.HIDE if hidden else ModerationAction.Kind.UNHIDE
+        _record(kind=kind, actor=actor, session_id=locked.session_id, message=locked)
+    message.hidden = hidden
+    return True
+
+
+def message_hide(*, message: Message, actor: AbstractBaseUser) -> bool:
+    """Hide a message from the user's transcript and the model's context. False if it already was."""
+    return _message_set_hidden(message=message, actor=actor, hidden=True)
+
+
+def message_unhide(*, message: Message, actor: AbstractBaseUser) -> bool:
+    return _message_set_hidden(message=message, actor=actor, hidden=False)
+
+
+def message_review(*, message: Message, actor: AbstractBaseUser) -> bool:
+    """Take a message out of the moderation queue. False if it was reviewed before."""
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        if locked.reviewed_at is not None:
+            message.reviewed_at = locked.reviewed_at
+            return False
+        locked.reviewed_at = timezone.now()
+        locked.save(update_fields=["reviewed_at"])
+        _record(kind=ModerationAction.Kind.REVIEW_MESSAGE, actor=actor, session_id=locked.session_id, message=locked)
+    message.reviewed_at = locked.reviewed_at
+    return True
+
+
+def session_review(*, session: ChatSession, actor: AbstractBaseUser) -> bool:
+    """Mark a session reviewed; its flagged messages still waiting in the queue go with it.
+
+    A reviewer marking a session has read the whole transcript, so leaving its messages
+    in the queue would only make someone read them again. False if already reviewed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = ChatSession.objects.select_for_update().get(pk=session.pk)
+        if locked.review_state == ReviewState.REVIEWED:
+            return False
+        locked.review_state, locked.reviewed_by, locked.reviewed_at = ReviewState.REVIEWED, actor, now
+        # update_fields leaves last_activity_at alone: review is not user activity.
+        locked.save(update_fields=["review_state", "reviewed_by", "reviewed_at"])
+        Message.objects.filter(session=locked, flagged=True, reviewed_at__isnull=True).update(reviewed_at=now)
+        _record(kind=ModerationAction.Kind.REVIEW_SESSION, actor=actor, session_id=locked.pk)
+    session.review_state, session.reviewed_by, session.reviewed_at = ReviewState.REVIEWED, actor, now
+    return True
+
+
+def note_add(*, session: ChatSession, author: AbstractBaseUser, text: str) -> CounselorNote:
+    text = text.strip()
+    if not text:
+        raise ValidationError("메모 내용을 입력해 주세요.", code="empty")
+    if len(text) > NOTE_MAX_CHARS:
+        raise ValidationError(f"메모는 {NOTE_MAX_CHARS}자 이하로 입력해 주세요.", code="too_long")
+    with transaction.atomic():
+        note = CounselorNote.objects.create(session=session, author=author, text=text)
+        _record(kind=ModerationAction.Kind.NOTE, actor=author, session_id=session.pk)
+    return note
+
+
+# --- Retention ------------------------------------------------------------------------------
+
+
+def sessions_purge(*, cutoff: datetime, batch_size: int = 500, progress: Progress | None = None) -> int:
+    """Delete sessions idle since before ``cutoff`` with their messages, notes and audit rows.
+
+    Deletes in batches so no single transaction holds locks on a whole year of data.
+    """
+    deleted = 0
+    while True:
+        batch = list(sessions_expired(cutoff=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            break
+        with transaction.atomic():
+            ChatSession.objects.filter(pk__in=batch).delete()
+        deleted += len(batch)
+        if progress:
+            progress(len(batch))
+    logger.info("purged %s sessions idle since before %s", deleted, cutoff.isoformat())
+    return deleted
+
+
+# --- Re-encryption after a key rotation -----------------------------------------------------
+
+ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
+    (Message, ("text", "blocked_text")),
+    (CounselorNote, ("text",)),
+)
+
+
+def encryption_keys_reset() -> None:
+    """Forget the keys each encrypted field derived and cached from settings.
+
+    The fields cache them per field instance for the life of the process; a process that
+    changes SALT_KEY or SECRET_KEY while running must call this to use the new keys.
+    """
+    for model, names in ENCRYPTED_FIELDS:
+        for name in names:
+            field = model._meta.get_field(name)
+            for cached in ("keys", "f"):
+                field.__dict__.pop(cached, None)
+
+
+@dataclass
+class ReencryptResult:
+    reencrypted: int = 0
+    # Rows written before encryption existed: stored as plain text, now encrypted.
+    encrypted_plaintext: int = 0
+    current: int = 0
+    # Fernet tokens that no configured key opens: left as they are.
+    undecryptable: int = 0
+
+
+def encrypted_rows_count() -> int:
+    return sum(model._default_manager.count() for model, _ in ENCRYPTED_FIELDS)
+
+
+def _looks_like_token(raw: str) -> bool:
+    try:
+        data = base64.urlsafe_b64decode(raw.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+    # Fernet: version byte 0x80, timestamp, 16-byte IV, ciphertext blocks, 32-byte HMAC.
+    return len(data) >= 73 and data[0] == 0x80
+
+
+def _rewrap(raw: str, *, primary: Fernet, everyone: MultiFernet, result: ReencryptResult) -> str | None:
+    """The value encrypted with the first key, or None when it needs no write."""
+    try:
+        primary.decrypt(raw.encode())
+        result.current += 1
+        return None
+    except InvalidToken:
+        pass
+    if not _looks_like_token(raw):
+        result.encrypted_plaintext += 1
+        return primary.encrypt(raw.encode()).decode()
+    try:
+        rotated = everyone.rotate(raw.encode()).decode()
+    except InvalidToken:
+        result.undecryptable += 1
+        return None
+    result.reencrypted += 1
+    return rotated
+
+
+def _reencrypt_model(
+    model: type[models.Model], names: tuple[str, ...], *, batch_size: int, dry_run: bool,
+    result: ReencryptResult, progress: Progress | None,
+) -> None:
+    # Every field derives the same keys from the same settings.
+    field = cast(EncryptedFieldMixin, model._meta.get_field(names[0]))
+    fernets = [Fernet(key) for key in field.keys]
+    primary, everyone = fernets[0], MultiFernet(fernets)
+    raw_names = {name: f"raw_{name}" for name in names}
+    last_pk = 0
+    while True:
+        # Locked, so a reply finalised meanwhile cannot be overwritten with its old text.
+        with transaction.atomic():
+            rows = list(
+                model._default_manager.select_for_update()
+                .filter(pk__gt=last_pk)
+                .order_by("pk")
+                .annotate(**{raw: Cast(name, TextField()) for name, raw in raw_names.items()})
+                .values_list("pk", *raw_names.values())[:batch_size]
+            )
+            if not rows:
+                return
+            last_pk = rows[-1][0]
+            for position, name in enumerate(names, start=1):
+                changed = []
+                for row in rows:
+                    raw = row[position]
+                    new = _rewrap(raw, primary=primary, everyone=everyone, result=result) if raw else None
+                    if new is not None:
+                        changed.append((row[0], new))
+                if changed and not dry_run:
+                    # Plain TextField values: the encrypted field would encrypt the token again.
+                    whens = [When(pk=pk, then=Value(new, output_field=TextField())) for pk, new in changed]
+                    model._default_manager.filter(pk__in=[pk for pk, _ in changed]).update(
+                        **{name: Case(*whens, output_field=TextField())}
+                    )
+        if progress:
+            progress(len(rows))
+
+
+def messages_reencrypt(*, batch_size: int = 500, dry_run: bool = False, progress: Progress | None = None
+                       ) -> ReencryptResult:
+    """Re-encrypt every stored message text, blocked text and counselor note with the first key."""
+    encryption_keys_reset()
+    result = ReencryptResult()
+    for model, names in ENCRYPTED_FIELDS:
+        _reencrypt_model(model, names, batch_size=batch_size, dry_run=dry_run, result=result, progress=progress)
+    logger.info("reencrypt done dry_run=%s %s", dry_run, result)
+    return result

@@ -1,0 +1,482 @@
+// AI voice counseling page: REST session start, one WebSocket per session, Web Speech
+// API for speech in and out, a text box that always works. Plain ES2020, no build step.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const app = $("app");
+  if (!app) return;
+
+  const ui = {
+    start: $("start"), end: $("end"), status: $("status"), log: $("log"),
+    composer: $("composer"), emotion: $("emotion"), tts: $("tts"), message: $("message"),
+    counter: $("counter"), mic: $("mic"), stop: $("stop"), send: $("send"), micNote: $("mic-note"),
+  };
+  const maxChars = Number(app.dataset.maxChars) || 2000;
+
+  // Korean texts for the WebSocket close codes the server uses.
+  const CLOSE_TEXT = {
+    4401: "로그인이 필요합니다. 페이지를 새로 고쳐 다시 로그인해 주세요.",
+    4404: "상담 세션을 찾을 수 없습니다. ‘새 상담 시작’을 눌러 주세요.",
+    4409: "이미 종료된 상담입니다. ‘새 상담 시작’을 눌러 주세요.",
+    4429: "열려 있는 상담 창이 너무 많습니다. 다른 창을 닫고 ‘다시 연결’을 눌러 주세요.",
+    1009: "메시지가 너무 커서 연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.",
+  };
+  // Codes after which the same session cannot be joined again.
+  const SESSION_GONE = new Set([4404, 4409]);
+
+  const state = {
+    sessionId: null,
+    wsPath: null,
+    ws: null,
+    streaming: false, // a request is in flight (sent, not yet complete or failed)
+    ended: false,
+    assistantEl: null, // bubble of the reply being streamed
+    stopping: false,
+  };
+
+  // --- small helpers ------------------------------------------------------------------
+
+  function cookie(name) {
+    const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  function uuid() {
+    // randomUUID exists only in secure contexts; a plain-HTTP LAN address is not one.
+    if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function setStatus(text, kind) {
+    ui.status.textContent = text;
+    ui.status.dataset.state = kind;
+  }
+
+  function scrollToEnd() {
+    ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  function addMessage(role, text) {
+    const empty = $("log-empty");
+    if (empty) empty.remove();
+    const el = document.createElement("div");
+    el.className = `msg ${role}`;
+    el.dataset.testid = `msg-${role}`;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = role === "user" ? "나" : role === "assistant" ? "AI 상담사" : "알림";
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text;
+    el.append(who, body);
+    ui.log.append(el);
+    scrollToEnd();
+    return el;
+  }
+
+  function setNote(el, text) {
+    let note = el.querySelector(".note");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "note";
+      el.append(note);
+    }
+    note.textContent = text;
+  }
+
+  function updateCounter() {
+    const n = ui.message.value.length;
+    ui.counter.textContent = `${n} / ${maxChars}`;
+    ui.counter.classList.toggle("full", n >= maxChars);
+  }
+
+  // Enables exactly the controls the current state allows.
+  function refreshControls() {
+    const open = !!state.ws && state.ws.readyState === WebSocket.OPEN && !state.ended;
+    ui.message.disabled = !open;
+    ui.emotion.disabled = !open;
+    ui.send.disabled = !open || state.streaming;
+    ui.mic.disabled = !open || state.streaming || !recognition.supported;
+    ui.stop.hidden = !state.streaming;
+    ui.stop.disabled = !state.streaming || state.stopping;
+    ui.end.disabled = !state.sessionId || state.ended;
+    const canStart = !state.ws || state.ws.readyState === WebSocket.CLOSED;
+    ui.start.disabled = !canStart;
+    ui.start.hidden = !canStart;
+  }
+
+  // --- speech out (speechSynthesis) ---------------------------------------------------
+
+  const speech = {
+    supported: "speechSynthesis" in window && typeof window.SpeechSynthesisUtterance === "function",
+    speak(text) {
+      if (!this.supported || !ui.tts.checked || !text) return;
+      try {
+        window.speechSynthesis.cancel();
+        const utterance = new SpeechSynthesisUtterance(text);
+        utterance.lang = "ko-KR";
+        // Voices may be missing (headless browsers, some Linux desktops): then the
+        // browser's default is used, or nothing is spoken, and the page carries on.
+        const voices = window.speechSynthesis.getVoices() || [];
+        const korean = voices.find((v) => (v.lang || "").toLowerCase().startsWith("ko"));
+        if (korean) utterance.voice = korean;
+        recognition.pauseForSpeech();
+        window.speechSynthesis.speak(utterance);
+      } catch (err) {
+        console.warn("speech synthesis failed", err);
+      }
+    },
+    cancel() {
+      if (!this.supported) return;
+      try { window.speechSynthesis.cancel(); } catch (err) { console.warn(err); }
+    },
+  };
+  if (!speech.supported) {
+    ui.tts.checked = false;
+    ui.tts.disabled = true;
+    ui.tts.parentElement.title = "이 브라우저는 음성 읽기를 지원하지 않습니다.";
+  }
+
+  // --- speech in (Web Speech API) -----------------------------------------------------
+
+  const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+  const recognition = {
+    supported: typeof Recognition === "function",
+    engine: null,
+    listening: false,
+    start() {
+      if (!this.supported || this.listening) return;
+      const engine = new Recognition();
+      engine.lang = "ko-KR";
+      engine.interimResults = true;
+      engine.continuous = false;
+      engine.maxAlternatives = 1;
+      let finalText = "";
+      engine.onresult = (event) => {
+        let interim = "";
+        for (let i = event.resultIndex; i < event.results.length; i += 1) {
+          const part = event.results[i][0].transcript;
+          if (event.results[i].isFinal) finalText += part;
+          else interim += part;
+        }
+        ui.message.value = (finalText + interim).slice(0, maxChars);
+        updateCounter();
+      };
+      engine.onerror = (event) => {
+        const reasons = {
+          "not-allowed": "마이크 사용 권한이 필요합니다. 브라우저 설정에서 허용해 주세요.",
+          "service-not-allowed": "이 브라우저에서는 음성 인식을 사용할 수 없습니다. 입력창을 이용해 주세요.",
+          "no-speech": "음성이 들리지 않았어요. 다시 말씀해 주세요.",
+          "audio-capture": "마이크를 찾을 수 없습니다.",
+          network: "음성 인식 서비스에 연결할 수 없습니다. 입력창을 이용해 주세요.",
+        };
+        if (event.error !== "aborted") setStatus(reasons[event.error] || "음성 인식 중 문제가 생겼어요.", "error");
+      };
+      engine.onend = () => {
+        this.listening = false;
+        this.engine = null;
+        ui.mic.setAttribute("aria-pressed", "false");
+        ui.mic.textContent = "🎤 말하기";
+        // Like the original frontend: what was heard is sent at once.
+        if (finalText.trim() && !state.streaming) sendMessage();
+      };
+      try {
+        engine.start();
+      } catch (err) {
+        setStatus("음성 인식을 시작할 수 없습니다. 입력창을 이용해 주세요.", "error");
+        return;
+      }
+      speech.cancel();
+      this.engine = engine;
+      this.listening = true;
+      ui.mic.setAttribute("aria-pressed", "true");
+      ui.mic.textContent = "■ 듣는 중 (누르면 멈춤)";
+      setStatus("듣고 있어요… 말씀을 마치면 자동으로 보냅니다.", "listening");
+    },
+    stop() {
+      if (this.engine) this.engine.stop();
+    },
+    // The counselor's voice must not be transcribed as the user's words.
+    pauseForSpeech() {
+      if (this.engine) this.engine.abort();
+    },
+  };
+  if (!recognition.supported) {
+    ui.micNote.hidden = false;
+    ui.micNote.textContent = "이 브라우저는 음성 인식을 지원하지 않습니다. 입력창에 적어서 보내 주세요.";
+  }
+
+  // --- session and socket -------------------------------------------------------------
+
+  async function startSession() {
+    state.ended = false;
+    state.sessionId = null;
+    ui.start.disabled = true;
+    setStatus("상담 세션을 만드는 중…", "connecting");
+    let body = null;
+    let response;
+    try {
+      response = await fetch("/api/session/start", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+        body: "{}",
+      });
+      body = await response.json().catch(() => null);
+    } catch (err) {
+      setStatus("서버에 연결할 수 없습니다. 네트워크를 확인하고 다시 시도해 주세요.", "error");
+      refreshControls();
+      return;
+    }
+    if (!response.ok || !body || !body.success) {
+      const error = body && body.error;
+      let text = (error && error.message) || "상담을 시작하지 못했습니다. 잠시 후 다시 시도해 주세요.";
+      if (response.status === 401 || response.status === 403) text = "로그인이 필요합니다. 페이지를 새로 고쳐 주세요.";
+      setStatus(text, "error");
+      refreshControls();
+      return;
+    }
+    state.sessionId = body.data.sessionId;
+    state.wsPath = (body.data.wsUrls && body.data.wsUrls.session) || `/ws/session/${state.sessionId}`;
+    app.dataset.sessionId = state.sessionId;
+    connect();
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${window.location.host}${state.wsPath}`);
+    state.ws = ws;
+    setStatus("상담사와 연결하는 중…", "connecting");
+    refreshControls();
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      if (frame && typeof frame.type === "string") handleFrame(frame.type, frame.data || {});
+    });
+    ws.addEventListener("close", (event) => onClose(ws, event));
+  }
+
+  function onClose(ws, event) {
+    if (state.ws !== ws) return;
+    if (state.streaming) finishReply("error", "연결이 끊어져 응답을 끝까지 받지 못했습니다.");
+    state.streaming = false;
+    state.stopping = false;
+    if (SESSION_GONE.has(event.code)) {
+      state.ended = event.code === 4409 || state.ended;
+      state.sessionId = null;
+    }
+    if (state.ended) {
+      ui.start.textContent = "새 상담 시작";
+      if (!CLOSE_TEXT[event.code]) setStatus("상담이 종료되었습니다. 이용해 주셔서 고맙습니다.", "ended");
+      else setStatus(CLOSE_TEXT[event.code], "ended");
+    } else if (!state.sessionId) {
+      ui.start.textContent = "새 상담 시작";
+      setStatus(CLOSE_TEXT[event.code] || "연결이 끊어졌습니다.", "error");
+    } else {
+      ui.start.textContent = "다시 연결";
+      setStatus(CLOSE_TEXT[event.code] || "연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.", "error");
+    }
+    refreshControls();
+  }
+
+  function handleFrame(type, data) {
+    switch (type) {
+      case "connected":
+        setStatus("연결되었습니다. 마이크 버튼을 누르고 말하거나, 아래에 입력해 주세요.", "ready");
+        refreshControls();
+        ui.message.focus();
+        break;
+      case "ai_stream_begin":
+        state.streaming = true;
+        if (!state.assistantEl) state.assistantEl = addMessage("assistant", "");
+        state.assistantEl.dataset.state = "streaming";
+        if (data.message_id) state.assistantEl.dataset.messageId = String(data.message_id);
+        setStatus("응답 중…", "streaming");
+        refreshControls();
+        break;
+      case "ai_stream_chunk":
+        if (typeof data.chunk !== "string") break;
+        if (!state.assistantEl) state.assistantEl = addMessage("assistant", "");
+        state.assistantEl.querySelector(".text").textContent += data.chunk;
+        scrollToEnd();
+        break;
+      case "ai_stream_complete":
+        onComplete(data);
+        break;
+      case "ai_stream_error":
+        finishReply("error", data.error || "응답을 받지 못했습니다. 다시 말씀해 주세요.", data);
+        break;
+      case "end_success":
+        state.ended = true;
+        setStatus("상담이 종료되었습니다. 이용해 주셔서 고맙습니다.", "ended");
+        refreshControls();
+        state.ws.close(1000);
+        break;
+      case "error":
+        setStatus(data.message || "요청을 처리하지 못했습니다.", "error");
+        break;
+      default:
+        break; // pong, status_update, pause_success, resume_success: nothing to show
+    }
+  }
+
+  function onComplete(data) {
+    const el = state.assistantEl || (data.fullResponse ? addMessage("assistant", "") : null);
+    const text = el && el.querySelector(".text");
+    // The stored text wins: a blocked reply is replaced by the safe one.
+    if (text && typeof data.fullResponse === "string" && (data.blocked || !text.textContent)) {
+      text.textContent = data.fullResponse;
+    }
+    if (el && data.crisis) el.classList.add("crisis");
+    if (data.stopped) {
+      if (el) {
+        el.dataset.state = "stopped";
+        setNote(el, "응답을 중지했습니다.");
+      }
+      setStatus("중지됨", "stopped");
+    } else {
+      if (el) el.dataset.state = "complete";
+      setStatus(data.crisis ? "완료 — 위의 도움 전화번호로 바로 연락하실 수 있어요." : "완료", "done");
+      if (text) speech.speak(text.textContent);
+    }
+    resetReply();
+  }
+
+  function finishReply(kind, message, data) {
+    const el = state.assistantEl;
+    let text = message;
+    if (data && data.code === "RATE_LIMITED" && data.retry_after) text += ` (${data.retry_after}초 후 다시 시도)`;
+    if (el) {
+      el.dataset.state = kind;
+      setNote(el, text);
+    } else {
+      addMessage("system", text);
+    }
+    setStatus(text, kind);
+    resetReply();
+  }
+
+  function resetReply() {
+    state.streaming = false;
+    state.stopping = false;
+    state.assistantEl = null;
+    refreshControls();
+  }
+
+  function sendFrame(payload) {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+    state.ws.send(JSON.stringify(payload));
+    return true;
+  }
+
+  function sendMessage() {
+    const message = ui.message.value.trim();
+    if (state.streaming || state.ended) return;
+    if (!message) {
+      setStatus("메시지를 입력해 주세요.", "error");
+      return;
+    }
+    if (message.length > maxChars) {
+      setStatus(`메시지는 ${maxChars}자까지 보낼 수 있습니다.`, "error");
+      return;
+    }
+    const sent = sendFrame({
+      type: "request_ai_response",
+      data: {
+        message,
+        emotion: ui.emotion.value || null,
+        timestamp: Date.now(),
+        client_msg_id: uuid(),
+      },
+    });
+    if (!sent) {
+      setStatus("연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.", "error");
+      return;
+    }
+    speech.cancel();
+    addMessage("user", message);
+    ui.message.value = "";
+    updateCounter();
+    state.streaming = true;
+    state.assistantEl = null;
+    setStatus("응답 중…", "streaming");
+    refreshControls();
+  }
+
+  function stopReply() {
+    if (!state.streaming) return;
+    state.stopping = true;
+    speech.cancel();
+    sendFrame({ type: "cancel_ai_response" });
+    setStatus("응답을 멈추는 중…", "streaming");
+    refreshControls();
+  }
+
+  async function endSession() {
+    if (!state.sessionId || state.ended) return;
+    recognition.stop();
+    speech.cancel();
+    if (sendFrame({ type: "end" })) {
+      ui.end.disabled = true;
+      setStatus("상담을 종료하는 중…", "connecting");
+      return;
+    }
+    // No socket: end it over REST so the session does not stay open.
+    try {
+      const response = await fetch(`/api/session/${encodeURIComponent(state.sessionId)}/end`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+        body: "{}",
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      state.ended = true;
+      ui.start.textContent = "새 상담 시작";
+      setStatus("상담이 종료되었습니다. 이용해 주셔서 고맙습니다.", "ended");
+    } catch (err) {
+      setStatus("상담을 종료하지 못했습니다. 잠시 후 다시 시도해 주세요.", "error");
+    }
+    refreshControls();
+  }
+
+  // --- wiring -------------------------------------------------------------------------
+
+  ui.start.addEventListener("click", () => {
+    if (state.sessionId && !state.ended) connect();
+    else startSession();
+  });
+  ui.end.addEventListener("click", endSession);
+  ui.stop.addEventListener("click", stopReply);
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendMessage();
+  });
+  ui.message.addEventListener("input", updateCounter);
+  ui.message.addEventListener("keydown", (event) => {
+    // isComposing: Enter that finishes a Hangul syllable must not send the message.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendMessage();
+    }
+  });
+  ui.mic.addEventListener("click", () => {
+    if (recognition.listening) recognition.stop();
+    else recognition.start();
+  });
+  ui.tts.addEventListener("change", () => {
+    if (!ui.tts.checked) speech.cancel();
+  });
+  window.addEventListener("beforeunload", () => speech.cancel());
+
+  updateCounter();
+  refreshControls();
+})();

@@ -1,0 +1,118 @@
+"""Limits kept in the shared cache: request rates, open sockets, one generation per session."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import django_ratelimit.core
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
+
+from conversations.errors import RateLimited
+from conversations.ratelimit import (
+    generation_lock_acquire,
+    generation_lock_release,
+    rate_limit_enforce,
+    rate_limit_hit,
+    request_rate_key,
+    socket_slot_acquire,
+    socket_slot_release,
+)
+
+
+class Clock:
+    """django-ratelimit's view of the time, so a test never straddles a window edge by luck."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=fake.time))
+    return fake
+
+
+def hits(n: int, *, scope: str = "test.reply", key: str = "user:1", rate: str = "10/m") -> list[bool]:
+    return [rate_limit_hit(scope=scope, key=key, rate=rate).limited for _ in range(n)]
+
+
+def test_ten_per_minute_allows_ten_then_limits(clock: Clock) -> None:
+    assert hits(10) == [False] * 10
+
+    decision = rate_limit_hit(scope="test.reply", key="user:1", rate="10/m")
+    assert decision.limited
+    assert 1 <= decision.retry_after <= 60
+
+
+def test_limit_lifts_when_the_window_passes(clock: Clock) -> None:
+    hits(10)
+    assert rate_limit_hit(scope="test.reply", key="user:1", rate="10/m").limited
+    clock.now += 60
+    assert not rate_limit_hit(scope="test.reply", key="user:1", rate="10/m").limited
+
+
+def test_keys_and_scopes_are_counted_separately(clock: Clock) -> None:
+    hits(11, key="user:1")
+    assert hits(10, key="user:2") == [False] * 10
+    assert hits(10, key="user:1", scope="test.other") == [False] * 10
+
+
+def test_enforce_raises_rate_limited_with_retry_after(clock: Clock) -> None:
+    for _ in range(2):
+        rate_limit_enforce(scope="test.enforce", key="ip:10.0.0.1", rate="2/m")
+
+    with pytest.raises(RateLimited) as caught:
+        rate_limit_enforce(scope="test.enforce", key="ip:10.0.0.1", rate="2/m")
+
+    assert caught.value.code == "RATE_LIMITED"
+    assert caught.value.status == 429
+    assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 60
+
+
+def test_rate_key_is_the_user_when_signed_in_and_the_ip_otherwise(make_user: Any) -> None:
+    request = RequestFactory().post("/api/session/start", REMOTE_ADDR="203.0.113.9")
+    request.user = AnonymousUser()
+    assert request_rate_key(request) == "ip:203.0.113.9"
+
+    request.user = make_user()
+    assert request_rate_key(request) == f"user:{request.user.pk}"
+
+
+def test_socket_slots_refuse_the_fourth_and_release_frees_one() -> None:
+    assert [socket_slot_acquire(user_id=1, limit=3) for _ in range(4)] == [True, True, True, False]
+    assert socket_slot_acquire(user_id=2, limit=3)  # another user's sockets do not count
+
+    socket_slot_release(user_id=1)
+    assert socket_slot_acquire(user_id=1, limit=3)
+    assert not socket_slot_acquire(user_id=1, limit=3)
+
+
+def test_extra_releases_do_not_grant_extra_slots() -> None:
+    socket_slot_release(user_id=7)  # nothing held yet
+    assert socket_slot_acquire(user_id=7, limit=1)
+    socket_slot_release(user_id=7)
+    socket_slot_release(user_id=7)
+    assert [socket_slot_acquire(user_id=7, limit=1) for _ in range(2)] == [True, False]
+
+
+def test_generation_lock_admits_one_per_session() -> None:
+    assert generation_lock_acquire(session_id=1, ttl=60)
+    assert not generation_lock_acquire(session_id=1, ttl=60)
+    assert generation_lock_acquire(session_id=2, ttl=60)
+
+    generation_lock_release(session_id=1)
+    assert generation_lock_acquire(session_id=1, ttl=60)
+
+
+def test_generation_lock_expires_so_a_crashed_holder_cannot_block_forever() -> None:
+    assert generation_lock_acquire(session_id=3, ttl=1)
+    time.sleep(1.2)
+    assert generation_lock_acquire(session_id=3, ttl=1)

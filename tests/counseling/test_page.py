@@ -1,0 +1,168 @@
+"""The counseling page in a real Chromium against the real server and the fake upstream.
+
+Async Playwright on purpose: the sync API keeps an event loop running in the test's
+thread, and Django then refuses every ORM call (fixtures' and teardown's included).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations.models import Message, MessageStatus, Role
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+
+try:
+    from playwright.async_api import Page, async_playwright, expect
+except ImportError:  # the fixture skips (or fails under REQUIRE_BROWSER=1)
+    async_playwright = None
+    Page = Any
+
+pytest_plugins = ["tests.live_server"]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Loopback only: an HTTP(S)_PROXY in the environment must not catch the test server.
+    "--no-proxy-server",
+]  # fmt: skip
+PASSWORD = "pw-for-tests-1234"  # what tests/conftest.py's make_user sets
+SLOW_REPLY = "마음이 힘들 때는 지금 느끼는 감정을 천천히 하나씩 말로 옮겨 보는 것만으로도 조금 가벼워질 수 있어요. " * 5
+TIMEOUT_MS = 10_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+async def page(asgi_server: str) -> AsyncIterator[Page]:
+    """A fresh Chromium page; the server is forked first so it never inherits the browser."""
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    if async_playwright is None:
+        _unavailable("the playwright package is not installed")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = await browser.new_context(locale="ko-KR", viewport={"width": 1000, "height": 1100})
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.js_errors = []  # type: ignore[attr-defined]
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        yield page
+        await browser.close()
+
+
+async def _log_in(page: Page, base_url: str, username: str) -> None:
+    await page.goto(f"{base_url}/counseling/")
+    # Not logged in: Django's login page first, then back to the counseling page.
+    assert "/accounts/login/" in page.url
+    await page.fill("#id_username", username)
+    await page.fill("#id_password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_url(f"{base_url}/counseling/")
+
+
+async def _start(page: Page) -> None:
+    await page.click("#start")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "ready")
+
+
+async def test_conversation_streams_and_can_be_stopped(
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, settings: Any, tmp_path: Path
+) -> None:
+    await sync_to_async(make_user)("page-user")
+    await _log_in(page, asgi_server, "page-user")
+
+    disclosure = page.locator("#ai-disclosure")
+    await expect(disclosure).to_be_visible()
+    await expect(disclosure).to_contain_text("인공지능(AI)")
+    await expect(disclosure).to_contain_text("의료인이 아니며")
+    for line in ("109", "1577-0199", "112", "119"):
+        await expect(page.locator("#crisis-lines")).to_contain_text(line)
+    await expect(page.locator("#message")).to_be_disabled()
+
+    await _start(page)
+    session_key = await page.locator("#app").get_attribute("data-session-id")
+    assert session_key and session_key.startswith("sess_")
+
+    # A plain reply: the user's words, then the streamed answer, then "완료".
+    said = "요즘 회사에서 스트레스를 많이 받아요"
+    await page.select_option("#emotion", "anxious")
+    await page.fill("#message", said)
+    await expect(page.locator("#counter")).to_have_text(f"{len(said)} / {settings.COUNSELING_MESSAGE_MAX_CHARS}")
+    await page.click("#send")
+    await expect(page.locator(".msg.user .text")).to_have_text(said)
+    await expect(page.locator("#status")).to_have_attribute("data-state", "done")
+    await expect(page.locator("#status")).to_have_text("완료")
+    await expect(page.locator(".msg.assistant .text")).to_have_text(fake_llm.behaviour.reply)
+    await expect(page.locator("#message")).to_have_value("")
+
+    asked = await Message.objects.aget(session__key=session_key, role=Role.USER)
+    assert (asked.content, asked.emotion) == (said, "anxious")
+    assert asked.client_msg_id and asked.client_timestamp
+
+    # A slow reply stopped after its first words: "중지됨", and the words already shown stay.
+    fake_llm.queue(Behaviour(reply=SLOW_REPLY, delay=0.05))
+    await page.fill("#message", "그래도 괜찮아질까요?")
+    await page.press("#message", "Enter")
+    second = page.locator(".msg.assistant").nth(1)
+    await expect(page.locator("#status")).to_have_text("응답 중…")
+    await expect(second.locator(".text")).to_have_text(re.compile(r"\S{4,}"))
+    await expect(page.locator("#send")).to_be_disabled()
+    await page.click("#stop")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "stopped")
+    await expect(page.locator("#status")).to_have_text("중지됨")
+    await expect(second).to_contain_text("응답을 중지했습니다.")
+    partial = await second.locator(".text").inner_text()
+    assert partial and SLOW_REPLY.startswith(partial) and len(partial) < len(SLOW_REPLY)
+    await expect(page.locator("#send")).to_be_enabled()
+
+    screenshot = Path(os.environ.get("PAGE_SCREENSHOT") or tmp_path / "counseling_page.png")
+    await page.screenshot(path=str(screenshot), full_page=True)
+
+    # Ending the session closes the input for good.
+    await page.click("#end")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "ended")
+    await expect(page.locator("#message")).to_be_disabled()
+    await expect(page.locator("#send")).to_be_disabled()
+    await expect(page.locator("#start")).to_have_text("새 상담 시작")
+
+    stopped = await Message.objects.filter(session__key=session_key, role=Role.ASSISTANT).order_by("id").alast()
+    assert stopped is not None and stopped.status == MessageStatus.INTERRUPTED
+    assert stopped.content == partial
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_textarea_enforces_the_length_limit(
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, settings: Any
+) -> None:
+    await sync_to_async(make_user)("long-writer")
+    await _log_in(page, asgi_server, "long-writer")
+    await _start(page)
+    limit = settings.COUNSELING_MESSAGE_MAX_CHARS
+    await page.fill("#message", "가" * (limit + 50))
+    await expect(page.locator("#message")).to_have_value("가" * limit)
+    await expect(page.locator("#counter")).to_have_text(f"{limit} / {limit}")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_logout_returns_to_the_login_page(
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page
+) -> None:
+    await sync_to_async(make_user)("leaver")
+    await _log_in(page, asgi_server, "leaver")
+    await page.click("#logout")
+    await page.wait_for_url(re.compile(r"/accounts/login/"))
+    await page.goto(f"{asgi_server}/counseling/")
+    assert "/accounts/login/" in page.url
