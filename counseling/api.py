@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
+import pydantic
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
+from ninja.errors import HttpError, ValidationError
 
 from conversations.auth import api_auth
 from conversations.models import ChatSession, Message
@@ -54,11 +57,27 @@ def _ok(data: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "data": data}
 
 
-@router.post("/start", response={201: dict})
-def session_start(request: HttpRequest, payload: SessionStartIn | None = None) -> tuple[int, dict[str, Any]]:
+def _optional_body(request: HttpRequest) -> SessionStartIn:
+    """The frontend may POST with no body at all, or an empty form: no options then."""
+    if request.content_type != "application/json" or not request.body.strip():
+        return SessionStartIn()
+    try:
+        data = json.loads(request.body)
+    except ValueError as exc:
+        raise HttpError(400, "invalid JSON") from exc
+    try:
+        return SessionStartIn.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+@router.post("/start", response={201: dict}, openapi_extra={"requestBody": {"content": {"application/json": {
+    "schema": SessionStartIn.model_json_schema()}}, "required": False}})
+def session_start(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+    payload = _optional_body(request)
     rate_limit_enforce(scope="counseling.session_start", key=request_rate_key(request),
                        rate=settings.COUNSELING_SESSION_START_RATE)
-    session = services.session_start(user=request.user, counselor_id=(payload.counselorId if payload else None) or "")
+    session = services.session_start(user=request.user, counselor_id=payload.counselorId or "")
     return 201, _ok(_session(session))
 
 
