@@ -1,0 +1,39 @@
+"""Message text is encrypted at rest; streaming replies settle in exactly one state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from conversations.llm import Usage
+from conversations.models import MessageStatus
+from conversations.services import message_append, message_finalize
+from counseling.services import session_start
+
+pytestmark = pytest.mark.django_db
+
+
+def test_raw_sql_read_shows_no_plaintext(user: Any) -> None:
+    session = session_start(user=user)
+    message = message_append(session=session, role="user", text="주민번호는 비밀이고 회사가 너무 힘들어요")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM conversations_message WHERE id = %s", [message.pk])
+        (stored,) = cursor.fetchone()
+    assert "회사" not in stored and "힘들어요" not in stored
+    message.refresh_from_db()
+    assert message.content == "주민번호는 비밀이고 회사가 너무 힘들어요"
+
+
+def test_finalize_settles_once(user: Any) -> None:
+    session = session_start(user=user)
+    reply = message_append(session=session, role="assistant", text="", status=MessageStatus.STREAMING, model="m")
+    assert reply.content == ""
+    done = message_finalize(message_id=reply.pk, status=MessageStatus.COMPLETE, text="완료된 답변",
+                            usage=Usage(model="gpt-x", prompt_tokens=10, completion_tokens=5), ttfc_ms=12, total_ms=80)
+    assert (done.status, done.content, done.model, done.prompt_tokens, done.completion_tokens) == (
+        MessageStatus.COMPLETE, "완료된 답변", "gpt-x", 10, 5)
+    late = message_finalize(message_id=reply.pk, status=MessageStatus.INTERRUPTED, text="")
+    assert late.status == MessageStatus.COMPLETE and late.content == "완료된 답변"
+    assert done.completed_at is not None
