@@ -31,7 +31,7 @@ def _requirements_digest() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under whatever python3 the machine has
         sys.exit("Python 3.11 or newer is required.")
     if not PYTHON.exists():
         print("Creating .venv …", flush=True)

@@ -33,7 +33,10 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields = [
-        {"field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload")), "message": err.get("msg", "")}
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload")),
+            "message": err.get("msg", ""),
+        }
         for err in exc.errors
     ]
     return _error(request, 422, "VALIDATION_ERROR", "요청 값이 올바르지 않습니다.", fields=fields)

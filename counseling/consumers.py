@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from conversations import frames
-from conversations.errors import DomainError, SessionEnded, SessionNotFound
+from conversations.errors import Busy, DomainError, SessionEnded, SessionNotFound
 from conversations.generation import ReplyChunk, ReplyFailed, ReplyFinished
 from conversations.models import ChatSession, MessageStatus
 from conversations.ratelimit import socket_slot_acquire, socket_slot_release
@@ -115,7 +115,8 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         except ValueError:
             payload = None
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-            await self.send(frames.protocol_error(code="PARSE_ERROR", message="JSON 객체 형식의 메시지만 받을 수 있습니다."))
+            await self.send(frames.protocol_error(code="PARSE_ERROR",
+                                                  message="JSON 객체 형식의 메시지만 받을 수 있습니다."))
             return
         handler = self._handlers().get(payload["type"])
         if handler is None:
@@ -139,7 +140,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
 
     async def _on_request(self, data: Any, received: float) -> None:
         if self.reply_task is not None and not self.reply_task.done():
-            error = services.Busy()
+            error = Busy()
             await self.send(frames.counseling_error(code=error.code, message=error.message))
             return
         self.stop_requested = False

@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -27,6 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LONG_REPLY = "지금 느끼는 감정을 천천히 하나씩 말로 옮겨 보면 마음이 조금 가벼워질 수 있어요. " * 6
 TERMINAL = ("ai_stream_complete", "ai_stream_error")
+RECV_TIMEOUT = 10.0
+SETTLE_TIMEOUT = 5.0  # how long the server process may take to store a reply's final state
 
 
 @pytest.fixture
@@ -52,8 +53,8 @@ async def _request(ws: ClientConnection, message: str = "요즘 회사에서 스
     }, ensure_ascii=False))  # fmt: skip
 
 
-async def _recv(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def _recv(ws: ClientConnection) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT))
 
 
 async def _until(ws: ClientConnection, types: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -67,15 +68,15 @@ async def _messages(session: ChatSession) -> list[Message]:
     return [m async for m in Message.objects.filter(session=session).order_by("id")]
 
 
-async def _assistant_settled(session: ChatSession, timeout: float = 5) -> Message:
+async def _assistant_settled(session: ChatSession) -> Message:
     """The assistant message once it has left `streaming` (written by the server process)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + SETTLE_TIMEOUT
     while True:
         answer = await Message.objects.filter(session=session, role=Role.ASSISTANT).order_by("-id").afirst()
         if answer is not None and answer.status != MessageStatus.STREAMING:
             return answer
         if time.monotonic() > deadline:
-            raise AssertionError(f"assistant message still {answer and answer.status} after {timeout}s")
+            raise AssertionError(f"assistant message still {answer and answer.status} after {SETTLE_TIMEOUT}s")
         await asyncio.sleep(0.05)
 
 

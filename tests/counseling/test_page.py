@@ -46,14 +46,19 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture
-async def page(asgi_server: str) -> AsyncIterator[Page]:
-    """A fresh Chromium page; the server is forked first so it never inherits the browser."""
+def chromium() -> str:
     if not Path(CHROMIUM).exists():
         _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
     if async_playwright is None:
         _unavailable("the playwright package is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def page(chromium: str, asgi_server: str) -> AsyncIterator[Page]:
+    """A fresh Chromium page; the server is forked first so it never inherits the browser."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         context = await browser.new_context(locale="ko-KR", viewport={"width": 1000, "height": 1100})
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -141,6 +146,25 @@ async def test_conversation_streams_and_can_be_stopped(
     stopped = await Message.objects.filter(session__key=session_key, role=Role.ASSISTANT).order_by("id").alast()
     assert stopped is not None and stopped.status == MessageStatus.INTERRUPTED
     assert stopped.content == partial
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_upstream_failure_is_shown_and_the_next_message_works(
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page
+) -> None:
+    await sync_to_async(make_user)("unlucky")
+    await _log_in(page, asgi_server, "unlucky")
+    await _start(page)
+    fake_llm.queue(Behaviour(fault="500"))
+    await page.fill("#message", "오늘 하루가 너무 길었어요")
+    await page.click("#send")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "error")
+    await expect(page.locator("#status")).to_contain_text("다시 시도해 주세요")
+
+    await page.fill("#message", "다시 이야기해도 될까요?")
+    await page.click("#send")
+    await expect(page.locator("#status")).to_have_text("완료")
+    await expect(page.locator(".msg.assistant .text").last).to_have_text(fake_llm.behaviour.reply)
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 

@@ -32,11 +32,13 @@ class Command(BaseCommand):
             password_file.write_text(password)
             password_file.chmod(0o600)
         password = password_file.read_text().strip()
+        provider = (f"OpenAI-compatible at {settings.LLM_BASE_URL}" if settings.LLM_BASE_URL
+                    else "offline (set LLM_BASE_URL to use a model)")
         self.stdout.write(
             "\n"
             "  Counseling page : http://127.0.0.1:8000/counseling/\n"
             "  Admin           : http://127.0.0.1:8000/admin/\n"
             f"  Sign in as      : {username} / {password}\n"
             f"  API token       : python manage.py issue_token {username}\n"
-            f"  LLM provider    : {'OpenAI-compatible at ' + settings.LLM_BASE_URL if settings.LLM_BASE_URL else 'offline (set LLM_BASE_URL to use a model)'}\n"
+            f"  LLM provider    : {provider}\n"
         )
