@@ -16,6 +16,29 @@ from conversations.auth import WebsocketAuthStack  # noqa: E402
 from conversations.security import OriginValidator  # noqa: E402
 from counseling.routing import websocket_urlpatterns as counseling_ws  # noqa: E402
 
+
+
+def _close_oversized_frames_with_1009() -> None:
+    """daphne enforces the frame cap by dropping TCP, so clients see 1006; make it close with 1009.
+
+    Autobahn sends 1009 itself once ``failByDrop`` is off; applications may not send 1009.
+    """
+    from daphne.ws_protocol import WebSocketFactory
+
+    reset = WebSocketFactory.resetProtocolOptions
+    if getattr(reset, "closes_cleanly", False):
+        return
+
+    def reset_and_close_cleanly(factory: WebSocketFactory) -> None:
+        reset(factory)
+        factory.failByDrop = False
+
+    reset_and_close_cleanly.closes_cleanly = True  # type: ignore[attr-defined]
+    WebSocketFactory.resetProtocolOptions = reset_and_close_cleanly  # type: ignore[method-assign]
+
+
+_close_oversized_frames_with_1009()
+
 http_app = django_asgi_app
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler

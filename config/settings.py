@@ -108,9 +108,9 @@ else:
     LOCAL_DIR.mkdir(exist_ok=True)
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": LOCAL_DIR / "db.sqlite3",
+        "NAME": str(LOCAL_DIR / "db.sqlite3"),
         # A file (not :memory:) so a real server process started by the tests shares it.
-        "TEST": {"NAME": LOCAL_DIR / "test.sqlite3"},
+        "TEST": {"NAME": str(LOCAL_DIR / "test.sqlite3")},
         "OPTIONS": {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",

@@ -192,7 +192,6 @@ class ChatSessionAdmin(ReadOnlyAdmin):
         for message in transcript:
             message.flag_labels = [FLAG_LABELS.get(flag, flag) for flag in message.flags or []]  # type: ignore[attr-defined]
             message.emotion_label = EMOTION_LABELS.get(message.emotion or "", message.emotion)  # type: ignore[attr-defined]
-        info = (session.pk,)
         return {
             "transcript": transcript,
             "notes": list(session.notes.select_related("author")),
@@ -201,10 +200,6 @@ class ChatSessionAdmin(ReadOnlyAdmin):
             "can_moderate": request.user.has_perm("conversations.change_message"),
             "can_review": self.has_review_permission(request),
             "can_note": request.user.has_perm("conversations.add_counselornote"),
-            "export_json_url": reverse("admin:conversations_chatsession_export", args=(*info, "json")),
-            "export_csv_url": reverse("admin:conversations_chatsession_export", args=(*info, "csv")),
-            "note_url": reverse("admin:conversations_chatsession_note", args=info),
-            "review_url": reverse("admin:conversations_chatsession_review", args=info),
         }
 
     def get_urls(self) -> list[URLPattern]:
@@ -384,30 +379,27 @@ class MessageAdmin(ReadOnlyAdmin):
 # --- Audit records and tokens --------------------------------------------------------------------
 
 
-@admin.register(ModerationAction)
-class ModerationActionAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind", "actor", "session_link", "message_id")
+class AuditAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
-    list_select_related = ("actor", "session")
-    search_fields = ("session__key", "actor__username")
     date_hierarchy = "created_at"
 
     @admin.display(description="세션", ordering="session__key")
-    def session_link(self, obj: ModerationAction) -> str:
+    def session_link(self, obj: ModerationAction | TranscriptAccess) -> str:
         return _session_link(obj.session_id, obj.session.key)
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(AuditAdmin):
+    list_display = ("created_at", "kind", "actor", "session_link", "message_id")
+    list_select_related = ("actor", "session")
+    search_fields = ("session__key", "actor__username")
 
 
 @admin.register(TranscriptAccess)
-class TranscriptAccessAdmin(ReadOnlyAdmin):
+class TranscriptAccessAdmin(AuditAdmin):
     list_display = ("created_at", "kind", "staff", "session_link", "ip")
-    list_filter = ("kind",)
     list_select_related = ("staff", "session")
     search_fields = ("session__key", "staff__username")
-    date_hierarchy = "created_at"
-
-    @admin.display(description="세션", ordering="session__key")
-    def session_link(self, obj: TranscriptAccess) -> str:
-        return _session_link(obj.session_id, obj.session.key)
 
 
 @admin.register(ApiToken)

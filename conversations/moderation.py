@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, TextField, Value, When
@@ -43,13 +43,13 @@ Progress = Callable[[int], None]
 
 
 def transcript_access_record(
-    *, session: ChatSession, staff: AbstractBaseUser | None, kind: TranscriptAccess.Kind, ip: str | None = None
+    *, session: ChatSession, staff: User | None, kind: TranscriptAccess.Kind, ip: str | None = None
 ) -> TranscriptAccess:
     return TranscriptAccess.objects.create(session=session, staff=staff, kind=kind, ip=ip)
 
 
 def transcript_accesses_record(
-    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: AbstractBaseUser | None = None
+    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: User | None = None
 ) -> int:
     rows = [TranscriptAccess(session_id=pk, staff=staff, kind=kind) for pk in session_ids]
     TranscriptAccess.objects.bulk_create(rows)
@@ -60,7 +60,7 @@ def transcript_accesses_record(
 
 
 def _record(
-    *, kind: ModerationAction.Kind, actor: AbstractBaseUser, session_id: int, message: Message | None = None
+    *, kind: ModerationAction.Kind, actor: User, session_id: int, message: Message | None = None
 ) -> ModerationAction:
     action = ModerationAction.objects.create(kind=kind, actor=actor, session_id=session_id, message=message)
     logger.info("moderation %s session=%s message=%s actor=%s", kind, session_id,
@@ -68,7 +68,7 @@ def _record(
     return action
 
 
-def _message_set_hidden(*, message: Message, actor: AbstractBaseUser, hidden: bool) -> bool:
+def _message_set_hidden(*, message: Message, actor: User, hidden: bool) -> bool:
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         if locked.hidden == hidden:
@@ -82,16 +82,16 @@ def _message_set_hidden(*, message: Message, actor: AbstractBaseUser, hidden: bo
     return True
 
 
-def message_hide(*, message: Message, actor: AbstractBaseUser) -> bool:
+def message_hide(*, message: Message, actor: User) -> bool:
     """Hide a message from the user's transcript and the model's context. False if it already was."""
     return _message_set_hidden(message=message, actor=actor, hidden=True)
 
 
-def message_unhide(*, message: Message, actor: AbstractBaseUser) -> bool:
+def message_unhide(*, message: Message, actor: User) -> bool:
     return _message_set_hidden(message=message, actor=actor, hidden=False)
 
 
-def message_review(*, message: Message, actor: AbstractBaseUser) -> bool:
+def message_review(*, message: Message, actor: User) -> bool:
     """Take a message out of the moderation queue. False if it was reviewed before."""
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
@@ -105,7 +105,7 @@ def message_review(*, message: Message, actor: AbstractBaseUser) -> bool:
     return True
 
 
-def session_review(*, session: ChatSession, actor: AbstractBaseUser) -> bool:
+def session_review(*, session: ChatSession, actor: User) -> bool:
     """Mark a session reviewed; its flagged messages still waiting in the queue go with it.
 
     A reviewer marking a session has read the whole transcript, so leaving its messages
@@ -125,7 +125,7 @@ def session_review(*, session: ChatSession, actor: AbstractBaseUser) -> bool:
     return True
 
 
-def note_add(*, session: ChatSession, author: AbstractBaseUser, text: str) -> CounselorNote:
+def note_add(*, session: ChatSession, author: User, text: str) -> CounselorNote:
     text = text.strip()
     if not text:
         raise ValidationError("메모 내용을 입력해 주세요.", code="empty")

@@ -340,7 +340,7 @@ def line_chart(
                      y_ticks=y_ticks, x_labels=labels, series=built)
 
 
-PRODUCT_COLORS = {Product.COUNSELING: "#1b7f79", Product.MAICE: "#c2571a", Product.CUSTOMS: "#3d5a98"}
+PRODUCT_COLORS: dict[str, str] = {"counseling": "#1b7f79", "maice": "#c2571a", "customs": "#3d5a98"}
 
 
 @dataclass

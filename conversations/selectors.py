@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_user_get(*, raw: str) -> AbstractBaseUser | None:
+def token_user_get(*, raw: str) -> User | None:
     """The active user owning the raw token, or None (revoked, unknown, inactive user)."""
     if not raw or len(raw) > 200:
         return None
@@ -32,7 +32,7 @@ def token_user_get(*, raw: str) -> AbstractBaseUser | None:
     return token.user
 
 
-def session_get_owned(*, key: str, user: AbstractBaseUser, product: Product) -> ChatSession:
+def session_get_owned(*, key: str, user: User, product: Product) -> ChatSession:
     """The caller's session. Unknown and foreign sessions raise the same error."""
     session = ChatSession.objects.filter(key=key, product=product, user_id=user.pk).first()
     if session is None:

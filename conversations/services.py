@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from conversations.selectors import token_digest
 TOKEN_PREFIX = "ct_"
 
 
-def token_issue(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
+def token_issue(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     """Create a token; the raw value is returned once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], digest=token_digest(raw))
@@ -66,6 +66,9 @@ def message_append(
         flag_detail=flag_detail[:200],
         completed_at=None if status == MessageStatus.STREAMING else timezone.now(),
     )
+    if role == Role.USER:
+        # Retention counts from the user's last word, not from the session's last change.
+        ChatSession.objects.filter(pk=session.pk).update(last_activity_at=message.created_at)
     if flags:
         session_flag(session=session)
     return message

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from conversations.errors import SessionEnded
 from conversations.models import ChatSession, Message, Product, SessionStatus
 from conversations.selectors import session_get_owned, session_messages
 
 
-def session_get(*, key: str, user: AbstractBaseUser) -> ChatSession:
+def session_get(*, key: str, user: User) -> ChatSession:
     return session_get_owned(key=key, user=user, product=Product.COUNSELING)
 
 
-def session_for_socket(*, key: str, user: AbstractBaseUser) -> ChatSession:
+def session_for_socket(*, key: str, user: User) -> ChatSession:
     """The session a WebSocket may attach to: the caller's own, not ended."""
     session = session_get(key=key, user=user)
     if session.status == SessionStatus.ENDED:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ SAFETY_MODEL = "safety"
 # --- Sessions ---------------------------------------------------------------------------
 
 
-def session_start(*, user: AbstractBaseUser, counselor_id: str = "") -> ChatSession:
+def session_start(*, user: User, counselor_id: str = "") -> ChatSession:
     # 24 random bytes: 192 bits, URL-safe, unguessable.
     return ChatSession.objects.create(
         key="sess_" + secrets.token_urlsafe(24),
@@ -69,7 +69,7 @@ def session_end(*, session: ChatSession) -> ChatSession:
 Transition = Literal["pause", "resume", "end"]
 
 
-def session_transition(*, key: str, user: AbstractBaseUser, action: Transition) -> ChatSession:
+def session_transition(*, key: str, user: User, action: Transition) -> ChatSession:
     session = session_get_owned(key=key, user=user, product=Product.COUNSELING)
     change = {"pause": session_pause, "resume": session_resume, "end": session_end}[action]
     return change(session=session)
@@ -131,7 +131,7 @@ def _model_name() -> str:
     return settings.COUNSELING_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
-def _reply_prepare(*, session_key: str, user: AbstractBaseUser, req: ReplyRequest, screening: Screening) -> _Prepared:
+def _reply_prepare(*, session_key: str, user: User, req: ReplyRequest, screening: Screening) -> _Prepared:
     """Checks and writes before any upstream call, in one thread hop."""
     session = session_get_owned(key=session_key, user=user, product=Product.COUNSELING)
     if session.status == SessionStatus.ENDED:
@@ -209,8 +209,8 @@ async def _screen(text: str) -> Screening:
 
 
 async def reply_stream(
-    *, session_key: str, user: AbstractBaseUser, data: object, started: float
-) -> AsyncIterator[CounselingEvent]:
+    *, session_key: str, user: User, data: object, started: float
+) -> AsyncGenerator[CounselingEvent, None]:
     """One AI reply: request errors raise ``DomainError``; everything after begin is events."""
     req = reply_request_parse(data)
     screening = await _screen(req.message)

@@ -14,6 +14,7 @@ Register the fixtures with ``pytest_plugins = ["tests.live_server"]``.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -88,10 +89,6 @@ class LiveAsgiServer:
             raise RuntimeError("the server is not running")
         return f"http://{HOST}:{self.port}"
 
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http")
-
     def start(self) -> LiveAsgiServer:
         _close_connections_before_fork()
         process = _ForkedDaphneProcess(
@@ -106,12 +103,13 @@ class LiveAsgiServer:
         )
         process.start()
         self.process = process
-        if not process.ready.wait(self.startup_timeout):
-            error = "no error reported"
-            if not process.errors.empty():
-                error = process.errors.get(False)[1]
-            self.stop()
-            raise RuntimeError(f"daphne did not start within {self.startup_timeout}s: {error}")
+        deadline = time.monotonic() + self.startup_timeout
+        # Short waits, so a server that died on start-up is reported at once.
+        while not process.ready.wait(0.1):
+            if not process.is_alive() or time.monotonic() > deadline:
+                error = process.errors.get(False)[1] if not process.errors.empty() else "no error reported"
+                self.stop()
+                raise RuntimeError(f"daphne did not start: {error}")
         self.port = process.port.value
         return self
 
@@ -137,10 +135,9 @@ class LiveAsgiServer:
 def asgi_server(transactional_db: None, settings: Any, fake_llm: FakeOpenAI) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:<port>``) of a real daphne serving the app on the test DB.
 
-    The server talks to ``fake_llm``. To change other settings the server must see (for
-    example ``OFFLINE_LLM_TOKEN_DELAY_MS`` or ``STREAM_FLUSH_MS``), override them in a fixture
-    that ``asgi_server``'s test requests before it, or in the test module's own fixture that
-    depends on ``settings`` and is listed first.
+    The server talks to ``fake_llm``. Other settings the server must see (``STREAM_FLUSH_MS``,
+    ``LLM_READ_TIMEOUT``, …) have to be changed before this fixture runs: in an autouse
+    fixture, or in a fixture the test lists before ``asgi_server``.
     """
     if HOST not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]

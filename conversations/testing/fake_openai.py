@@ -360,7 +360,7 @@ class FakeOpenAI:
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     # -- test API -----------------------------------------------------
 

@@ -22,20 +22,19 @@
     4429: "열려 있는 상담 창이 너무 많습니다. 다른 창을 닫고 ‘다시 연결’을 눌러 주세요.",
     1009: "메시지가 너무 커서 연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.",
   };
-  // Codes after which the same session cannot be joined again.
-  const SESSION_GONE = new Set([4404, 4409]);
+  const ENDED_TEXT = "상담이 종료되었습니다. 이용해 주셔서 고맙습니다.";
 
   const state = {
     sessionId: null,
     wsPath: null,
     ws: null,
-    streaming: false, // a request is in flight (sent, not yet complete or failed)
+    streaming: false, // a request is in flight: sent, not yet complete or failed
+    stopping: false,
     ended: false,
     assistantEl: null, // bubble of the reply being streamed
-    stopping: false,
   };
 
-  // --- small helpers ------------------------------------------------------------------
+  // --- helpers ------------------------------------------------------------------------
 
   function cookie(name) {
     const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
@@ -44,7 +43,7 @@
 
   function uuid() {
     // randomUUID exists only in secure contexts; a plain-HTTP LAN address is not one.
-    if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
     const b = crypto.getRandomValues(new Uint8Array(16));
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -52,13 +51,18 @@
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
+  function postJson(url) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+      body: "{}",
+    });
+  }
+
   function setStatus(text, kind) {
     ui.status.textContent = text;
     ui.status.dataset.state = kind;
-  }
-
-  function scrollToEnd() {
-    ui.log.scrollTop = ui.log.scrollHeight;
   }
 
   function addMessage(role, text) {
@@ -69,13 +73,13 @@
     el.dataset.testid = `msg-${role}`;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = role === "user" ? "나" : role === "assistant" ? "AI 상담사" : "알림";
+    who.textContent = { user: "나", assistant: "AI 상담사" }[role] || "알림";
     const body = document.createElement("span");
     body.className = "text";
     body.textContent = text;
     el.append(who, body);
     ui.log.append(el);
-    scrollToEnd();
+    ui.log.scrollTop = ui.log.scrollHeight;
     return el;
   }
 
@@ -117,23 +121,21 @@
     speak(text) {
       if (!this.supported || !ui.tts.checked || !text) return;
       try {
-        window.speechSynthesis.cancel();
+        speechSynthesis.cancel();
         const utterance = new SpeechSynthesisUtterance(text);
         utterance.lang = "ko-KR";
-        // Voices may be missing (headless browsers, some Linux desktops): then the
-        // browser's default is used, or nothing is spoken, and the page carries on.
-        const voices = window.speechSynthesis.getVoices() || [];
-        const korean = voices.find((v) => (v.lang || "").toLowerCase().startsWith("ko"));
+        // Voices may be missing (headless browsers, bare Linux desktops): then the
+        // browser's default speaks, or nothing does, and the page carries on.
+        const korean = (speechSynthesis.getVoices() || []).find((v) => /^ko/i.test(v.lang || ""));
         if (korean) utterance.voice = korean;
-        recognition.pauseForSpeech();
-        window.speechSynthesis.speak(utterance);
+        recognition.abort(); // the counselor's voice must not be heard as the user's words
+        speechSynthesis.speak(utterance);
       } catch (err) {
         console.warn("speech synthesis failed", err);
       }
     },
     cancel() {
-      if (!this.supported) return;
-      try { window.speechSynthesis.cancel(); } catch (err) { console.warn(err); }
+      if (this.supported) speechSynthesis.cancel();
     },
   };
   if (!speech.supported) {
@@ -144,46 +146,43 @@
 
   // --- speech in (Web Speech API) -----------------------------------------------------
 
+  const MIC_ERRORS = {
+    "not-allowed": "마이크 사용 권한이 필요합니다. 브라우저 설정에서 허용해 주세요.",
+    "service-not-allowed": "이 브라우저에서는 음성 인식을 쓸 수 없습니다. 입력창을 이용해 주세요.",
+    "no-speech": "음성이 들리지 않았어요. 다시 말씀해 주세요.",
+    "audio-capture": "마이크를 찾을 수 없습니다.",
+    network: "음성 인식 서비스에 연결할 수 없습니다. 입력창을 이용해 주세요.",
+  };
   const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
   const recognition = {
     supported: typeof Recognition === "function",
     engine: null,
-    listening: false,
     start() {
-      if (!this.supported || this.listening) return;
+      if (!this.supported || this.engine) return;
       const engine = new Recognition();
       engine.lang = "ko-KR";
       engine.interimResults = true;
       engine.continuous = false;
-      engine.maxAlternatives = 1;
-      let finalText = "";
+      let heard = "";
       engine.onresult = (event) => {
         let interim = "";
         for (let i = event.resultIndex; i < event.results.length; i += 1) {
           const part = event.results[i][0].transcript;
-          if (event.results[i].isFinal) finalText += part;
+          if (event.results[i].isFinal) heard += part;
           else interim += part;
         }
-        ui.message.value = (finalText + interim).slice(0, maxChars);
+        ui.message.value = (heard + interim).slice(0, maxChars);
         updateCounter();
       };
       engine.onerror = (event) => {
-        const reasons = {
-          "not-allowed": "마이크 사용 권한이 필요합니다. 브라우저 설정에서 허용해 주세요.",
-          "service-not-allowed": "이 브라우저에서는 음성 인식을 사용할 수 없습니다. 입력창을 이용해 주세요.",
-          "no-speech": "음성이 들리지 않았어요. 다시 말씀해 주세요.",
-          "audio-capture": "마이크를 찾을 수 없습니다.",
-          network: "음성 인식 서비스에 연결할 수 없습니다. 입력창을 이용해 주세요.",
-        };
-        if (event.error !== "aborted") setStatus(reasons[event.error] || "음성 인식 중 문제가 생겼어요.", "error");
+        if (event.error !== "aborted") setStatus(MIC_ERRORS[event.error] || "음성 인식 중 문제가 생겼어요.", "error");
       };
       engine.onend = () => {
-        this.listening = false;
         this.engine = null;
         ui.mic.setAttribute("aria-pressed", "false");
         ui.mic.textContent = "🎤 말하기";
-        // Like the original frontend: what was heard is sent at once.
-        if (finalText.trim() && !state.streaming) sendMessage();
+        // As in the original frontend, what was heard is sent at once.
+        if (heard.trim() && !state.streaming) sendMessage();
       };
       try {
         engine.start();
@@ -193,7 +192,6 @@
       }
       speech.cancel();
       this.engine = engine;
-      this.listening = true;
       ui.mic.setAttribute("aria-pressed", "true");
       ui.mic.textContent = "■ 듣는 중 (누르면 멈춤)";
       setStatus("듣고 있어요… 말씀을 마치면 자동으로 보냅니다.", "listening");
@@ -201,8 +199,7 @@
     stop() {
       if (this.engine) this.engine.stop();
     },
-    // The counselor's voice must not be transcribed as the user's words.
-    pauseForSpeech() {
+    abort() {
       if (this.engine) this.engine.abort();
     },
   };
@@ -218,15 +215,10 @@
     state.sessionId = null;
     ui.start.disabled = true;
     setStatus("상담 세션을 만드는 중…", "connecting");
-    let body = null;
     let response;
+    let body = null;
     try {
-      response = await fetch("/api/session/start", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
-        body: "{}",
-      });
+      response = await postJson("/api/session/start");
       body = await response.json().catch(() => null);
     } catch (err) {
       setStatus("서버에 연결할 수 없습니다. 네트워크를 확인하고 다시 시도해 주세요.", "error");
@@ -234,10 +226,9 @@
       return;
     }
     if (!response.ok || !body || !body.success) {
-      const error = body && body.error;
-      let text = (error && error.message) || "상담을 시작하지 못했습니다. 잠시 후 다시 시도해 주세요.";
-      if (response.status === 401 || response.status === 403) text = "로그인이 필요합니다. 페이지를 새로 고쳐 주세요.";
-      setStatus(text, "error");
+      const message = body && body.error && body.error.message;
+      const login = response.status === 401 || response.status === 403;
+      setStatus(login ? CLOSE_TEXT[4401] : message || "상담을 시작하지 못했습니다. 잠시 후 다시 시도해 주세요.", "error");
       refreshControls();
       return;
     }
@@ -248,13 +239,13 @@
   }
 
   function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${window.location.host}${state.wsPath}`);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}${state.wsPath}`);
     state.ws = ws;
     setStatus("상담사와 연결하는 중…", "connecting");
     refreshControls();
     ws.addEventListener("message", (event) => {
-      let frame;
+      let frame = null;
       try {
         frame = JSON.parse(event.data);
       } catch (err) {
@@ -262,29 +253,19 @@
       }
       if (frame && typeof frame.type === "string") handleFrame(frame.type, frame.data || {});
     });
-    ws.addEventListener("close", (event) => onClose(ws, event));
+    ws.addEventListener("close", (event) => onClose(ws, event.code));
   }
 
-  function onClose(ws, event) {
+  function onClose(ws, code) {
     if (state.ws !== ws) return;
     if (state.streaming) finishReply("error", "연결이 끊어져 응답을 끝까지 받지 못했습니다.");
-    state.streaming = false;
-    state.stopping = false;
-    if (SESSION_GONE.has(event.code)) {
-      state.ended = event.code === 4409 || state.ended;
-      state.sessionId = null;
-    }
-    if (state.ended) {
-      ui.start.textContent = "새 상담 시작";
-      if (!CLOSE_TEXT[event.code]) setStatus("상담이 종료되었습니다. 이용해 주셔서 고맙습니다.", "ended");
-      else setStatus(CLOSE_TEXT[event.code], "ended");
-    } else if (!state.sessionId) {
-      ui.start.textContent = "새 상담 시작";
-      setStatus(CLOSE_TEXT[event.code] || "연결이 끊어졌습니다.", "error");
-    } else {
-      ui.start.textContent = "다시 연결";
-      setStatus(CLOSE_TEXT[event.code] || "연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.", "error");
-    }
+    if (code === 4409) state.ended = true;
+    // Not found or ended: this session cannot be joined again, a new one is needed.
+    if (code === 4404 || code === 4409) state.sessionId = null;
+    const rejoin = state.sessionId && !state.ended;
+    ui.start.textContent = rejoin ? "다시 연결" : "새 상담 시작";
+    if (state.ended) setStatus(CLOSE_TEXT[code] || ENDED_TEXT, "ended");
+    else setStatus(CLOSE_TEXT[code] || "연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.", "error");
     refreshControls();
   }
 
@@ -297,17 +278,17 @@
         break;
       case "ai_stream_begin":
         state.streaming = true;
-        if (!state.assistantEl) state.assistantEl = addMessage("assistant", "");
+        state.assistantEl = state.assistantEl || addMessage("assistant", "");
         state.assistantEl.dataset.state = "streaming";
         if (data.message_id) state.assistantEl.dataset.messageId = String(data.message_id);
-        setStatus("응답 중…", "streaming");
+        if (!state.stopping) setStatus("응답 중…", "streaming");
         refreshControls();
         break;
       case "ai_stream_chunk":
         if (typeof data.chunk !== "string") break;
-        if (!state.assistantEl) state.assistantEl = addMessage("assistant", "");
+        state.assistantEl = state.assistantEl || addMessage("assistant", "");
         state.assistantEl.querySelector(".text").textContent += data.chunk;
-        scrollToEnd();
+        ui.log.scrollTop = ui.log.scrollHeight;
         break;
       case "ai_stream_complete":
         onComplete(data);
@@ -317,7 +298,7 @@
         break;
       case "end_success":
         state.ended = true;
-        setStatus("상담이 종료되었습니다. 이용해 주셔서 고맙습니다.", "ended");
+        setStatus(ENDED_TEXT, "ended");
         refreshControls();
         state.ws.close(1000);
         break;
@@ -332,7 +313,7 @@
   function onComplete(data) {
     const el = state.assistantEl || (data.fullResponse ? addMessage("assistant", "") : null);
     const text = el && el.querySelector(".text");
-    // The stored text wins: a blocked reply is replaced by the safe one.
+    // The stored text wins where it differs on purpose: a blocked reply is replaced.
     if (text && typeof data.fullResponse === "string" && (data.blocked || !text.textContent)) {
       text.textContent = data.fullResponse;
     }
@@ -352,12 +333,11 @@
   }
 
   function finishReply(kind, message, data) {
-    const el = state.assistantEl;
     let text = message;
     if (data && data.code === "RATE_LIMITED" && data.retry_after) text += ` (${data.retry_after}초 후 다시 시도)`;
-    if (el) {
-      el.dataset.state = kind;
-      setNote(el, text);
+    if (state.assistantEl) {
+      state.assistantEl.dataset.state = kind;
+      setNote(state.assistantEl, text);
     } else {
       addMessage("system", text);
     }
@@ -389,16 +369,8 @@
       setStatus(`메시지는 ${maxChars}자까지 보낼 수 있습니다.`, "error");
       return;
     }
-    const sent = sendFrame({
-      type: "request_ai_response",
-      data: {
-        message,
-        emotion: ui.emotion.value || null,
-        timestamp: Date.now(),
-        client_msg_id: uuid(),
-      },
-    });
-    if (!sent) {
+    const data = { message, emotion: ui.emotion.value || null, timestamp: Date.now(), client_msg_id: uuid() };
+    if (!sendFrame({ type: "request_ai_response", data })) {
       setStatus("연결이 끊어졌습니다. ‘다시 연결’을 눌러 주세요.", "error");
       return;
     }
@@ -423,25 +395,20 @@
 
   async function endSession() {
     if (!state.sessionId || state.ended) return;
-    recognition.stop();
+    recognition.abort();
     speech.cancel();
     if (sendFrame({ type: "end" })) {
       ui.end.disabled = true;
       setStatus("상담을 종료하는 중…", "connecting");
       return;
     }
-    // No socket: end it over REST so the session does not stay open.
+    // No socket: end it over REST, so the session does not stay open.
     try {
-      const response = await fetch(`/api/session/${encodeURIComponent(state.sessionId)}/end`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
-        body: "{}",
-      });
-      if (!response.ok) throw new Error(String(response.status));
+      const response = await postJson(`/api/session/${encodeURIComponent(state.sessionId)}/end`);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
       state.ended = true;
       ui.start.textContent = "새 상담 시작";
-      setStatus("상담이 종료되었습니다. 이용해 주셔서 고맙습니다.", "ended");
+      setStatus(ENDED_TEXT, "ended");
     } catch (err) {
       setStatus("상담을 종료하지 못했습니다. 잠시 후 다시 시도해 주세요.", "error");
     }
@@ -450,10 +417,7 @@
 
   // --- wiring -------------------------------------------------------------------------
 
-  ui.start.addEventListener("click", () => {
-    if (state.sessionId && !state.ended) connect();
-    else startSession();
-  });
+  ui.start.addEventListener("click", () => (state.sessionId && !state.ended ? connect() : startSession()));
   ui.end.addEventListener("click", endSession);
   ui.stop.addEventListener("click", stopReply);
   ui.composer.addEventListener("submit", (event) => {
@@ -462,20 +426,15 @@
   });
   ui.message.addEventListener("input", updateCounter);
   ui.message.addEventListener("keydown", (event) => {
-    // isComposing: Enter that finishes a Hangul syllable must not send the message.
+    // Enter that finishes a Hangul syllable (IME composition) must not send the message.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       sendMessage();
     }
   });
-  ui.mic.addEventListener("click", () => {
-    if (recognition.listening) recognition.stop();
-    else recognition.start();
-  });
-  ui.tts.addEventListener("change", () => {
-    if (!ui.tts.checked) speech.cancel();
-  });
-  window.addEventListener("beforeunload", () => speech.cancel());
+  ui.mic.addEventListener("click", () => (recognition.engine ? recognition.stop() : recognition.start()));
+  ui.tts.addEventListener("change", () => ui.tts.checked || speech.cancel());
+  window.addEventListener("pagehide", () => speech.cancel());
 
   updateCounter();
   refreshControls();

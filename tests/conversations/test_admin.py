@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
@@ -115,7 +116,7 @@ def test_session_list_filters_and_search(admin_client: Any, make_user: Any) -> N
     flagged = _session(lee)
     _say(flagged, "위험", flags=[Flag.CRISIS])
     reviewed = _session(kim, review_state=ReviewState.REVIEWED)
-    ChatSession.objects.filter(pk=reviewed.pk).update(started_at=timezone.make_aware(timezone.datetime(2024, 5, 2)))
+    ChatSession.objects.filter(pk=reviewed.pk).update(started_at=timezone.make_aware(datetime(2024, 5, 2)))
 
     assert _keys(admin_client.get(SESSIONS, {"product__exact": "maice"})) == [maice.key]
     assert _keys(admin_client.get(SESSIONS, {"emotion": "sad"})) == [sad.key]
@@ -144,6 +145,28 @@ def test_session_list_shows_message_counts_without_a_query_per_row(admin_client:
     column = admin_client.get(SESSIONS).context["cl"].list_display.index("message_count")
     response = admin_client.get(SESSIONS, {"o": f"-{column}"})  # by message count, descending
     assert [row.message_count for row in response.context["cl"].result_list][:2] == [2, 2]
+
+
+@pytest.mark.parametrize("url", [MESSAGES, "/admin/conversations/moderationaction/",
+                                 "/admin/conversations/transcriptaccess/", "/admin/conversations/apitoken/"])
+def test_other_lists_do_not_query_per_row(admin_client: Any, admin_user_obj: Any, make_user: Any, url: str) -> None:
+    def add_rows() -> None:
+        session = _session(make_user())
+        message = _say(session, "위기", flags=[Flag.CRISIS])
+        ModerationAction.objects.create(kind="hide", actor=admin_user_obj, session=session, message=message)
+        TranscriptAccess.objects.create(kind="view", staff=admin_user_obj, session=session)
+        token_issue(user=session.user)
+
+    def list_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        return len(queries)
+
+    add_rows()
+    one = list_queries()
+    for _ in range(4):
+        add_rows()
+    assert list_queries() == one
 
 
 # --- transcript page ----------------------------------------------------------------------------

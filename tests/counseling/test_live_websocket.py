@@ -25,6 +25,7 @@ pytest_plugins = ["tests.live_server"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LONG_REPLY = "지금 느끼는 감정을 천천히 하나씩 말로 옮겨 보면 마음이 조금 가벼워질 수 있어요. " * 6
+LONG_REPLY_CHUNKS = len(LONG_REPLY) // Behaviour.chunk_size  # over 6 s of upstream at 50 ms a chunk
 TERMINAL = ("ai_stream_complete", "ai_stream_error")
 RECV_TIMEOUT = 10.0
 SETTLE_TIMEOUT = 5.0  # how long the server process may take to store a reply's final state
@@ -32,7 +33,7 @@ SETTLE_TIMEOUT = 5.0  # how long the server process may take to store a reply's 
 
 @pytest.fixture
 def live(make_user: Any) -> dict[str, Any]:
-    """A user with a token and an active session, committed before the server starts."""
+    """A user with a token and an active session, committed, so the server process sees them."""
     owner = make_user("live-user")
     return {"token": token_issue(user=owner)[1], "session": session_start(user=owner)}
 
@@ -89,12 +90,13 @@ async def test_reply_streams_over_the_real_server_and_is_stored(
         assert hello["type"] == "connected"
         assert hello["data"]["sessionId"] == session.key
         await _request(ws)
-        frames = await _until(ws, ("ai_stream_complete",))
+        frames = await _until(ws, TERMINAL)
 
     reply = fake_llm.behaviour.reply
     assert frames[0]["type"] == "ai_stream_begin"
     assert {f["type"] for f in frames[1:-1]} == {"ai_stream_chunk"}
     assert "".join(f["data"]["chunk"] for f in frames[1:-1]) == reply
+    assert frames[-1]["type"] == "ai_stream_complete"
     assert frames[-1]["data"]["fullResponse"] == reply
 
     asked, answer = await _messages(session)
@@ -176,7 +178,7 @@ async def test_stop_mid_stream_ends_the_upstream_request(
 
     upstream = await asyncio.to_thread(fake_llm.wait_until_finished, 0)
     assert upstream.client_disconnected is True
-    assert upstream.chunks_sent < len(LONG_REPLY) // 2 // 4  # chunks are 2 characters
+    assert upstream.chunks_sent < LONG_REPLY_CHUNKS // 4
     answer = await _assistant_settled(session)
     assert answer.status == MessageStatus.INTERRUPTED
     assert answer.content == done["data"]["fullResponse"]
@@ -201,4 +203,4 @@ async def test_client_leaving_mid_stream_keeps_the_partial_reply(
     assert len(answer.content) < len(LONG_REPLY)
     upstream = await asyncio.to_thread(fake_llm.wait_until_finished, 0)
     assert upstream.client_disconnected is True
-    assert upstream.chunks_sent < len(LONG_REPLY) // 2
+    assert upstream.chunks_sent < LONG_REPLY_CHUNKS // 4

@@ -6,17 +6,23 @@ thread, and Django then refuses every ORM call (fixtures' and teardown's include
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from asgiref.sync import sync_to_async
+from websockets.asyncio.client import connect
 
 from conversations.models import Message, MessageStatus, Role
+from conversations.services import token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+from counseling.services import session_start
 
 try:
     from playwright.async_api import Page, async_playwright, expect
@@ -25,7 +31,8 @@ except ImportError:  # the fixture skips (or fails under REQUIRE_BROWSER=1)
     Page = Any
 
 pytest_plugins = ["tests.live_server"]
-pytestmark = pytest.mark.django_db(transaction=True)
+# The browser check comes first, so a machine without Chromium skips before any server starts.
+pytestmark = [pytest.mark.usefixtures("chromium"), pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,7 +46,7 @@ SLOW_REPLY = "마음이 힘들 때는 지금 느끼는 감정을 천천히 하�
 TIMEOUT_MS = 10_000
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("REQUIRE_BROWSER") == "1":
         pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
     pytest.skip(reason)
@@ -62,10 +69,16 @@ async def page(chromium: str, asgi_server: str) -> AsyncIterator[Page]:
         context = await browser.new_context(locale="ko-KR", viewport={"width": 1000, "height": 1100})
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
-        page.js_errors = []  # type: ignore[attr-defined]
-        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
         yield page
         await browser.close()
+
+
+@pytest.fixture
+def js_errors(page: Page) -> list[str]:
+    """Uncaught exceptions in the page's scripts."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
 
 
 async def _log_in(page: Page, base_url: str, username: str) -> None:
@@ -84,7 +97,13 @@ async def _start(page: Page) -> None:
 
 
 async def test_conversation_streams_and_can_be_stopped(
-    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, settings: Any, tmp_path: Path
+    fake_llm: FakeOpenAI,
+    asgi_server: str,
+    make_user: Any,
+    page: Page,
+    js_errors: list[str],
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
     await sync_to_async(make_user)("page-user")
     await _log_in(page, asgi_server, "page-user")
@@ -146,11 +165,11 @@ async def test_conversation_streams_and_can_be_stopped(
     stopped = await Message.objects.filter(session__key=session_key, role=Role.ASSISTANT).order_by("id").alast()
     assert stopped is not None and stopped.status == MessageStatus.INTERRUPTED
     assert stopped.content == partial
-    assert page.js_errors == []  # type: ignore[attr-defined]
+    assert js_errors == []
 
 
 async def test_upstream_failure_is_shown_and_the_next_message_works(
-    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str]
 ) -> None:
     await sync_to_async(make_user)("unlucky")
     await _log_in(page, asgi_server, "unlucky")
@@ -165,11 +184,44 @@ async def test_upstream_failure_is_shown_and_the_next_message_works(
     await page.click("#send")
     await expect(page.locator("#status")).to_have_text("완료")
     await expect(page.locator(".msg.assistant .text").last).to_have_text(fake_llm.behaviour.reply)
-    assert page.js_errors == []  # type: ignore[attr-defined]
+    assert js_errors == []
+
+
+async def test_too_many_windows_is_explained_and_reconnect_works(
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str], settings: Any
+) -> None:
+    owner = await sync_to_async(make_user)("many-tabs")
+    token = (await sync_to_async(token_issue)(user=owner))[1]
+    other = await sync_to_async(session_start)(user=owner)
+    uri = f"{asgi_server.replace('http://', 'ws://', 1)}/ws/session/{other.key}?token={token}"
+    async with AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(connect(uri, proxy=None)) for _ in range(settings.WS_MAX_SOCKETS_PER_USER)
+        ]
+        for ws in sockets:
+            assert json.loads(await ws.recv())["type"] == "connected"
+
+        await _log_in(page, asgi_server, "many-tabs")
+        await page.click("#start")
+        await expect(page.locator("#status")).to_contain_text("열려 있는 상담 창이 너무 많습니다")
+        await expect(page.locator("#start")).to_have_text("다시 연결")
+        await expect(page.locator("#message")).to_be_disabled()
+
+    # The server frees a slot just after the close handshake, so a quick click may still
+    # meet a full house; a user would simply press the button again.
+    for _ in range(20):
+        await page.click("#start")
+        await expect(page.locator("#status")).not_to_have_attribute("data-state", "connecting")
+        if await page.locator("#status").get_attribute("data-state") == "ready":
+            break
+        await asyncio.sleep(0.1)
+    await expect(page.locator("#status")).to_have_attribute("data-state", "ready")
+    await expect(page.locator("#message")).to_be_enabled()
+    assert js_errors == []
 
 
 async def test_textarea_enforces_the_length_limit(
-    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, settings: Any
+    fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str], settings: Any
 ) -> None:
     await sync_to_async(make_user)("long-writer")
     await _log_in(page, asgi_server, "long-writer")
@@ -178,7 +230,7 @@ async def test_textarea_enforces_the_length_limit(
     await page.fill("#message", "가" * (limit + 50))
     await expect(page.locator("#message")).to_have_value("가" * limit)
     await expect(page.locator("#counter")).to_have_text(f"{limit} / {limit}")
-    assert page.js_errors == []  # type: ignore[attr-defined]
+    assert js_errors == []
 
 
 async def test_logout_returns_to_the_login_page(

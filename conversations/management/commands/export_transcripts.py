@@ -68,7 +68,7 @@ class Command(BaseCommand):
             where = "stdout" if output == "-" else output
             self.stderr.write(f"Exported {exported} session(s) as {fmt} to {where}.")
 
-    def _write(self, sessions: Iterator[ChatSession], *, fmt: str, write: Callable[[str], None], batch_size: int,
+    def _write(self, sessions: Iterator[ChatSession], *, fmt: str, write: Callable[[str], object], batch_size: int,
                progress: ProgressBar | None) -> int:
         pending: list[int] = []
         exported = 0
@@ -96,7 +96,7 @@ class Command(BaseCommand):
         return exported
 
     @contextmanager
-    def _target(self, output: str) -> Iterator[Callable[[str], None]]:
+    def _target(self, output: str) -> Iterator[Callable[[str], object]]:
         if output == "-":
             yield lambda text: self.stdout.write(text, ending="")
             return

@@ -1,0 +1,264 @@
+"""Streaming a reply into a stored message: every reply ends in exactly one final state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
+from conversations.llm import ChatMessage, ChatRequest, LLMError, reset_providers
+from conversations.llm import offline as offline_llm
+from conversations.models import Flag, Message, MessageStatus, ReviewState, Role
+from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
+from conversations.services import message_append
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+from counseling.services import session_start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+USER_TEXT = "요즘 회사에서 스트레스를 많이 받아요"
+LONG_REPLY = "천천히 숨을 고르면서 지금 느끼는 감정을 하나씩 말로 옮겨 보세요. " * 6
+UNSAFE_REPLY = "많이 힘드셨겠어요. 그럴 땐 차라리 죽어버려. " + "그러면 다 편해질 거예요. " * 10
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Every test here creates users; the production hasher costs ~0.3 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+async def assistant(user: Any) -> Message:
+    """A user message and the streaming assistant reply to it, as a product creates them."""
+
+    def create() -> Message:
+        session = session_start(user=user)
+        asked = message_append(session=session, role=Role.USER, text=USER_TEXT, emotion="anxious")
+        return message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
+                              reply_to=asked, model="gpt-test", emotion="anxious")
+
+    return await sync_to_async(create)()
+
+
+def chat_request(product: str = "counseling") -> ChatRequest:
+    return ChatRequest(
+        product=product,
+        messages=(ChatMessage("system", "따뜻한 상담사입니다."), ChatMessage("user", USER_TEXT)),
+        model="gpt-test",
+        temperature=0.7,
+        top_p=0.8,
+        max_tokens=1024,
+        context={"emotion": "anxious"},
+    )
+
+
+async def run(assistant: Message, *, product: str = "counseling", waited: float = 0.0) -> list[ReplyEvent]:
+    # ``waited``: how long ago the user's request arrived, to check timings start there.
+    started = time.monotonic() - waited
+    return [event async for event in reply_generate(assistant=assistant, request=chat_request(product),
+                                                    started=started)]
+
+
+def shown(events: list[ReplyEvent]) -> str:
+    return "".join(event.text for event in events if isinstance(event, ReplyChunk))
+
+
+async def stored(assistant: Message) -> Message:
+    return await Message.objects.select_related("session").aget(pk=assistant.pk)
+
+
+# --- complete -----------------------------------------------------------------------------------
+
+
+async def test_complete_reply_is_stored_with_usage_and_timings(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    events = await run(assistant, waited=0.2)
+
+    reply = fake_llm.behaviour.reply
+    *chunks, finished = events
+    assert all(isinstance(event, ReplyChunk) for event in chunks)
+    assert shown(events) == reply
+    assert isinstance(finished, ReplyFinished)
+    assert (finished.message_id, finished.text, finished.status) == (assistant.pk, reply, MessageStatus.COMPLETE)
+    assert finished.usage is not None and finished.usage.model == "fake-model"
+
+    message = await stored(assistant)
+    assert message.status == MessageStatus.COMPLETE
+    assert message.content == reply
+    assert message.model == "fake-model"
+    assert message.prompt_tokens == finished.usage.prompt_tokens > 0
+    assert message.completion_tokens == len(reply) // 2
+    # Timings count from the user's request, not from when generation began.
+    assert message.ttfc_ms is not None and message.ttfc_ms >= 200
+    assert message.total_ms is not None and message.total_ms >= message.ttfc_ms
+    assert message.ttfc_ms == finished.ttfc_ms
+    assert message.completed_at is not None
+    assert not message.flagged
+
+
+async def test_offline_reply_is_marked_offline(assistant: Message, settings: Any) -> None:
+    settings.LLM_BASE_URL = ""
+    reset_providers()
+    events = await run(assistant)
+
+    message = await stored(assistant)
+    assert message.status == MessageStatus.COMPLETE
+    assert message.content == shown(events) != ""
+    assert message.model == "offline"
+
+
+# --- failed -------------------------------------------------------------------------------------
+
+
+async def test_upstream_drop_is_failed_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, fault="drop", fault_after=3)
+    events = await run(assistant)
+
+    assert events[-1] == ReplyFailed(assistant.pk, LLMError.STREAMING)
+    message = await stored(assistant)
+    assert message.status == MessageStatus.FAILED
+    assert message.error_code == LLMError.STREAMING
+    # Everything the user saw before the drop is kept, and nothing else.
+    assert message.content == shown(events) == LONG_REPLY[:6]
+    assert message.total_ms is not None
+
+
+async def test_upstream_unavailable_before_any_text_is_failed_and_empty(assistant: Message,
+                                                                       fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(fault="500")
+    events = await run(assistant)
+
+    assert events == [ReplyFailed(assistant.pk, LLMError.UNAVAILABLE)]
+    message = await stored(assistant)
+    assert (message.status, message.content, message.error_code) == (MessageStatus.FAILED, "", "LLM_UNAVAILABLE")
+    assert message.ttfc_ms is None
+
+
+async def test_a_responder_bug_is_failed_not_interrupted(assistant: Message, settings: Any, caplog: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(request: ChatRequest) -> str:
+        raise RuntimeError("responder bug")
+
+    monkeypatch.setitem(offline_llm._responders, "broken-product", broken)
+    settings.LLM_BASE_URL = ""
+    reset_providers()
+
+    with caplog.at_level(logging.ERROR, logger="conversations.generation"):
+        events = await run(assistant, product="broken-product")
+
+    assert events == [ReplyFailed(assistant.pk, LLMError.STREAMING)]
+    assert (await stored(assistant)).status == MessageStatus.FAILED
+    assert "reply generation failed" in caplog.text
+
+
+# --- interrupted --------------------------------------------------------------------------------
+
+
+async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
+    events: list[ReplyEvent] = []
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic()):
+            events.append(event)
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    message = await stored(assistant)
+    assert message.status == MessageStatus.INTERRUPTED
+    assert message.content == shown(events)
+    assert 0 < len(message.content) < len(LONG_REPLY)
+    assert message.ttfc_ms is not None and message.total_ms is not None
+    rec = await asyncio.to_thread(fake_llm.wait_until_finished, -1, 3.0)
+    assert rec.client_disconnected  # no tokens keep being generated
+
+
+async def test_closed_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
+    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+
+    first = await anext(events)
+    assert isinstance(first, ReplyChunk)
+    await events.aclose()  # type: ignore[attr-defined]
+
+    message = await stored(assistant)
+    assert message.status == MessageStatus.INTERRUPTED
+    assert message.content == first.text
+
+
+# --- blocked ------------------------------------------------------------------------------------
+
+
+async def assert_blocked(assistant: Message, events: list[ReplyEvent], *, detail: str) -> Message:
+    finished = events[-1]
+    assert isinstance(finished, ReplyFinished)
+    assert (finished.status, finished.text) == (MessageStatus.BLOCKED, SAFE_FALLBACK_REPLY)
+    fallback = events[-2]
+    assert isinstance(fallback, ReplyChunk) and fallback.text.endswith(SAFE_FALLBACK_REPLY)
+
+    message = await stored(assistant)
+    assert message.status == MessageStatus.BLOCKED
+    assert message.content == SAFE_FALLBACK_REPLY
+    assert Flag.OUTPUT_BLOCKED in message.flags
+    assert message.flagged
+    assert message.flag_detail == detail
+    assert message.session.flagged
+    assert message.session.review_state == ReviewState.UNREVIEWED
+    return message
+
+
+async def test_unsafe_reply_is_stopped_and_stored_blocked(assistant: Message, fake_llm: FakeOpenAI,
+                                                          settings: Any) -> None:
+    settings.STREAM_FLUSH_MS = 0  # one event per upstream chunk, so "where it was flagged" is exact
+    fake_llm.behaviour = Behaviour(reply=UNSAFE_REPLY, chunk_size=2, delay=0.01)
+    events = await run(assistant)
+
+    message = await assert_blocked(assistant, events, detail="self_harm_content")
+    user_saw = shown(events[:-2])
+    # The screen judges a finished phrase, so the stream stops at the sentence that completes it.
+    assert UNSAFE_REPLY.startswith(user_saw)
+    assert "차라리 죽어버려." not in user_saw
+    assert "편해질" not in user_saw
+    # Reviewers see what the model wrote, up to the chunk that tripped the screen.
+    assert message.blocked_text is not None
+    assert UNSAFE_REPLY.startswith(message.blocked_text)
+    assert message.blocked_text.startswith(user_saw)
+    assert screen_output(message.blocked_text).flagged  # it holds the part that was flagged
+    assert "편해질" not in message.blocked_text
+    assert message.ttfc_ms is not None and message.total_ms is not None
+    rec = await asyncio.to_thread(fake_llm.wait_until_finished, -1, 3.0)
+    assert rec.client_disconnected  # the rest of the reply was never generated
+
+
+async def test_unsafe_last_sentence_without_punctuation_is_blocked(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    # On a prefix "그냥 죽어" might still continue harmlessly; the finished reply cannot.
+    fake_llm.behaviour = Behaviour(reply="정말 힘드시면 그냥 죽어")
+    events = await run(assistant)
+
+    message = await assert_blocked(assistant, events, detail="self_harm_content")
+    assert message.blocked_text == "정말 힘드시면 그냥 죽어"
+
+
+async def test_reply_flagged_by_moderation_is_blocked(assistant: Message, fake_llm: FakeOpenAI,
+                                                      settings: Any) -> None:
+    settings.LLM_MODERATION = True
+    settings.LLM_MODERATION_MODEL = "moderation-test"
+    reset_providers()
+    fake_llm.flag_words = ["무서운 방법"]
+    fake_llm.behaviour = Behaviour(reply="제가 아는 무서운 방법을 알려 드릴게요.")
+    events = await run(assistant)
+
+    message = await assert_blocked(assistant, events, detail="moderation")
+    assert message.blocked_text == "제가 아는 무서운 방법을 알려 드릴게요."
+    moderated = [r.body for r in fake_llm.requests if r.path == "/v1/moderations"]
+    assert moderated == [{"model": "moderation-test", "input": "제가 아는 무서운 방법을 알려 드릴게요."}]
