@@ -8,12 +8,12 @@ new text arrives after the interval or when the interval ends with text waiting.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from conversations.llm import StreamItem, TextDelta
 
 
-async def coalesce(source: AsyncIterator[StreamItem], *, interval: float) -> AsyncIterator[StreamItem]:
+async def coalesce(source: AsyncIterator[StreamItem], *, interval: float) -> AsyncGenerator[StreamItem, None]:
     """Merge ``TextDelta`` items; other items flush pending text and pass through."""
     loop = asyncio.get_running_loop()
     buffer: list[str] = []

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import pydantic
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 
 from conversations.auth import api_auth
@@ -73,12 +73,12 @@ def _optional_body(request: HttpRequest) -> SessionStartIn:
 
 @router.post("/start", response={201: dict}, openapi_extra={"requestBody": {"content": {"application/json": {
     "schema": SessionStartIn.model_json_schema()}}, "required": False}})
-def session_start(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def session_start(request: HttpRequest) -> Status:
     payload = _optional_body(request)
     rate_limit_enforce(scope="counseling.session_start", key=request_rate_key(request),
                        rate=settings.COUNSELING_SESSION_START_RATE)
     session = services.session_start(user=request.user, counselor_id=payload.counselorId or "")
-    return 201, _ok(_session(session))
+    return Status(201, _ok(_session(session)))
 
 
 @router.get("/{session_id}")

@@ -76,6 +76,9 @@ def counseling_reply(request: ChatRequest) -> str:
     reflection = _pick(_REFLECTIONS[emotion], seed)
     theme = next((name for pattern, name in _THEMES if pattern.search(user_text)), None)
     if theme:
+        # Keep to the seed's 2–3 sentences: the situation replaces a second reflection sentence.
+        first_sentence = re.match(r".+?[.?!](?=\s|$)", reflection)
+        reflection = first_sentence.group(0) if first_sentence else reflection
         reflection += f" {theme} 때문에 마음이 많이 쓰이시는 것 같아요."
     distortion = next((question for pattern, question in _DISTORTIONS if pattern.search(user_text)), None)
     question = distortion or _pick(_QUESTIONS[emotion], seed // 7)

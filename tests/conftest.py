@@ -20,6 +20,8 @@ def _clean_state(settings: Any) -> Iterator[None]:
     # Rate-limit counters and locks live in the cache (Redis in CI): start each test clean.
     cache.clear()
     settings.OFFLINE_LLM_TOKEN_DELAY_MS = 0
+    # The default hasher costs ~0.3 s per user; tests create many.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     reset_providers()
     yield
     reset_providers()

@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._error(404, f"Unknown path {self.path}")
 
-    do_PUT = do_DELETE = do_PATCH = do_GET
+    do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815 - http.server dispatches on these names
 
     def _dispatch_post(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

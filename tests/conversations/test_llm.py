@@ -396,10 +396,6 @@ async def test_offline_reply_streams_in_several_pieces() -> None:
     assert len([item for item in items if isinstance(item, TextDelta)]) > 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "counseling/offline.py: a two-sentence reflection (angry, happy, fearful, disgusted) plus the "
-    "theme sentence plus the question makes four sentences; the seed asks for 2-3"
-))
 async def test_offline_reply_is_two_or_three_sentences_for_every_emotion() -> None:
     provider = OfflineProvider()
     too_long = []

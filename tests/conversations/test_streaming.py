@@ -153,6 +153,6 @@ async def test_aclose_closes_the_source_mid_read() -> None:
     async for item in out:
         assert item == TextDelta("하나")
         break
-    await asyncio.wait_for(out.aclose(), timeout=2.0)  # type: ignore[attr-defined]
+    await asyncio.wait_for(out.aclose(), timeout=2.0)
 
     assert log == ["closed"]
