@@ -43,6 +43,7 @@ from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedReq
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DAPHNE = str(Path(sys.executable).parent / "daphne")
+APP = "config.asgi:application"
 
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 20.0
@@ -149,8 +150,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     port = free_port()
-    cmd = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "16384",
-           "config.asgi:application"]
+    cmd = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "16384", APP]
     with log_path.open("wb") as log:
         # Its own session, so Ctrl-C reaches only us and shutdown happens in order below.
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -178,7 +178,8 @@ def wait_until_up(proc: subprocess.Popen[bytes], host: str, log_path: Path, time
         try:
             urllib.request.urlopen(f"http://{host}/api/session/start", timeout=1).close()
             return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as exc:
+            exc.close()
             return  # any HTTP answer means it is serving
         except OSError:
             time.sleep(0.1)
@@ -190,8 +191,11 @@ def session_start(host: str, token: str) -> str:
         f"http://{host}/api/session/start", data=b"{}", method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return str(json.load(response)["data"]["sessionId"])
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.load(response)["data"]["sessionId"])
+    except urllib.error.HTTPError as exc:
+        raise BenchError(f"session start answered {exc.code}: {exc.read()[:300]!r}") from exc
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -330,7 +334,7 @@ def report(info: dict[str, Any], ttft: float, results: list[LevelResult]) -> str
              f"COUNSELING_RATE={BENCH_RATE} (bench override; other limits unchanged)",
              f"fake upstream: ttft={ttft * 1000:.0f} ms, {len(REPLY)}-char reply in 2-char chunks, no chunk delay",
              "",
-             f"{'streams':>7} {'requests':>8} | {'client ttfc':>19} | {'upstream':>8} | "
+             f"{'streams':>7} {'requests':>8} | {'client ttfc ms':>19} | {'upstream':>8} | "
              f"{'ADDED (server) ms':>23} | {'split p50 ms':>14}",
              f"{'':>7} {'':>8} | {'p50':>9} {'p99':>9} | {'ttft p50':>8} | {'p50':>7} {'p99':>7} {'max':>7} | "
              f"{'before':>6} {'after':>7}"]

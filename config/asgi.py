@@ -17,7 +17,6 @@ from conversations.security import OriginValidator  # noqa: E402
 from counseling.routing import websocket_urlpatterns as counseling_ws  # noqa: E402
 
 
-
 def _close_oversized_frames_with_1009() -> None:
     """daphne enforces the frame cap by dropping TCP, so clients see 1006; make it close with 1009.
 

@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from conversations import moderation
+from conversations.auth import request_user
 from conversations.models import (
     ApiToken,
     ChatSession,
@@ -174,7 +175,7 @@ class ChatSessionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="선택한 세션을 검토 완료로 표시", permissions=["review"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
-        done = sum(moderation.session_review(session=session, actor=request.user) for session in queryset)
+        done = sum(moderation.session_review(session=session, actor=request_user(request)) for session in queryset)
         self.message_user(request, f"세션 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)
 
     # The transcript page. Rendering it is the one place a transcript is shown, so it is
@@ -182,8 +183,8 @@ class ChatSessionAdmin(ReadOnlyAdmin):
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
                            change: bool = False, form_url: str = "", obj: ChatSession | None = None) -> Any:
         if obj is not None:
-            moderation.transcript_access_record(session=obj, staff=request.user, kind=TranscriptAccess.Kind.VIEW,
-                                                ip=client_ip(request))
+            moderation.transcript_access_record(session=obj, staff=request_user(request),
+                                                kind=TranscriptAccess.Kind.VIEW, ip=client_ip(request))
             context.update(self._transcript_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -236,7 +237,8 @@ class ChatSessionAdmin(ReadOnlyAdmin):
             body, content_type, kind = transcript_json(session), "application/json", TranscriptAccess.Kind.EXPORT_JSON
         else:
             body, content_type, kind = transcript_csv(session), "text/csv", TranscriptAccess.Kind.EXPORT_CSV
-        moderation.transcript_access_record(session=session, staff=request.user, kind=kind, ip=client_ip(request))
+        moderation.transcript_access_record(session=session, staff=request_user(request), kind=kind,
+                                            ip=client_ip(request))
         response = HttpResponse(body.encode("utf-8"), content_type=f"{content_type}; charset=utf-8")
         safe_key = re.sub(r"[^A-Za-z0-9_.-]", "_", session.key)
         response["Content-Disposition"] = f'attachment; filename="transcript-{safe_key}.{fmt}"'
@@ -249,8 +251,8 @@ class ChatSessionAdmin(ReadOnlyAdmin):
         form = NoteForm(request.POST)
         try:
             if not form.is_valid():
-                raise ValidationError(form.errors["text"])
-            moderation.note_add(session=session, author=request.user, text=form.cleaned_data["text"])
+                raise ValidationError(list(form.errors["text"]))
+            moderation.note_add(session=session, author=request_user(request), text=form.cleaned_data["text"])
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
         else:
@@ -261,7 +263,7 @@ class ChatSessionAdmin(ReadOnlyAdmin):
         session = self._session(request, object_id)
         if not self.has_review_permission(request):
             raise PermissionDenied
-        if moderation.session_review(session=session, actor=request.user):
+        if moderation.session_review(session=session, actor=request_user(request)):
             self.message_user(request, "세션을 검토 완료로 표시했습니다.", messages.SUCCESS)
         else:
             self.message_user(request, "이미 검토 완료된 세션입니다.", messages.INFO)
@@ -278,7 +280,7 @@ class ChatSessionAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         message = get_object_or_404(Message, pk=message_id, session=session)
         service, done_text = services[op]
-        changed = service(message=message, actor=request.user)
+        changed = service(message=message, actor=request_user(request))
         self.message_user(request, done_text if changed else "변경된 내용이 없습니다.",
                           messages.SUCCESS if changed else messages.INFO)
         return self._back(session, f"message-{message.pk}")
@@ -354,7 +356,7 @@ class MessageAdmin(ReadOnlyAdmin):
         return request.user.has_perm("conversations.change_chatsession")
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Message], service: Any, text: str) -> None:
-        done = sum(service(message=message, actor=request.user) for message in queryset)
+        done = sum(service(message=message, actor=request_user(request)) for message in queryset)
         self.message_user(request, text.format(done), messages.SUCCESS)
 
     @admin.action(description="선택한 메시지 숨기기", permissions=["moderate"])
@@ -372,7 +374,7 @@ class MessageAdmin(ReadOnlyAdmin):
     @admin.action(description="선택한 메시지의 세션을 검토 완료로 표시", permissions=["review"])
     def mark_sessions_reviewed(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         sessions = ChatSession.objects.filter(pk__in=queryset.values("session_id"))
-        done = sum(moderation.session_review(session=session, actor=request.user) for session in sessions)
+        done = sum(moderation.session_review(session=session, actor=request_user(request)) for session in sessions)
         self.message_user(request, f"세션 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)
 
 

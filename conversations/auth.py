@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
-from django.contrib.auth.models import AnonymousUser
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
@@ -66,10 +67,18 @@ class TokenAuthMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         raw = _scope_token(scope)
         if raw is not None:
-            user = await sync_to_async(token_user_get)(raw=raw)
+            user = await database_sync_to_async(token_user_get)(raw=raw)
             scope = dict(scope, user=user or AnonymousUser())
         return await self.app(scope, receive, send)
 
 
 def WebsocketAuthStack(app: Any) -> Any:  # noqa: N802 - mirrors Channels' AuthMiddlewareStack
     return AuthMiddlewareStack(TokenAuthMiddleware(app))
+
+
+def request_user(request: HttpRequest) -> User:
+    """The signed-in user of a request that authentication (API auth or admin) let through."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations.llm import ChatRequest, LLMError, TextDelta, Usage, get_provider
@@ -49,14 +49,17 @@ class ReplyFailed:
 
 ReplyEvent = ReplyChunk | ReplyFinished | ReplyFailed
 
-_finalize = sync_to_async(message_finalize)
+# Channels' wrapper returns the worker thread's connection to the pool after each call.
+message_finalize_async = database_sync_to_async(message_finalize)
 
 
 def _ms(start: float, end: float) -> int:
     return max(0, round((end - start) * 1000))
 
 
-async def reply_generate(*, assistant: Message, request: ChatRequest, started: float) -> AsyncIterator[ReplyEvent]:
+async def reply_generate(
+    *, assistant: Message, request: ChatRequest, started: float
+) -> AsyncGenerator[ReplyEvent, None]:
     """Stream ``request`` into ``assistant``; ``started`` is when the user's request arrived."""
     provider = get_provider()
     parts: list[str] = []
@@ -97,20 +100,21 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
         total_ms = _ms(started, time.monotonic())
         if block_reason is not None:
             logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
-            await _finalize(message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
-                            blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms,
-                            total_ms=total_ms)
+            await message_finalize_async(
+                message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
+                blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
+            )
             finished = True
             yield ReplyChunk(("\n" if parts else "") + SAFE_FALLBACK_REPLY)
             yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
-        await _finalize(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
+        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
                         ttfc_ms=ttfc_ms, total_ms=total_ms)
         finished = True
         yield ReplyFinished(assistant.pk, text, MessageStatus.COMPLETE, usage, ttfc_ms)
     except LLMError as exc:
         logger.warning("llm failure: message=%s code=%s detail=%s", assistant.pk, exc.code, exc.detail)
-        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
+        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
                         error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, exc.code)
@@ -118,7 +122,7 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
         # A bug in a responder or screen: the client gets a stream error, so the stored
         # reply must say failed too, not "interrupted" as if the user had left.
         logger.exception("reply generation failed: message=%s", assistant.pk)
-        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
+        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
                         error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, LLMError.STREAMING)
@@ -126,7 +130,7 @@ async def reply_generate(*, assistant: Message, request: ChatRequest, started: f
         if not finished:
             # Cancelled (stop, disconnect) or closed by the caller: keep the partial text.
             # Shielded so a second cancellation cannot lose the final state.
-            await asyncio.shield(_finalize(
+            await asyncio.shield(message_finalize_async(
                 message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text="".join(parts),
                 usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()),
             ))

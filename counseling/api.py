@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 
-from conversations.auth import api_auth
+from conversations.auth import api_auth, request_user
 from conversations.models import ChatSession, Message
 from conversations.ratelimit import rate_limit_enforce, request_rate_key
 from counseling import selectors, services
@@ -77,19 +77,19 @@ def session_start(request: HttpRequest) -> Status:
     payload = _optional_body(request)
     rate_limit_enforce(scope="counseling.session_start", key=request_rate_key(request),
                        rate=settings.COUNSELING_SESSION_START_RATE)
-    session = services.session_start(user=request.user, counselor_id=payload.counselorId or "")
+    session = services.session_start(user=request_user(request), counselor_id=payload.counselorId or "")
     return Status(201, _ok(_session(session)))
 
 
 @router.get("/{session_id}")
 def session_detail(request: HttpRequest, session_id: str, include: str = "") -> dict[str, Any]:
-    session = selectors.session_get(key=session_id, user=request.user)
+    session = selectors.session_get(key=session_id, user=request_user(request))
     with_messages = "messages" in include.split(",")
     return _ok(_session(session, messages=selectors.session_history(session=session) if with_messages else None))
 
 
 def _transition(request: HttpRequest, session_id: str, action: Literal["pause", "resume", "end"]) -> dict[str, Any]:
-    session = services.session_transition(key=session_id, user=request.user, action=action)
+    session = services.session_transition(key=session_id, user=request_user(request), action=action)
     return _ok(_session(session))
 
 

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -43,10 +44,10 @@ UPSTREAM_ERRORS = {
     "STREAMING_ERROR": "응답을 받는 중에 문제가 생겼어요. 다시 말씀해 주시겠어요?",
 }
 
-_session_for_socket = sync_to_async(selectors.session_for_socket)
-_session_get = sync_to_async(selectors.session_get)
-_transition = sync_to_async(services.session_transition)
-_message_text = sync_to_async(selectors.message_text)
+_session_for_socket = database_sync_to_async(selectors.session_for_socket)
+_session_get = database_sync_to_async(selectors.session_get)
+_transition = database_sync_to_async(services.session_transition)
+_message_text = database_sync_to_async(selectors.message_text)
 _slot_acquire = sync_to_async(socket_slot_acquire)
 _slot_release = sync_to_async(socket_slot_release)
 

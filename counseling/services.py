@@ -11,13 +11,21 @@ from dataclasses import dataclass
 from typing import Literal
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.errors import Busy, InvalidMessage, MessageTooLong, SessionEnded
-from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
+from conversations.generation import (
+    ReplyChunk,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyFinished,
+    message_finalize_async,
+    reply_generate,
+)
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest, get_provider
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce
@@ -180,10 +188,9 @@ def _reply_abandon(*, prepared: _Prepared) -> None:
         generation_lock_release(session_id=prepared.session.pk)
 
 
-_prepare = sync_to_async(_reply_prepare)
-_abandon = sync_to_async(_reply_abandon)
-_finalize = sync_to_async(message_finalize)
-_release = sync_to_async(generation_lock_release)
+_prepare = database_sync_to_async(_reply_prepare)
+_abandon = database_sync_to_async(_reply_abandon)
+_release = sync_to_async(generation_lock_release)  # cache only
 
 
 def reply_llm_request(*, prepared: _Prepared, emotion: str | None) -> ChatRequest:
@@ -253,6 +260,8 @@ async def reply_stream(
     finally:
         if not terminal:
             # Closed before the generator could settle the message (a no-op if it did).
-            await asyncio.shield(_finalize(message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text=""))
+            await asyncio.shield(
+                message_finalize_async(message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text="")
+            )
         if not released:
             await asyncio.shield(_release(session_id=prepared.session.pk))
