@@ -15,8 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--username", default="demo")
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the server will listen.")
 
-    def handle(self, *args: Any, username: str, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, url: str, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("bootstrap_demo only runs with DJANGO_DEBUG on; use createsuperuser in production.")
         password_file = settings.LOCAL_DIR / f"{username}_password"
@@ -36,8 +37,8 @@ class Command(BaseCommand):
                     else "offline (set LLM_BASE_URL to use a model)")
         self.stdout.write(
             "\n"
-            "  Counseling page : http://127.0.0.1:8000/counseling/\n"
-            "  Admin           : http://127.0.0.1:8000/admin/\n"
+            f"  Counseling page : {url}/counseling/\n"
+            f"  Admin           : {url}/admin/\n"
             f"  Sign in as      : {username} / {password}\n"
             f"  API token       : python manage.py issue_token {username}\n"
             f"  LLM provider    : {provider}\n"
