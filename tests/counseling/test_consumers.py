@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -473,3 +474,11 @@ async def test_concurrent_sessions_stream_independently(make_user: Any, fake_llm
     results = await asyncio.gather(*(one(i) for i in range(5)))
     assert results == [fake_llm.behaviour.reply] * 5
     assert await Message.objects.filter(status=MessageStatus.COMPLETE, role="assistant").acount() == 5
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Redis channel layer is only used with REDIS_URL")
+async def test_idle_socket_survives_the_redis_channel_layer(connect: Any) -> None:
+    ws = await connect()
+    await asyncio.sleep(6.5)  # past redis-py's default 5 s read timeout
+    await ws.send_json_to({"type": "ping"})
+    assert (await ws.receive_json_from())["type"] == "pong"
