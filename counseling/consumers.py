@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -67,6 +68,15 @@ def _session_data(session: ChatSession) -> dict[str, Any]:
 
 
 class CounselingConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels hops to a worker thread before every frame to close stale DB
+        # connections; every DB call here goes through database_sync_to_async, which
+        # already does, so the hop only delays the first chunk.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.session_key: str = self.scope["url_route"]["kwargs"]["session_id"]
         self.user = self.scope.get("user")
