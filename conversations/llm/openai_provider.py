@@ -75,7 +75,11 @@ class OpenAICompatibleProvider(LLMProvider):
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            # The SDK deep-walks `messages` against its TypedDict unions before sending
+            # (about 1 ms per counseling prompt, on the first-chunk path). Plain role and
+            # content strings need no transformation, and extra_body is sent as it is.
+            "messages": [],
+            "extra_body": {"messages": [{"role": m.role, "content": m.content} for m in request.messages]},
             "stream": True,
             "stream_options": {"include_usage": True},
         }
