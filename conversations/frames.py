@@ -1,4 +1,4 @@
-"""Every stream frame the server sends is built here (WebSocket events, SSE lines).
+"""Every stream frame the server sends is built here.
 
 Event names and field names are the frontends' hard contract (see shared/spec).
 """
@@ -16,20 +16,6 @@ def _dumps(payload: Mapping[str, Any]) -> str:
 
 def ws_event(event_type: str, data: Mapping[str, Any] | None = None) -> str:
     return _dumps({"type": event_type, "data": dict(data or {})})
-
-
-def sse_event(data: Mapping[str, Any], *, event_id: str | None = None, event: str | None = None) -> str:
-    lines = []
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    if event is not None:
-        lines.append(f"event: {event}")
-    lines.append(f"data: {_dumps(data)}")
-    return "\n".join(lines) + "\n\n"
-
-
-def sse_comment(text: str = "keep-alive") -> str:
-    return f": {text}\n\n"
 
 
 # --- Counseling WebSocket (counseling.md) ------------------------------------------------
@@ -84,8 +70,3 @@ def counseling_error(*, code: str, message: str, retry_after: int | None = None,
 
 def protocol_error(*, code: str, message: str) -> str:
     return ws_event("error", {"code": code, "message": message})
-
-
-def counseling_reply(event_type: str, data: Mapping[str, Any] | None = None) -> str:
-    """Answers to control commands: pong, pause_success, status_update, …"""
-    return ws_event(event_type, data)

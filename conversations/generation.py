@@ -62,7 +62,7 @@ async def reply_generate(
 ) -> AsyncGenerator[ReplyEvent, None]:
     """Stream ``request`` into ``assistant``; ``started`` is when the user's request arrived."""
     provider = get_provider()
-    parts: list[str] = []
+    shown = ""  # what the client has been sent
     usage: Usage | None = None
     ttfc_ms: int | None = None
     finished = False
@@ -76,20 +76,21 @@ async def reply_generate(
                     usage = item
                     continue
                 assert isinstance(item, TextDelta)
-                screening = screen_output("".join(parts) + item.text)
+                candidate = shown + item.text
+                screening = screen_output(candidate)
                 if screening.flagged:
                     # Stop before the unsafe part reaches the user; closing the source
                     # below stops upstream generation. Reviewers see what was written.
                     block_reason = screening.category or "unsafe"
-                    blocked_text = "".join(parts) + item.text
+                    blocked_text = candidate
                     break
                 if ttfc_ms is None:
                     ttfc_ms = _ms(started, time.monotonic())
-                parts.append(item.text)
+                shown = candidate
                 yield ReplyChunk(item.text)
         finally:
             await source.aclose()
-        text = "".join(parts)
+        text = shown
         if block_reason is None:
             # A last sentence without punctuation is only judged once the reply is whole.
             screening = screen_output(text, final=True)
@@ -105,7 +106,7 @@ async def reply_generate(
                 blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
             )
             finished = True
-            yield ReplyChunk(("\n" if parts else "") + SAFE_FALLBACK_REPLY)
+            yield ReplyChunk(("\n" if shown else "") + SAFE_FALLBACK_REPLY)
             yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
         await message_finalize_async(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
@@ -114,7 +115,7 @@ async def reply_generate(
         yield ReplyFinished(assistant.pk, text, MessageStatus.COMPLETE, usage, ttfc_ms)
     except LLMError as exc:
         logger.warning("llm failure: message=%s code=%s detail=%s", assistant.pk, exc.code, exc.detail)
-        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
+        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
                         error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, exc.code)
@@ -122,7 +123,7 @@ async def reply_generate(
         # A bug in a responder or screen: the client gets a stream error, so the stored
         # reply must say failed too, not "interrupted" as if the user had left.
         logger.exception("reply generation failed: message=%s", assistant.pk)
-        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text="".join(parts),
+        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
                         error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, LLMError.STREAMING)
@@ -131,6 +132,6 @@ async def reply_generate(
             # Cancelled (stop, disconnect) or closed by the caller: keep the partial text.
             # Shielded so a second cancellation cannot lose the final state.
             await asyncio.shield(message_finalize_async(
-                message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text="".join(parts),
+                message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text=shown,
                 usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()),
             ))

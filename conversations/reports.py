@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from conversations.models import ChatSession, Message, MessageStatus, Product, Role
+from conversations.selectors import session_messages
 
 # --- Transcript export --------------------------------------------------------------------
 
@@ -78,14 +79,8 @@ def message_export_row(message: Message) -> dict[str, Any]:
     }
 
 
-def _messages(session: ChatSession) -> Iterable[Message]:
-    # Uses the prefetched, ordered list when the caller prefetched one.
-    cache = getattr(session, "_prefetched_objects_cache", {})
-    return cache["messages"] if "messages" in cache else session.messages.order_by("created_at", "id")
-
-
 def transcript_data(session: ChatSession) -> dict[str, Any]:
-    messages = [message_export_row(m) for m in _messages(session)]
+    messages = [message_export_row(m) for m in session_messages(session=session)]
     return {"session": {**session_export_meta(session), "message_count": len(messages)}, "messages": messages}
 
 
@@ -107,7 +102,7 @@ def csv_cell(value: Any) -> str:
 def transcript_csv_rows(session: ChatSession) -> Iterator[list[str]]:
     meta = session_export_meta(session)
     prefix = [meta["key"], meta["product"], meta["username"], meta["started_at"]]
-    for message in _messages(session):
+    for message in session_messages(session=session):
         row = message_export_row(message)
         yield [csv_cell(value) for value in prefix + [row[name] for name in MESSAGE_FIELDS]]
 
@@ -141,7 +136,7 @@ def sessions_for_export(
         qs = qs.filter(started_at__gte=_local_midnight(since))
     if until:
         qs = qs.filter(started_at__lt=_local_midnight(until + timedelta(days=1)))
-    return qs.prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("created_at", "id")))
+    return qs.prefetch_related("messages")
 
 
 def _local_midnight(day: date) -> datetime:

@@ -41,7 +41,8 @@ def session_get_owned(*, key: str, user: User, product: Product) -> ChatSession:
 
 
 def session_messages(*, session: ChatSession, include_hidden: bool = True) -> QuerySet[Message]:
-    messages = session.messages.order_by("created_at", "id")
+    """The transcript in order (``Message.Meta.ordering``); served from a prefetch if any."""
+    messages = session.messages.all()
     return messages if include_hidden else messages.filter(hidden=False)
 
 

@@ -15,26 +15,13 @@ from conversations.auth import api_auth, request_user
 from conversations.models import ChatSession, Message
 from conversations.ratelimit import rate_limit_enforce, request_rate_key
 from counseling import selectors, services
-from counseling.schemas import SessionStartIn
+from counseling.schemas import SessionStartIn, epoch_ms, session_data
 
 router = Router(auth=api_auth, tags=["counseling"])
 
 
-def _ms(value: Any) -> int | None:
-    return int(value.timestamp() * 1000) if value else None
-
-
 def _session(session: ChatSession, *, messages: list[Message] | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "sessionId": session.key,
-        "status": session.status,
-        "counselorId": session.counselor_id or None,
-        "startedAt": _ms(session.started_at),
-        "pausedAt": _ms(session.paused_at),
-        "resumedAt": _ms(session.resumed_at),
-        "endedAt": _ms(session.ended_at),
-        "wsUrls": {"session": f"/ws/session/{session.key}"},
-    }
+    data = session_data(session)
     if messages is not None:
         data["messageCount"] = len(messages)
         data["messages"] = [
@@ -44,7 +31,7 @@ def _session(session: ChatSession, *, messages: list[Message] | None = None) -> 
                 "text": m.content,
                 "emotion": m.emotion,
                 "status": m.status,
-                "timestamp": _ms(m.created_at),
+                "timestamp": epoch_ms(m.created_at),
             }
             for m in messages
         ]

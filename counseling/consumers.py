@@ -20,9 +20,10 @@ from django.conf import settings
 from conversations import frames
 from conversations.errors import Busy, DomainError, SessionEnded, SessionNotFound
 from conversations.generation import ReplyChunk, ReplyFailed, ReplyFinished
-from conversations.models import ChatSession, MessageStatus
+from conversations.models import MessageStatus
 from conversations.ratelimit import socket_slot_acquire, socket_slot_release
 from counseling import selectors, services
+from counseling.schemas import session_data
 from counseling.services import CounselingEvent, ReplyBegin
 
 logger = logging.getLogger(__name__)
@@ -51,20 +52,6 @@ _transition = database_sync_to_async(services.session_transition)
 _message_text = database_sync_to_async(selectors.message_text)
 _slot_acquire = sync_to_async(socket_slot_acquire)
 _slot_release = sync_to_async(socket_slot_release)
-
-
-def _session_data(session: ChatSession) -> dict[str, Any]:
-    def ms(value: Any) -> int | None:
-        return int(value.timestamp() * 1000) if value else None
-
-    return {
-        "sessionId": session.key,
-        "status": session.status,
-        "startedAt": ms(session.started_at),
-        "pausedAt": ms(session.paused_at),
-        "resumedAt": ms(session.resumed_at),
-        "endedAt": ms(session.ended_at),
-    }
 
 
 class CounselingConsumer(AsyncWebsocketConsumer):
@@ -166,7 +153,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
             await self._cancel_reply()
 
     async def _on_ping(self, data: Any, received: float) -> None:
-        await self.send(frames.counseling_reply("pong", {"timestamp": int(time.time() * 1000)}))
+        await self.send(frames.ws_event("pong", {"timestamp": int(time.time() * 1000)}))
 
     async def _on_lifecycle(self, action: services.Transition, data: Any, received: float) -> None:
         if action == "end":
@@ -177,12 +164,12 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         except DomainError as exc:
             await self.send(frames.protocol_error(code=exc.code, message=exc.message))
             return
-        await self.send(frames.counseling_reply(f"{action}_success", _session_data(session)))
+        await self.send(frames.ws_event(f"{action}_success", session_data(session)))
 
     async def _on_status(self, data: Any, received: float) -> None:
         session = await _session_get(key=self.session_key, user=self.user)
         busy = self.reply_task is not None and not self.reply_task.done()
-        await self.send(frames.counseling_reply("status_update", {**_session_data(session), "streaming": busy}))
+        await self.send(frames.ws_event("status_update", {**session_data(session), "streaming": busy}))
 
     # --- the reply task -------------------------------------------------------------------
 
