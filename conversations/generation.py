@@ -12,11 +12,12 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from typing import Self
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from conversations.llm import ChatRequest, LLMError, TextDelta, Usage, get_provider
+from conversations.llm import ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
 from conversations.services import message_finalize
@@ -57,21 +58,52 @@ def _ms(start: float, end: float) -> int:
     return max(0, round((end - start) * 1000))
 
 
+class Upstream:
+    """An LLM call already on its way: the request is sent when this is built.
+
+    Callers start it as soon as the prompt is known and do their remaining
+    bookkeeping (creating the reply row) while the model works on its first token.
+    Items arrive coalesced (``STREAM_FLUSH_MS``).
+    """
+
+    def __init__(self, request: ChatRequest) -> None:
+        self._source = coalesce(get_provider().stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
+        self._first: asyncio.Future[StreamItem] | None = asyncio.ensure_future(anext(self._source))
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> StreamItem:
+        first, self._first = self._first, None
+        if first is not None:
+            return await first
+        return await anext(self._source)
+
+    async def aclose(self) -> None:
+        """Stop the call (the provider closes the upstream response). Safe to repeat."""
+        first, self._first = self._first, None
+        if first is not None:
+            first.cancel()
+            await asyncio.wait({first})  # the current task's own cancellation still raises
+            if not first.cancelled():
+                first.exception()  # consumed: a failure nobody asked for is not an error
+        await self._source.aclose()
+
+
 async def reply_generate(
-    *, assistant: Message, request: ChatRequest, started: float
+    *, assistant: Message, upstream: Upstream, started: float
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """Stream ``request`` into ``assistant``; ``started`` is when the user's request arrived."""
+    """Stream ``upstream`` into ``assistant``; ``started`` is when the user's request arrived."""
     provider = get_provider()
     shown = ""  # what the client has been sent
     usage: Usage | None = None
     ttfc_ms: int | None = None
     finished = False
     try:
-        source = coalesce(provider.stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
         block_reason: str | None = None
         blocked_text = ""
         try:
-            async for item in source:
+            async for item in upstream:
                 if isinstance(item, Usage):
                     usage = item
                     continue
@@ -79,7 +111,7 @@ async def reply_generate(
                 candidate = shown + item.text
                 screening = screen_output(candidate)
                 if screening.flagged:
-                    # Stop before the unsafe part reaches the user; closing the source
+                    # Stop before the unsafe part reaches the user; closing the upstream
                     # below stops upstream generation. Reviewers see what was written.
                     block_reason = screening.category or "unsafe"
                     blocked_text = candidate
@@ -89,7 +121,7 @@ async def reply_generate(
                 shown = candidate
                 yield ReplyChunk(item.text)
         finally:
-            await source.aclose()
+            await upstream.aclose()
         text = shown
         if block_reason is None:
             # A last sentence without punctuation is only judged once the reply is whole.

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations.errors import SessionNotFound
+from conversations.llm.base import ChatMessage
 from conversations.models import ApiToken, ChatSession, Message, MessageStatus, Product
 
 
@@ -46,7 +47,7 @@ def session_messages(*, session: ChatSession, include_hidden: bool = True) -> Qu
     return messages if include_hidden else messages.filter(hidden=False)
 
 
-def history_window(*, session: ChatSession, limit: int, before_id: int | None = None) -> list[Message]:
+def history_window(*, session: ChatSession, limit: int, before_id: int | None = None) -> list[ChatMessage]:
     """The last ``limit`` messages usable as LLM context, oldest first.
 
     Hidden messages and replies that carry no text the model should see (failed or
@@ -57,6 +58,6 @@ def history_window(*, session: ChatSession, limit: int, before_id: int | None = 
     )
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
-    recent = list(qs.order_by("-created_at", "-id")[:limit])
-    recent.reverse()
-    return recent
+    # Two columns, no model instances: this read sits on the path to the first token.
+    recent = list(qs.order_by("-created_at", "-id").values_list("role", "text")[:limit])
+    return [ChatMessage(role, text) for role, text in reversed(recent)]

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.errors import SessionEnded, SessionNotFound
 from conversations.llm.base import Usage
 from conversations.models import (
     ApiToken,
@@ -17,6 +18,7 @@ from conversations.models import (
     MessageStatus,
     ReviewState,
     Role,
+    SessionStatus,
 )
 from conversations.selectors import token_digest
 
@@ -50,7 +52,15 @@ def message_append(
     flags: list[str] | None = None,
     flag_detail: str = "",
 ) -> Message:
+    """Store one message; a user message needs an open session (else ``SessionEnded``)."""
     flags = list(flags or [])
+    if role == Role.USER:
+        # Retention counts from the user's last word; an ended session takes no more.
+        # One conditional UPDATE is both the check and the bump (this runs on every
+        # request's path to the model, before the first token).
+        open_ = ChatSession.objects.filter(pk=session.pk).exclude(status=SessionStatus.ENDED)
+        if not open_.update(last_activity_at=timezone.now()):
+            raise SessionEnded() if ChatSession.objects.filter(pk=session.pk).exists() else SessionNotFound()
     message = Message.objects.create(
         session=session,
         role=role,
@@ -66,9 +76,6 @@ def message_append(
         flag_detail=flag_detail[:200],
         completed_at=None if status == MessageStatus.STREAMING else timezone.now(),
     )
-    if role == Role.USER:
-        # Retention counts from the user's last word, not from the session's last change.
-        ChatSession.objects.filter(pk=session.pk).update(last_activity_at=message.created_at)
     if flags:
         session_flag(session=session)
     return message

@@ -86,6 +86,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         if not await _slot_acquire(user_id=self.user.pk, limit=settings.WS_MAX_SOCKETS_PER_USER):
             await self._refuse(CLOSE_TOO_MANY_SOCKETS)
             return
+        self.session = session
         self.slot_held = True
         await self.accept()
         await self.send(frames.counseling_connected(session_id=session.key, status=session.status,
@@ -175,7 +176,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
 
     async def _run_reply(self, data: Any, received: float) -> None:
         try:
-            stream = services.reply_stream(session_key=self.session_key, user=self.user, data=data, started=received)
+            stream = services.reply_stream(session=self.session, user=self.user, data=data, started=received)
             async with aclosing(stream) as events:
                 async for event in events:
                     await self.send(self._frame(event))

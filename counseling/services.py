@@ -7,8 +7,8 @@ import contextlib
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -23,6 +23,7 @@ from conversations.generation import (
     ReplyEvent,
     ReplyFailed,
     ReplyFinished,
+    Upstream,
     message_finalize_async,
     reply_generate,
 )
@@ -31,10 +32,11 @@ from conversations.models import ChatSession, Flag, Message, MessageStatus, Prod
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce
 from conversations.safety import Screening, crisis_reply, screen_input
 from conversations.selectors import history_window, session_get_owned
-from conversations.services import message_append, message_finalize
+from conversations.services import message_append
 from counseling.prompts import emotion_normalize, system_prompt
 
 SAFETY_MODEL = "safety"
+T = TypeVar("T")
 
 # --- Sessions ---------------------------------------------------------------------------
 
@@ -129,83 +131,103 @@ def reply_request_parse(data: object) -> ReplyRequest:
 @dataclass
 class _Prepared:
     kind: Literal["generate", "crisis", "replay"]
-    session: ChatSession
-    assistant: Message
-    history: list[Message]
-    user_text: str = ""
+    reply: Message | None = None  # crisis, replay: the stored answer
+    asked: Message | None = None  # generate: the user's message, committed
+    history: list[ChatMessage] = field(default_factory=list)
 
 
 def _model_name() -> str:
     return settings.COUNSELING_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
-def _reply_prepare(*, session_key: str, user: User, req: ReplyRequest, screening: Screening) -> _Prepared:
-    """Checks and writes before any upstream call, in one thread hop."""
-    session = session_get_owned(key=session_key, user=user, product=Product.COUNSELING)
-    if session.status == SessionStatus.ENDED:
-        raise SessionEnded()
-    if req.client_msg_id:
-        earlier = Message.objects.filter(session=session, role=Role.USER, client_msg_id=req.client_msg_id).first()
-        if earlier is not None:
-            reply = Message.objects.filter(reply_to=earlier).first()
-            if reply is None or reply.status == MessageStatus.STREAMING:
-                raise Busy()
-            return _Prepared("replay", session, reply, [])
+def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
+    """What was stored for an earlier request with this ``client_msg_id``."""
+    earlier = Message.objects.filter(session=session, role=Role.USER, client_msg_id=client_msg_id).first()
+    reply = Message.objects.filter(reply_to=earlier).first() if client_msg_id and earlier else None
+    if reply is None or reply.status == MessageStatus.STREAMING:
+        raise Busy()
+    return _Prepared("replay", reply=reply)
 
+
+def _reply_prepare(*, session: ChatSession, user: User, req: ReplyRequest, screening: Screening) -> _Prepared:
+    """Everything before the upstream call, in one thread hop and the fewest queries.
+
+    ``session`` was checked to be the user's when the socket attached; the user
+    message's insert re-checks that it is not ended. A repeated ``client_msg_id``
+    is caught by its unique index rather than looked up first: repeats are rare.
+    """
     if screening.flagged:
         # A person in crisis is answered at once: no rate limit, no model, no queue.
-        with transaction.atomic():
-            asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
-                                   client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
-                                   flags=[Flag.CRISIS], flag_detail=f"{screening.category}: {screening.matched}")
-            answer = message_append(session=session, role=Role.ASSISTANT, text=crisis_reply(screening.category or ""),
-                                    reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
-        return _Prepared("crisis", session, answer, [])
+        try:
+            with transaction.atomic():
+                asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
+                                       client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
+                                       flags=[Flag.CRISIS], flag_detail=f"{screening.category}: {screening.matched}")
+                answer = message_append(session=session, role=Role.ASSISTANT,
+                                        text=crisis_reply(screening.category or ""),
+                                        reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
+        except IntegrityError:
+            return _replay(session=session, client_msg_id=req.client_msg_id)
+        return _Prepared("crisis", reply=answer)
 
-    rate_limit_enforce(scope="counseling.reply", key=f"user:{user.pk}", rate=settings.COUNSELING_RATE)
     ttl = int(settings.LLM_TOTAL_TIMEOUT) + 30
     if not generation_lock_acquire(session_id=session.pk, ttl=ttl):
-        raise Busy()
+        return _replay(session=session, client_msg_id=req.client_msg_id)  # Busy unless already answered
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                    client_msg_id=req.client_msg_id, client_timestamp=req.timestamp)
-            answer = message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
-                                    reply_to=asked, model=_model_name(), emotion=req.emotion)
+            # Counted after the insert so a replay is answered from the store even when
+            # the user is limited, and a limited request leaves nothing behind.
+            rate_limit_enforce(scope="counseling.reply", key=f"user:{user.pk}", rate=settings.COUNSELING_RATE)
         history = history_window(session=session, limit=settings.COUNSELING_HISTORY_WINDOW, before_id=asked.pk)
-    except IntegrityError as exc:
+    except IntegrityError:
         generation_lock_release(session_id=session.pk)
-        raise Busy() from exc  # the same client_msg_id raced in from another socket
+        return _replay(session=session, client_msg_id=req.client_msg_id)
     except BaseException:
         generation_lock_release(session_id=session.pk)
         raise
-    return _Prepared("generate", session, answer, history, req.message)
+    return _Prepared("generate", asked=asked, history=history)
 
 
-def _reply_abandon(*, prepared: _Prepared) -> None:
-    if prepared.kind == "generate":
-        message_finalize(message_id=prepared.assistant.pk, status=MessageStatus.INTERRUPTED, text="")
-        generation_lock_release(session_id=prepared.session.pk)
+def _reply_open(*, session: ChatSession, asked: Message, emotion: str | None) -> Message:
+    return message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
+                          reply_to=asked, model=_model_name(), emotion=emotion)
 
 
 _prepare = database_sync_to_async(_reply_prepare)
-_abandon = database_sync_to_async(_reply_abandon)
+_open = database_sync_to_async(_reply_open)
 _release = sync_to_async(generation_lock_release)  # cache only
 
 
-def reply_llm_request(*, prepared: _Prepared, emotion: str | None) -> ChatRequest:
-    messages = [ChatMessage("system", system_prompt(emotion))]
-    messages += [ChatMessage(m.role, m.content) for m in prepared.history]
-    messages.append(ChatMessage("user", prepared.user_text))
+def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None) -> ChatRequest:
     return ChatRequest(
         product=Product.COUNSELING,
-        messages=tuple(messages),
+        messages=(ChatMessage("system", system_prompt(emotion)), *history, ChatMessage("user", text)),
         model=settings.COUNSELING_LLM_MODEL,
         temperature=settings.COUNSELING_TEMPERATURE,
         top_p=settings.COUNSELING_TOP_P,
         max_tokens=settings.COUNSELING_MAX_TOKENS,
         context={"emotion": emotion},
     )
+
+
+def _succeeded(future: asyncio.Future[T]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+async def _settled(pending: asyncio.Future[T]) -> T:
+    """Await a database call that commits even if we are cancelled meanwhile.
+
+    On cancellation the call is waited for (its result is then the caller's to undo in
+    ``finally``) and the cancellation goes on.
+    """
+    try:
+        return await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await pending
+        raise
 
 
 async def _screen(text: str) -> Screening:
@@ -216,52 +238,62 @@ async def _screen(text: str) -> Screening:
 
 
 async def reply_stream(
-    *, session_key: str, user: User, data: object, started: float
+    *, session: ChatSession, user: User, data: object, started: float
 ) -> AsyncGenerator[CounselingEvent, None]:
-    """One AI reply: request errors raise ``DomainError``; everything after begin is events."""
+    """One AI reply: request errors raise ``DomainError``; everything after begin is events.
+
+    ``session`` must be the user's own (checked when the socket attached).
+    """
     req = reply_request_parse(data)
     screening = await _screen(req.message)
-    pending = asyncio.ensure_future(_prepare(session_key=session_key, user=user, req=req, screening=screening))
+    pending = asyncio.ensure_future(_prepare(session=session, user=user, req=req, screening=screening))
     try:
-        prepared = await asyncio.shield(pending)
+        prepared = await _settled(pending)
     except asyncio.CancelledError:
-        # The thread commits regardless; wait for it so no reply is left "streaming".
-        with contextlib.suppress(Exception):
-            await _abandon(prepared=await pending)
+        if _succeeded(pending) and pending.result().kind == "generate":
+            await asyncio.shield(_release(session_id=session.pk))
         raise
 
-    assistant = prepared.assistant
     if prepared.kind == "replay":
-        yield ReplyBegin(assistant.pk, assistant.emotion, replayed=True)
-        if assistant.content:
-            yield ReplyChunk(assistant.content)
-        if assistant.status == MessageStatus.FAILED:
-            yield ReplyFailed(assistant.pk, assistant.error_code or "STREAMING_ERROR")
+        reply = prepared.reply
+        assert reply is not None
+        yield ReplyBegin(reply.pk, reply.emotion, replayed=True)
+        if reply.content:
+            yield ReplyChunk(reply.content)
+        if reply.status == MessageStatus.FAILED:
+            yield ReplyFailed(reply.pk, reply.error_code or "STREAMING_ERROR")
         else:
-            yield ReplyFinished(assistant.pk, assistant.content, MessageStatus(assistant.status), replayed=True)
+            yield ReplyFinished(reply.pk, reply.content, MessageStatus(reply.status), replayed=True)
         return
     if prepared.kind == "crisis":
-        yield ReplyBegin(assistant.pk, req.emotion)
-        yield ReplyChunk(assistant.content)
-        yield ReplyFinished(assistant.pk, assistant.content, MessageStatus.COMPLETE, crisis=True)
+        reply = prepared.reply
+        assert reply is not None
+        yield ReplyBegin(reply.pk, req.emotion)
+        yield ReplyChunk(reply.content)
+        yield ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)
         return
 
+    assert prepared.asked is not None
+    # The model starts on its first token now; the reply row is written meanwhile.
+    upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion))
+    opening = asyncio.ensure_future(_open(session=session, asked=prepared.asked, emotion=req.emotion))
     terminal = released = False
     try:
+        assistant = await _settled(opening)
         yield ReplyBegin(assistant.pk, req.emotion)
-        request = reply_llm_request(prepared=prepared, emotion=req.emotion)
-        async with aclosing(reply_generate(assistant=assistant, request=request, started=started)) as events:
+        async with aclosing(reply_generate(assistant=assistant, upstream=upstream, started=started)) as events:
             async for event in events:
                 if isinstance(event, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
                     terminal = released = True
-                    await _release(session_id=prepared.session.pk)
+                    await _release(session_id=session.pk)
                 yield event
     finally:
-        if not terminal:
+        await upstream.aclose()  # a no-op once reply_generate has closed it
+        if not terminal and _succeeded(opening):
             # Closed before the generator could settle the message (a no-op if it did).
             await asyncio.shield(
-                message_finalize_async(message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text="")
+                message_finalize_async(message_id=opening.result().pk, status=MessageStatus.INTERRUPTED, text="")
             )
         if not released:
-            await asyncio.shield(_release(session_id=prepared.session.pk))
+            await asyncio.shield(_release(session_id=session.pk))

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
+from conversations.generation import (
+    ReplyChunk,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyFinished,
+    Upstream,
+    reply_generate,
+)
 from conversations.llm import ChatMessage, ChatRequest, LLMError, reset_providers
 from conversations.llm import offline as offline_llm
 from conversations.models import Flag, Message, MessageStatus, ReviewState, Role
@@ -60,7 +67,7 @@ def chat_request(product: str = "counseling") -> ChatRequest:
 async def run(assistant: Message, *, product: str = "counseling", waited: float = 0.0) -> list[ReplyEvent]:
     # ``waited``: how long ago the user's request arrived, to check timings start there.
     started = time.monotonic() - waited
-    return [event async for event in reply_generate(assistant=assistant, request=chat_request(product),
+    return [event async for event in reply_generate(assistant=assistant, upstream=Upstream(chat_request(product)),
                                                     started=started)]
 
 
@@ -164,7 +171,7 @@ async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Messa
     first = asyncio.Event()
 
     async def consume() -> None:
-        async for event in reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic()):
+        async for event in reply_generate(assistant=assistant, upstream=Upstream(chat_request()), started=time.monotonic()):
             events.append(event)
             first.set()
 
@@ -185,7 +192,7 @@ async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Messa
 
 async def test_closed_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
-    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+    events = reply_generate(assistant=assistant, upstream=Upstream(chat_request()), started=time.monotonic())
 
     first = await anext(events)
     assert isinstance(first, ReplyChunk)
@@ -262,3 +269,13 @@ async def test_reply_flagged_by_moderation_is_blocked(assistant: Message, fake_l
     assert message.blocked_text == "제가 아는 무서운 방법을 알려 드릴게요."
     moderated = [r.body for r in fake_llm.requests if r.path == "/v1/moderations"]
     assert moderated == [{"model": "moderation-test", "input": "제가 아는 무서운 방법을 알려 드릴게요."}]
+
+
+async def test_upstream_is_called_at_once_and_closing_it_early_stops_the_call(fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, ttft=1.0)
+    upstream = Upstream(chat_request())  # nobody reads it yet: the request still goes out
+    await asyncio.to_thread(fake_llm.wait_for_requests, 1, 3.0)
+    await upstream.aclose()
+    await upstream.aclose()  # repeatable
+    rec = await asyncio.to_thread(fake_llm.wait_until_finished, -1, 3.0)
+    assert rec.client_disconnected and rec.chunks_sent == 0

@@ -37,3 +37,21 @@ def test_finalize_settles_once(user: Any) -> None:
     late = message_finalize(message_id=reply.pk, status=MessageStatus.INTERRUPTED, text="")
     assert late.status == MessageStatus.COMPLETE and late.content == "완료된 답변"
     assert done.completed_at is not None
+
+
+def test_an_ended_session_takes_no_user_message(user: Any) -> None:
+    from conversations.errors import SessionEnded
+    from counseling.services import session_end
+
+    session = session_end(session=session_start(user=user))
+    with pytest.raises(SessionEnded):
+        message_append(session=session, role="user", text="아직 할 말이 있어요")
+    assert not session.messages.exists()
+
+
+def test_a_user_message_bumps_the_sessions_last_activity(user: Any) -> None:
+    session = session_start(user=user)
+    before = session.last_activity_at
+    message = message_append(session=session, role="user", text="안녕하세요")
+    session.refresh_from_db()
+    assert before < session.last_activity_at <= message.created_at

@@ -482,3 +482,92 @@ async def test_idle_socket_survives_the_redis_channel_layer(connect: Any) -> Non
     await asyncio.sleep(6.5)  # past redis-py's default 5 s read timeout
     await ws.send_json_to({"type": "ping"})
     assert (await ws.receive_json_from())["type"] == "pong"
+
+
+# --- Idempotency and the path to the first token --------------------------------------------
+
+
+async def test_a_repeated_request_is_answered_from_the_store_even_when_limited(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, settings: Any) -> None:
+    settings.COUNSELING_RATE = "2/m"
+    ws = await connect()
+    await request(ws, client_msg_id="a")
+    first = await collect(ws)
+    await request(ws, client_msg_id="b")
+    await collect(ws)
+    await request(ws, client_msg_id="c")
+    (limited,) = await collect(ws)
+    assert limited["data"]["code"] == "RATE_LIMITED"
+
+    await request(ws, client_msg_id="a")
+    again = await collect(ws)
+    assert again[-1]["data"]["replayed"] is True
+    assert chunks(again) == chunks(first)
+    assert len(fake_llm.requests) == 2
+    assert [m.client_msg_id for m in await messages_of(session) if m.role == "user"] == ["a", "b"]
+
+
+async def test_a_repeated_request_while_its_reply_streams_is_busy(connect: Any, session: ChatSession,
+                                                                  fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, delay=0.01, chunk_size=4)
+    first, second = await connect(), await connect()
+    await request(first, client_msg_id="same")
+    assert (await first.receive_json_from())["type"] == "ai_stream_begin"
+    await request(second, client_msg_id="same")
+    (error,) = await collect(second)
+    assert error["data"]["code"] == "BUSY"
+    assert (await collect(first))[-1]["type"] == "ai_stream_complete"
+    assert len(fake_llm.requests) == 1 and len(await messages_of(session)) == 2
+
+
+async def test_a_repeated_crisis_message_is_answered_once(connect: Any, session: ChatSession,
+                                                          fake_llm: FakeOpenAI) -> None:
+    ws = await connect()
+    await request(ws, message="죽고 싶어요", client_msg_id="sos")
+    first = await collect(ws)
+    await request(ws, message="죽고 싶어요", client_msg_id="sos")
+    again = await collect(ws)
+    assert chunks(again) == chunks(first) == CRISIS_REPLY
+    assert again[-1]["data"]["replayed"] is True
+    assert len(await messages_of(session)) == 2 and fake_llm.requests == []
+
+
+async def test_the_model_is_called_while_the_reply_row_is_written(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    from channels.db import database_sync_to_async
+
+    from counseling import services
+
+    def open_after_upstream_has_the_request(**kwargs: Any) -> Message:
+        # Runs in the database thread: the request must already be on its way upstream.
+        fake_llm.wait_for_requests(1, timeout=5)
+        assert not Message.objects.filter(session=session, role="assistant").exists()
+        return services._reply_open(**kwargs)
+
+    monkeypatch.setattr(services, "_open", database_sync_to_async(open_after_upstream_has_the_request))
+    ws = await connect()
+    await request(ws)
+    frames = await collect(ws)
+    assert [f["type"] for f in frames][:2] == ["ai_stream_begin", "ai_stream_chunk"]
+    assert frames[-1]["type"] == "ai_stream_complete"
+    asked, answer = await messages_of(session)
+    assert frames[0]["data"]["message_id"] == answer.pk and answer.reply_to_id == asked.pk
+    assert answer.status == MessageStatus.COMPLETE and answer.content == fake_llm.behaviour.reply
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.001, 0.005, 0.02])
+async def test_stop_at_any_moment_leaves_nothing_streaming(connect: Any, session: ChatSession,
+                                                           fake_llm: FakeOpenAI, pause: float) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, ttft=0.01, delay=0.01, chunk_size=4)
+    ws = await connect()
+    await request(ws)
+    await asyncio.sleep(pause)
+    await ws.send_json_to({"type": "cancel_ai_response"})
+    frames = await collect(ws)
+    assert frames[-1]["type"] == "ai_stream_complete"
+    statuses = [m.status for m in await messages_of(session)]
+    assert MessageStatus.STREAMING not in statuses
+
+    fake_llm.behaviour = Behaviour()
+    await request(ws, message="다시 말해 볼게요")
+    assert (await collect(ws))[-1]["type"] == "ai_stream_complete"
