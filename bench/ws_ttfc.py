@@ -6,7 +6,9 @@ request, takes the upstream's own time to first token out of what the client saw
     added = client_ttfc - (fake.first_chunk_at - fake.received_at)
           = (fake.received_at - sent) + (first chunk received - fake.first_chunk_at)
 
-The fake runs in this process, so all four instants come from one monotonic clock.
+The fake runs in a child process of its own, so it does not compete with the client for
+one GIL (a real upstream is another machine); time.monotonic() is system-wide on Linux,
+so the instants taken in either process compare directly.
 Usage: ``.venv/bin/python -m bench.ws_ttfc --help`` (see bench/README.md).
 """
 
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import platform
 import re
@@ -31,14 +34,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, NamedTuple, Self
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -122,6 +127,120 @@ def cache_prefix(redis_url: str | None) -> Iterator[str]:
             if keys:
                 client.delete(*keys)
             client.close()
+
+
+# --- the fake upstream, in a process of its own ---------------------------------------------
+
+
+class UpstreamCall(NamedTuple):
+    received_at: float  # time.monotonic() in the upstream process
+    first_chunk_at: float | None
+
+
+def _serve_upstream(conn: Connection, ttft: float) -> None:
+    """Child process: run the fake and answer "records", "reset" and "stop" over conn."""
+    # Its handler threads only compete with each other here; a short switch interval keeps
+    # one busy thread from delaying another's timestamp by the default 5 ms.
+    sys.setswitchinterval(0.0005)
+    with FakeOpenAI(Behaviour(reply=REPLY, ttft=ttft, delay=0.0)) as fake, conn:
+        try:
+            conn.send(fake.base_url)
+            while (command := conn.recv()) != "stop":
+                if command == "records":
+                    conn.send(_records(fake))
+                elif command == "reset":
+                    fake.reset()
+                    conn.send(None)
+        except (EOFError, OSError):  # the benchmark is gone
+            return
+
+
+def _records(fake: FakeOpenAI) -> dict[str, tuple[float, float | None]]:
+    """Per marker: when the chat request arrived and its first chunk went out (not the bodies).
+    Plain tuples: a class defined here would unpickle as __mp_main__.X, unknown to the parent."""
+    found: dict[str, tuple[float, float | None]] = {}
+    for rec in fake.requests:
+        messages = rec.body.get("messages") or []
+        # The new user message is the last one; earlier turns carry older markers.
+        match = MARKER.search(str(messages[-1].get("content", ""))) if messages else None
+        if rec.path == "/v1/chat/completions" and match:
+            found[match.group(1)] = (rec.received_at, rec.first_chunk_at)
+    return found
+
+
+class UpstreamProcess:
+    """The fake OpenAI upstream in a child process, driven over a pipe."""
+
+    def __init__(self, ttft: float, start_timeout: float = 30.0) -> None:
+        self.ttft = ttft
+        self.start_timeout = start_timeout
+        self.base_url = ""
+        # spawn: a fresh interpreter, with none of this process's threads or event loop.
+        self._ctx = multiprocessing.get_context("spawn")
+        self._conn: Connection | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+
+    def __enter__(self) -> Self:
+        ours, theirs = self._ctx.Pipe()
+        self._conn = ours
+        # Daemonic, so it is terminated even if we exit without reaching stop().
+        self._proc = self._ctx.Process(target=_serve_upstream, args=(theirs, self.ttft), name="bench-fake-upstream",
+                                       daemon=True)
+        # A terminal's Ctrl-C goes to the whole process group: the child inherits SIGINT
+        # ignored and is stopped by us, in order, instead of dying with a traceback.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._proc.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            theirs.close()
+        try:
+            if not ours.poll(self.start_timeout):
+                raise BenchError(f"fake upstream did not start within {self.start_timeout:.0f}s")
+            try:
+                self.base_url = str(ours.recv())
+            except EOFError:
+                raise BenchError("fake upstream exited during start-up (see its traceback above)") from None
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _call(self, command: str) -> Any:
+        if self._conn is None:
+            raise BenchError("fake upstream is not running")
+        try:
+            self._conn.send(command)
+            return self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise BenchError(f"fake upstream is gone ({exc!r})") from exc
+
+    def records(self) -> dict[str, UpstreamCall]:
+        return {marker: UpstreamCall(*times) for marker, times in self._call("records").items()}
+
+    def reset(self) -> None:
+        self._call("reset")
+
+    def stop(self) -> None:
+        conn, proc = self._conn, self._proc
+        self._conn = self._proc = None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send("stop")
+            conn.close()  # the child also stops when it reads the end of the pipe
+        if proc is not None:
+            proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            proc.close()
 
 
 def manage(args: list[str], env: dict[str, str]) -> str:
@@ -285,7 +404,7 @@ class LevelResult:
     after_upstream_p50: float  # fake wrote the first chunk -> client read it
 
 
-def summarise(n: int, samples: list[Sample], upstream: dict[str, RecordedRequest]) -> LevelResult:
+def summarise(n: int, samples: list[Sample], upstream: dict[str, UpstreamCall]) -> LevelResult:
     client, ttft, added, before, after = [], [], [], [], []
     for s in samples:
         rec = upstream.get(s.marker)
@@ -302,17 +421,6 @@ def summarise(n: int, samples: list[Sample], upstream: dict[str, RecordedRequest
         added_p50=percentile(added, 50), added_p99=percentile(added, 99), added_max=max(added),
         before_upstream_p50=percentile(before, 50), after_upstream_p50=percentile(after, 50),
     )
-
-
-def upstream_by_marker(fake: FakeOpenAI) -> dict[str, RecordedRequest]:
-    found: dict[str, RecordedRequest] = {}
-    for rec in fake.requests:
-        messages = rec.body.get("messages") or []
-        # The new user message is the last one; earlier turns carry older markers.
-        match = MARKER.search(str(messages[-1].get("content", ""))) if messages else None
-        if rec.path == "/v1/chat/completions" and match:
-            found[match.group(1)] = rec
-    return found
 
 
 # --- report -------------------------------------------------------------------------------
@@ -388,7 +496,7 @@ def server_env(database_url: str, args: argparse.Namespace, prefix: str, base_ur
     return env
 
 
-async def measure(host: str, tokens: list[str], fake: FakeOpenAI, args: argparse.Namespace) -> list[LevelResult]:
+async def measure(host: str, tokens: list[str], fake: UpstreamProcess, args: argparse.Namespace) -> list[LevelResult]:
     results = []
     for n in args.levels:
         rounds = math.ceil(args.requests / n)
@@ -396,18 +504,15 @@ async def measure(host: str, tokens: list[str], fake: FakeOpenAI, args: argparse
         warmup = max(1, math.ceil(5 / n))
         print(f"... {n} stream(s): {warmup} warm-up + {rounds} measured round(s)", file=sys.stderr, flush=True)
         samples = await run_level(host, tokens, n, rounds, warmup)
-        results.append(summarise(n, samples, upstream_by_marker(fake)))
+        results.append(summarise(n, samples, fake.records()))
         fake.reset()
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # The fake's threads share this interpreter with the client; a short GIL switch
-    # interval keeps a busy thread from delaying a timestamp by the default 5 ms.
-    sys.setswitchinterval(0.0005)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups below
-    fake = FakeOpenAI(Behaviour(reply=REPLY, ttft=args.ttft, delay=0.0))
+    fake = UpstreamProcess(args.ttft)
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-ttfc-") as tmp,

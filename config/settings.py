@@ -104,6 +104,12 @@ if DATABASE_URL:
             "min_size": env_int("DATABASE_POOL_MIN", 1, minimum=0),
             "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
         }
+        if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+            # Pooled connections live on, so psycopg can prepare the hot statements
+            # (the reply path's insert, update and history read) once per connection
+            # and PostgreSQL stops re-planning them. Not through a transaction-mode
+            # pgbouncer: turn this off there.
+            _db["OPTIONS"].update(server_side_binding=True, prepare_threshold=2)
 else:
     LOCAL_DIR.mkdir(exist_ok=True)
     _db = {

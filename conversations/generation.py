@@ -17,7 +17,7 @@ from typing import Self
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from conversations.llm import ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
+from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
 from conversations.services import message_finalize
@@ -61,23 +61,34 @@ def _ms(start: float, end: float) -> int:
 class Upstream:
     """An LLM call already on its way: the request is sent when this is built.
 
-    Callers start it as soon as the prompt is known and do their remaining
-    bookkeeping (creating the reply row) while the model works on its first token.
-    Items arrive coalesced (``STREAM_FLUSH_MS``).
+    Callers start it as soon as the prompt is known, wait for ``accepted()``, and do
+    their remaining bookkeeping (the reply row) while the model works on its first
+    token: done earlier, that work would hold the GIL while the request is being sent.
+    Items arrive coalesced (``STREAM_FLUSH_MS``); ``Accepted`` is not passed on.
     """
 
     def __init__(self, request: ChatRequest) -> None:
         self._source = coalesce(get_provider().stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
         self._first: asyncio.Future[StreamItem] | None = asyncio.ensure_future(anext(self._source))
 
+    async def accepted(self) -> None:
+        """Return once the upstream has the request, or has failed (raised by iteration)."""
+        first = self._first
+        if first is None:
+            return
+        await asyncio.wait({first})
+        if not first.cancelled() and first.exception() is None and isinstance(first.result(), Accepted):
+            self._first = None
+
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> StreamItem:
+    async def __anext__(self) -> TextDelta | Usage:
         first, self._first = self._first, None
-        if first is not None:
-            return await first
-        return await anext(self._source)
+        item = await first if first is not None else await anext(self._source)
+        while isinstance(item, Accepted):
+            item = await anext(self._source)
+        return item
 
     async def aclose(self) -> None:
         """Stop the call (the provider closes the upstream response). Safe to repeat."""
@@ -107,7 +118,6 @@ async def reply_generate(
                 if isinstance(item, Usage):
                     usage = item
                     continue
-                assert isinstance(item, TextDelta)
                 candidate = shown + item.text
                 screening = screen_output(candidate)
                 if screening.flagged:

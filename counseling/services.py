@@ -274,11 +274,13 @@ async def reply_stream(
         return
 
     assert prepared.asked is not None
-    # The model starts on its first token now; the reply row is written meanwhile.
+    # The request goes out now; the reply row is written while the model thinks.
     upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion))
-    opening = asyncio.ensure_future(_open(session=session, asked=prepared.asked, emotion=req.emotion))
+    opening: asyncio.Future[Message] | None = None
     terminal = released = False
     try:
+        await upstream.accepted()
+        opening = asyncio.ensure_future(_open(session=session, asked=prepared.asked, emotion=req.emotion))
         assistant = await _settled(opening)
         yield ReplyBegin(assistant.pk, req.emotion)
         async with aclosing(reply_generate(assistant=assistant, upstream=upstream, started=started)) as events:
@@ -290,7 +292,7 @@ async def reply_stream(
                 yield event
     finally:
         await upstream.aclose()  # a no-op once reply_generate has closed it
-        if not terminal and _succeeded(opening):
+        if not terminal and opening is not None and _succeeded(opening):
             # Closed before the generator could settle the message (a no-op if it did).
             await asyncio.shield(
                 message_finalize_async(message_id=opening.result().pk, status=MessageStatus.INTERRUPTED, text="")

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from conversations.llm import reset_providers
 from conversations.services import token_issue
+from conversations.sqlite import sqlite_keepers_close
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A run that was killed leaves the SQLite test database's WAL behind; the database
+    # is recreated now, and must not inherit it.
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        name = Path(database["TEST"]["NAME"])
+        for path in (name, name.with_name(name.name + "-wal"), name.with_name(name.name + "-shm")):
+            path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    yield
+    # The test database file is deleted next: close the idle connection first so its
+    # WAL goes with it.
+    sqlite_keepers_close()
 
 
 @pytest.fixture(autouse=True)

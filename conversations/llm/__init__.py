@@ -8,6 +8,7 @@ import weakref
 from django.conf import settings
 
 from conversations.llm.base import (
+    Accepted,
     ChatMessage,
     ChatRequest,
     LLMError,
@@ -21,6 +22,7 @@ from conversations.llm.openai_provider import OpenAICompatibleProvider
 
 __all__ = [
     "OFFLINE_MODEL",
+    "Accepted",
     "ChatMessage",
     "ChatRequest",
     "LLMError",

@@ -27,6 +27,11 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """The upstream has the request (its response began); the model is working on it."""
+
+
+@dataclass(frozen=True)
 class TextDelta:
     text: str
 
@@ -40,7 +45,7 @@ class Usage:
     completion_tokens: int | None = None
 
 
-StreamItem = TextDelta | Usage
+StreamItem = Accepted | TextDelta | Usage
 
 
 class LLMError(Exception):
@@ -63,7 +68,7 @@ class LLMProvider(ABC):
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        """Text deltas, then one ``Usage``. Closing the iterator stops upstream work."""
+        """``Accepted`` once, text deltas, then one ``Usage``. Closing it stops upstream work."""
 
     async def moderate(self, text: str) -> bool:
         """True when the provider's moderation endpoint flags ``text``."""

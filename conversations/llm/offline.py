@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 
-from conversations.llm.base import ChatRequest, LLMError, LLMProvider, StreamItem, TextDelta, Usage
+from conversations.llm.base import Accepted, ChatRequest, LLMError, LLMProvider, StreamItem, TextDelta, Usage
 
 OFFLINE_MODEL = "offline"
 
@@ -37,6 +37,7 @@ class OfflineProvider(LLMProvider):
         responder = _responders.get(request.product)
         if responder is None:
             raise LLMError(LLMError.UNAVAILABLE, f"no offline responder for {request.product}", permanent=True)
+        yield Accepted()
         reply = responder(request)
         for piece in _PIECE.findall(reply):
             if self._token_delay:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import openai
 
-from conversations.llm.base import ChatRequest, LLMError, LLMProvider, StreamItem, TextDelta, Usage
+from conversations.llm.base import Accepted, ChatRequest, LLMError, LLMProvider, StreamItem, TextDelta, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class OpenAICompatibleProvider(LLMProvider):
         # read timeout, must still end when the total time is up.
         deadline = loop.time() + self._total_timeout
         attempt = 0
+        accepted = False
         while True:
             sent_text = False
             upstream = None
@@ -127,6 +128,9 @@ class OpenAICompatibleProvider(LLMProvider):
                         "/chat/completions", body=body, cast_to=object, stream=True,
                         stream_cls=openai.AsyncStream[object],
                     )
+                if not accepted:
+                    accepted = True
+                    yield Accepted()
                 chunks = upstream.__aiter__()
                 usage: Usage | None = None
                 while True:

@@ -13,6 +13,7 @@ import pytest
 
 from conversations.llm import (
     OFFLINE_MODEL,
+    Accepted,
     ChatMessage,
     ChatRequest,
     LLMError,
@@ -111,7 +112,8 @@ async def test_stream_yields_text_then_one_usage(fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply="불안한 마음이 드셨군요. 언제부터 그러셨나요?", chunk_size=3)
     items = await drain(get_provider().stream(chat_request()))
 
-    *deltas, usage = items
+    accepted, *deltas, usage = items
+    assert accepted == Accepted()  # the upstream took the request before any text
     assert all(isinstance(item, TextDelta) for item in deltas)
     assert len(deltas) > 1  # streamed, not one blob
     assert text_of(items) == "불안한 마음이 드셨군요. 언제부터 그러셨나요?"
@@ -302,6 +304,7 @@ async def test_break_and_aclose_close_the_upstream(fake_llm: FakeOpenAI) -> None
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
     stream = get_provider().stream(chat_request())
 
+    assert await anext(stream) == Accepted()
     async for item in stream:
         assert isinstance(item, TextDelta)
         break
@@ -363,7 +366,8 @@ async def offline_reply(provider: LLMProvider, *, text: str, emotion: str | None
     items = await drain(provider.stream(chat_request(text=text, context={"emotion": emotion})))
     usage = items[-1]
     assert isinstance(usage, Usage)
-    assert all(isinstance(item, TextDelta) for item in items[:-1])
+    assert items[0] == Accepted()
+    assert all(isinstance(item, TextDelta) for item in items[1:-1])
     return text_of(items), usage
 
 
