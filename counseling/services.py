@@ -142,8 +142,10 @@ def _model_name() -> str:
 
 def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
     """What was stored for an earlier request with this ``client_msg_id``."""
-    earlier = Message.objects.filter(session=session, role=Role.USER, client_msg_id=client_msg_id).first()
-    reply = Message.objects.filter(reply_to=earlier).first() if client_msg_id and earlier else None
+    earlier = None
+    if client_msg_id:
+        earlier = Message.objects.filter(session=session, role=Role.USER, client_msg_id=client_msg_id).first()
+    reply = Message.objects.filter(reply_to=earlier).first() if earlier else None
     if reply is None or reply.status == MessageStatus.STREAMING:
         raise Busy()
     return _Prepared("replay", reply=reply)
