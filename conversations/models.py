@@ -84,7 +84,8 @@ class ChatSession(models.Model):
 
 
 class Message(models.Model):
-    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by ``message_session_order``, whose first column it is.
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages", db_index=False)
     role = models.CharField(max_length=16, choices=Role.choices)
     # NULL stands for empty text: the encrypted field stores "" as NULL.
     text = EncryptedTextField(null=True, blank=True)
@@ -115,6 +116,9 @@ class Message(models.Model):
         verbose_name = "메시지"
         verbose_name_plural = "메시지"
         ordering = ["created_at", "id"]
+        # A session's transcript and its last-N history window, read without a sort:
+        # both are on every reply's path and sessions can run to hundreds of messages.
+        indexes = [models.Index(fields=["session", "created_at", "id"], name="message_session_order")]
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "client_msg_id"],
