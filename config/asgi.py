@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -50,3 +51,7 @@ application = ProtocolTypeRouter(
         "websocket": OriginValidator(WebsocketAuthStack(URLRouter([*counseling_ws]))),
     }
 )
+
+# Everything loaded so far lives as long as the process. Frozen, the collector's full
+# passes skip it: they took about 80 ms each with it, a pause every live stream felt.
+gc.freeze()

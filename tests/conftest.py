@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connections
 
 from conversations.llm import reset_providers
 from conversations.services import token_issue
@@ -31,8 +34,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
     yield
-    # The test database file is deleted next: close the idle connection first so its
-    # WAL goes with it.
+    # The test database is dropped next. Async tests read through Django's async ORM,
+    # which runs in asgiref's one sync thread and, with no request ending there, leaves
+    # that thread's connection open: PostgreSQL would refuse the drop. A new loop with
+    # no outer async_to_sync sends the call to that same thread.
+    asyncio.run(sync_to_async(connections.close_all)())
+    # SQLite: close the idle connection so the WAL goes with the deleted file.
     sqlite_keepers_close()
 
 
