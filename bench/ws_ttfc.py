@@ -8,7 +8,9 @@ request, takes the upstream's own time to first token out of what the client saw
 
 The fake runs in a child process of its own, so it does not compete with the client for
 one GIL (a real upstream is another machine); time.monotonic() is system-wide on Linux,
-so the instants taken in either process compare directly.
+so the instants taken in either process compare directly. It paces its chunks like a
+fast model (--chunk-delay, 10 ms): sent all at once, they keep a core busy exactly when
+the first chunk crosses the server and the client, CPU a remote upstream never takes.
 Usage: ``.venv/bin/python -m bench.ws_ttfc --help`` (see bench/README.md).
 """
 
@@ -137,12 +139,12 @@ class UpstreamCall(NamedTuple):
     first_chunk_at: float | None
 
 
-def _serve_upstream(conn: Connection, ttft: float) -> None:
+def _serve_upstream(conn: Connection, ttft: float, chunk_delay: float) -> None:
     """Child process: run the fake and answer "records", "reset" and "stop" over conn."""
     # Its handler threads only compete with each other here; a short switch interval keeps
     # one busy thread from delaying another's timestamp by the default 5 ms.
     sys.setswitchinterval(0.0005)
-    with FakeOpenAI(Behaviour(reply=REPLY, ttft=ttft, delay=0.0)) as fake, conn:
+    with FakeOpenAI(Behaviour(reply=REPLY, ttft=ttft, delay=chunk_delay)) as fake, conn:
         try:
             conn.send(fake.base_url)
             while (command := conn.recv()) != "stop":
@@ -171,8 +173,9 @@ def _records(fake: FakeOpenAI) -> dict[str, tuple[float, float | None]]:
 class UpstreamProcess:
     """The fake OpenAI upstream in a child process, driven over a pipe."""
 
-    def __init__(self, ttft: float, start_timeout: float = 30.0) -> None:
+    def __init__(self, ttft: float, chunk_delay: float, start_timeout: float = 30.0) -> None:
         self.ttft = ttft
+        self.chunk_delay = chunk_delay
         self.start_timeout = start_timeout
         self.base_url = ""
         # spawn: a fresh interpreter, with none of this process's threads or event loop.
@@ -184,8 +187,8 @@ class UpstreamProcess:
         ours, theirs = self._ctx.Pipe()
         self._conn = ours
         # Daemonic, so it is terminated even if we exit without reaching stop().
-        self._proc = self._ctx.Process(target=_serve_upstream, args=(theirs, self.ttft), name="bench-fake-upstream",
-                                       daemon=True)
+        self._proc = self._ctx.Process(target=_serve_upstream, args=(theirs, self.ttft, self.chunk_delay),
+                                       name="bench-fake-upstream", daemon=True)
         # A terminal's Ctrl-C goes to the whole process group: the child inherits SIGINT
         # ignored and is stopped by us, in order, instead of dying with a traceback.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -436,11 +439,12 @@ def machine_info(db_kind: str, redis_url: str | None) -> dict[str, Any]:
             "cache_and_channel_layer": "Redis" if redis_url else "local memory"}
 
 
-def report(info: dict[str, Any], ttft: float, results: list[LevelResult]) -> str:
+def report(info: dict[str, Any], ttft: float, chunk_delay: float, results: list[LevelResult]) -> str:
     lines = [f"machine: nproc={info['nproc']} cpu={info['cpu'] or '?'} python={info['python']} ({info['platform']})",
              f"server:  daphne, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
              f"COUNSELING_RATE={BENCH_RATE} (bench override; other limits unchanged)",
-             f"fake upstream: ttft={ttft * 1000:.0f} ms, {len(REPLY)}-char reply in 2-char chunks, no chunk delay",
+             f"fake upstream: ttft={ttft * 1000:.0f} ms, {len(REPLY)}-char reply in 2-char chunks, "
+             f"{chunk_delay * 1000:g} ms between chunks",
              "",
              f"{'streams':>7} {'requests':>8} | {'client ttfc ms':>19} | {'upstream':>8} | "
              f"{'ADDED (server) ms':>23} | {'split p50 ms':>14}",
@@ -468,6 +472,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="measured requests per concurrency level")
     parser.add_argument("--concurrency", default="1,100", help="comma-separated stream counts (default 1,100)")
     parser.add_argument("--ttft", type=float, default=0.05, help="fake upstream time to first token, seconds")
+    parser.add_argument("--chunk-delay", type=float, default=0.01,
+                        help="fake upstream pause between chunks, seconds (0: the whole reply at once)")
     parser.add_argument("--database-url", help="postgres://… server to create a throwaway database on "
                                                "(default: a temporary SQLite file)")
     parser.add_argument("--redis-url", help="redis://… for cache and channel layer (default: in-memory)")
@@ -477,8 +483,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     except ValueError:
         parser.error("--concurrency must be comma-separated integers, e.g. 1,100")
-    if not args.levels or min(args.levels) < 1 or args.requests < 1 or args.ttft < 0:
-        parser.error("--concurrency and --requests must be positive and --ttft not negative")
+    if not args.levels or min(args.levels) < 1 or args.requests < 1 or args.ttft < 0 or args.chunk_delay < 0:
+        parser.error("--concurrency and --requests must be positive and --ttft and --chunk-delay not negative")
     return args
 
 
@@ -512,7 +518,7 @@ async def measure(host: str, tokens: list[str], fake: UpstreamProcess, args: arg
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups below
-    fake = UpstreamProcess(args.ttft)
+    fake = UpstreamProcess(args.ttft, args.chunk_delay)
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-ttfc-") as tmp,
@@ -533,9 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; cleaned up", file=sys.stderr)
         return 130
-    print(report(info, args.ttft, results))
+    print(report(info, args.ttft, args.chunk_delay, results))
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "ttft_s": args.ttft, "rate": BENCH_RATE,
+        args.json.write_text(json.dumps({"machine": info, "ttft_s": args.ttft, "chunk_delay_s": args.chunk_delay,
+                                         "rate": BENCH_RATE,
                                          "levels": [asdict(r) for r in results]}, indent=2))
     return 0
 
