@@ -53,5 +53,5 @@ application = ProtocolTypeRouter(
 )
 
 # Everything loaded so far lives as long as the process. Frozen, the collector's full
-# passes skip it: they took about 80 ms each with it, a pause every live stream felt.
+# passes skip it: they took about 70 ms each with it, a pause every live stream felt.
 gc.freeze()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from conversations.llm import ChatMessage
 from conversations.models import Message, MessageStatus
-from conversations.selectors import history_window
+from conversations.selectors import history_window, session_messages
 from conversations.services import message_append, message_finalize
 from counseling.services import session_start
 
@@ -54,3 +56,32 @@ def test_context_stops_before_the_new_message_and_stays_in_its_session(user: Any
     new = message_append(session=session, role="user", text="새 말")
     assert history_window(session=session, limit=10, before_id=new.pk) == [ChatMessage("user", "이전 말")]
     assert history_window(session=session, limit=10) == [ChatMessage("user", "이전 말"), ChatMessage("user", "새 말")]
+
+
+def _plan(sql: str) -> str:
+    """The database's plan for ``sql``, as text; PostgreSQL is told to prefer indexes, as it
+    would with a long transcript rather than this test's few rows."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return "\n".join(str(row) for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize("read", ["history", "transcript"])
+def test_a_long_session_is_read_in_order_without_sorting_it(user: Any, read: str) -> None:
+    # Every reply reads the history window and counselors read whole transcripts: a sort
+    # of the whole session on each read grows with the session.
+    session = session_start(user=user)
+    for i in range(30):
+        message_append(session=session, role="user", text=f"질문 {i}")
+    with CaptureQueriesContext(connection) as queries:
+        if read == "history":
+            history_window(session=session, limit=10)
+        else:
+            list(session_messages(session=session))
+    plan = _plan(queries.captured_queries[-1]["sql"])
+    assert "message_session_order" in plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan
