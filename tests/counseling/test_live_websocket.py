@@ -65,6 +65,16 @@ async def _until(ws: ClientConnection, types: tuple[str, ...]) -> list[dict[str,
     return frames
 
 
+async def _streaming(ws: ClientConnection) -> dict[str, Any]:
+    """Connect and ask; the reply's first chunk frame, once it has arrived."""
+    assert (await _recv(ws))["type"] == "connected"
+    await _request(ws)
+    assert (await _recv(ws))["type"] == "ai_stream_begin"
+    first = await _recv(ws)
+    assert first["type"] == "ai_stream_chunk"
+    return first
+
+
 async def _messages(session: ChatSession) -> list[Message]:
     return [m async for m in Message.objects.filter(session=session).order_by("id")]
 
@@ -162,11 +172,7 @@ async def test_stop_mid_stream_ends_the_upstream_request(
     fake_llm.queue(Behaviour(reply=LONG_REPLY, delay=0.05))
     session = live["session"]
     async with _open(_ws_uri(asgi_server, session.key, live["token"])) as ws:
-        assert (await _recv(ws))["type"] == "connected"
-        await _request(ws)
-        assert (await _recv(ws))["type"] == "ai_stream_begin"
-        first = await _recv(ws)
-        assert first["type"] == "ai_stream_chunk"
+        await _streaming(ws)
         await ws.send(json.dumps({"type": "cancel_ai_response"}))
         rest = await _until(ws, TERMINAL)
 
@@ -190,11 +196,7 @@ async def test_client_leaving_mid_stream_keeps_the_partial_reply(
     fake_llm.queue(Behaviour(reply=LONG_REPLY, delay=0.05))
     session = live["session"]
     async with _open(_ws_uri(asgi_server, session.key, live["token"])) as ws:
-        assert (await _recv(ws))["type"] == "connected"
-        await _request(ws)
-        assert (await _recv(ws))["type"] == "ai_stream_begin"
-        first = await _recv(ws)
-        assert first["type"] == "ai_stream_chunk"
+        first = await _streaming(ws)
 
     answer = await _assistant_settled(session)
     assert answer.status == MessageStatus.INTERRUPTED
