@@ -6,6 +6,8 @@ request, takes the upstream's own time to first token out of what the client saw
     added = client_ttfc - (fake.first_chunk_at - fake.received_at)
           = (fake.received_at - sent) + (first chunk received - fake.first_chunk_at)
 
+(fake.received_at: the request's first line read, before the fake parses it.)
+
 The fake runs in a child process of its own, so it does not compete with the client for
 one GIL (a real upstream is another machine); time.monotonic() is system-wide on Linux,
 so the instants taken in either process compare directly. It paces its chunks like a
