@@ -1,8 +1,8 @@
 """Django's Redis cache, with one client object per pool and a one-round-trip ``incr``.
 
 Django's client builds a new ``redis.Redis`` for every cache call. redis-py 8's
-constructor copies its table of response callbacks each time: about 0.2 ms, four times
-on the way to every reply's first token (lock, rate limit add and incr, lock release).
+constructor copies its table of response callbacks each time: about 0.2 ms, three times
+on the way to every reply's first token (lock, rate limit add and incr) and once after.
 The client object is thread-safe (it takes a connection from the pool per command), so
 one per pool serves every call.
 
