@@ -25,6 +25,7 @@ from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
 from conversations.services import message_append
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from counseling.services import session_start
+from tests.streams import cancel_after_first
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,19 +168,9 @@ async def test_a_responder_bug_is_failed_not_interrupted(assistant: Message, set
 
 async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
-    events: list[ReplyEvent] = []
-    first = asyncio.Event()
-
-    async def consume() -> None:
-        async for event in reply_generate(assistant=assistant, upstream=Upstream(chat_request()), started=time.monotonic()):
-            events.append(event)
-            first.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(first.wait(), 3)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    events = await cancel_after_first(
+        reply_generate(assistant=assistant, upstream=Upstream(chat_request()), started=time.monotonic())
+    )
 
     message = await stored(assistant)
     assert message.status == MessageStatus.INTERRUPTED

@@ -27,6 +27,7 @@ from conversations.llm import (
 from conversations.llm.offline import OfflineProvider
 from conversations.llm.openai_provider import OpenAICompatibleProvider
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+from tests.streams import cancel_after_first
 
 LONG_REPLY = "천천히 숨을 고르면서 지금 느끼는 감정을 하나씩 말로 옮겨 보세요. " * 6
 
@@ -280,19 +281,7 @@ async def test_total_timeout_also_bounds_the_first_token(fake_llm: FakeOpenAI, s
 
 async def test_cancelling_the_consumer_closes_the_upstream(fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
-    first = asyncio.Event()
-    items: list[StreamItem] = []
-
-    async def consume() -> None:
-        async for item in get_provider().stream(chat_request()):
-            items.append(item)
-            first.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(first.wait(), 3)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    items = await cancel_after_first(get_provider().stream(chat_request()))
 
     rec = await finished(fake_llm)
     assert rec.client_disconnected

@@ -10,6 +10,7 @@ import pytest
 
 from conversations.llm import LLMError, StreamItem, TextDelta, Usage
 from conversations.streaming import coalesce
+from tests.streams import cancel_after_first
 
 INTERVAL = 0.05
 USAGE = Usage(model="fake-model", prompt_tokens=3, completion_tokens=5)
@@ -130,18 +131,8 @@ async def test_source_failure_delivers_pending_text_then_raises() -> None:
 
 async def test_cancelling_the_consumer_closes_the_source() -> None:
     log: list[str] = []
-    got_first = asyncio.Event()
-
-    async def consume() -> None:
-        async for _ in coalesce(scripted([(0.0, TextDelta("시작")), (30.0, TextDelta("끝"))], log),
-                                interval=INTERVAL):
-            got_first.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(got_first.wait(), timeout=2.0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, timeout=2.0)
+    await cancel_after_first(coalesce(scripted([(0.0, TextDelta("시작")), (30.0, TextDelta("끝"))], log),
+                                      interval=INTERVAL))
 
     assert log == ["closed"]
 
