@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 import pydantic
 from django.conf import settings
@@ -75,7 +75,7 @@ def session_detail(request: HttpRequest, session_id: str, include: str = "") -> 
     return _ok(_session(session, messages=selectors.session_history(session=session) if with_messages else None))
 
 
-def _transition(request: HttpRequest, session_id: str, action: Literal["pause", "resume", "end"]) -> dict[str, Any]:
+def _transition(request: HttpRequest, session_id: str, action: services.Transition) -> dict[str, Any]:
     session = services.session_transition(key=session_id, user=request_user(request), action=action)
     return _ok(_session(session))
 

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -119,13 +119,14 @@ class CounselingConsumer(AsyncWebsocketConsumer):
             await self.send(frames.protocol_error(code="PARSE_ERROR",
                                                   message="JSON 객체 형식의 메시지만 받을 수 있습니다."))
             return
-        handler = self._handlers().get(payload["type"])
+        handler = self._handlers.get(payload["type"])
         if handler is None:
             await self.send(frames.protocol_error(code="UNKNOWN_COMMAND",
                                                   message=f"알 수 없는 명령입니다: {payload['type'][:40]}"))
             return
         await handler(payload.get("data"), received)
 
+    @cached_property
     def _handlers(self) -> dict[str, Callable[[Any, float], Awaitable[None]]]:
         return {
             "request_ai_response": self._on_request,

@@ -18,14 +18,17 @@ def epoch_ms(value: datetime | None) -> int | None:
 
 
 def session_data(session: ChatSession) -> dict[str, Any]:
-    """A session as REST responses and WebSocket lifecycle replies describe it."""
+    """A session as REST responses and WebSocket lifecycle replies describe it.
+
+    The first four fields in the order ``counseling.md`` gives for session start.
+    """
     return {
         "sessionId": session.key,
+        "wsUrls": {"session": f"/ws/session/{session.key}"},
+        "startedAt": epoch_ms(session.started_at),
         "status": session.status,
         "counselorId": session.counselor_id or None,
-        "startedAt": epoch_ms(session.started_at),
         "pausedAt": epoch_ms(session.paused_at),
         "resumedAt": epoch_ms(session.resumed_at),
         "endedAt": epoch_ms(session.ended_at),
-        "wsUrls": {"session": f"/ws/session/{session.key}"},
     }

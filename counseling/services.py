@@ -142,10 +142,10 @@ def _model_name() -> str:
 
 def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
     """What was stored for an earlier request with this ``client_msg_id``."""
-    earlier = None
+    reply = None
     if client_msg_id:
-        earlier = Message.objects.filter(session=session, role=Role.USER, client_msg_id=client_msg_id).first()
-    reply = Message.objects.filter(reply_to=earlier).first() if earlier else None
+        reply = Message.objects.filter(reply_to__session=session, reply_to__role=Role.USER,
+                                       reply_to__client_msg_id=client_msg_id).first()
     if reply is None or reply.status == MessageStatus.STREAMING:
         raise Busy()
     return _Prepared("replay", reply=reply)
@@ -279,7 +279,7 @@ async def reply_stream(
     # The request goes out now; the reply row is written while the model thinks.
     upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion))
     opening: asyncio.Future[Message] | None = None
-    terminal = released = False
+    settled = False  # the reply reached its final state and the session was released
     try:
         await upstream.accepted()
         opening = asyncio.ensure_future(_open(session=session, asked=prepared.asked, emotion=req.emotion))
@@ -289,15 +289,15 @@ async def reply_stream(
             async for event in events:
                 if isinstance(event, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
-                    terminal = released = True
+                    settled = True
                     await _release(session_id=session.pk)
                 yield event
     finally:
         await upstream.aclose()  # a no-op once reply_generate has closed it
-        if not terminal and opening is not None and _succeeded(opening):
+        if not settled and opening is not None and _succeeded(opening):
             # Closed before the generator could settle the message (a no-op if it did).
             await asyncio.shield(
                 message_finalize_async(message_id=opening.result().pk, status=MessageStatus.INTERRUPTED, text="")
             )
-        if not released:
+        if not settled:
             await asyncio.shield(_release(session_id=session.pk))

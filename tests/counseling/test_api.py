@@ -29,6 +29,7 @@ def test_start_creates_an_unguessable_session_owned_by_the_caller(api: Client, u
     assert data["wsUrls"] == {"session": f"/ws/session/{data['sessionId']}"}
     assert data["status"] == "active"
     assert isinstance(data["startedAt"], int)
+    assert list(data)[:4] == ["sessionId", "wsUrls", "startedAt", "status"]  # the spec's order
     session = ChatSession.objects.get(key=data["sessionId"])
     assert session.user == user and session.counselor_id == "c-7"
 
