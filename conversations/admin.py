@@ -144,8 +144,22 @@ class NoteForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 3, "cols": 80}))
 
 
+class TranscriptStaffAdmin(ReadOnlyAdmin):
+    """What counselors may do to sessions and messages, shared by both lists."""
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("conversations.change_message")
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("conversations.change_chatsession")
+
+    def _review_sessions(self, request: HttpRequest, sessions: QuerySet[ChatSession]) -> None:
+        done = sum(moderation.session_review(session=session, actor=request_user(request)) for session in sessions)
+        self.message_user(request, f"세션 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)
+
+
 @admin.register(ChatSession)
-class ChatSessionAdmin(ReadOnlyAdmin):
+class ChatSessionAdmin(TranscriptStaffAdmin):
     change_form_template = "admin/conversations/chatsession/change_form.html"
     change_list_template = "admin/conversations/chatsession/change_list.html"
     list_display = ("key", "product", "user", "title", "status", "started_at", "message_count", "flagged",
@@ -170,13 +184,9 @@ class ChatSessionAdmin(ReadOnlyAdmin):
     def message_count(self, obj: ChatSession) -> int:
         return obj.message_count  # type: ignore[attr-defined]
 
-    def has_review_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("conversations.change_chatsession")
-
     @admin.action(description="선택한 세션을 검토 완료로 표시", permissions=["review"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
-        done = sum(moderation.session_review(session=session, actor=request_user(request)) for session in queryset)
-        self.message_user(request, f"세션 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)
+        self._review_sessions(request, queryset)
 
     # The transcript page. Rendering it is the one place a transcript is shown, so it is
     # also where the view is audit-logged (GET only: POSTs never reach it, the form is read-only).
@@ -198,7 +208,7 @@ class ChatSessionAdmin(ReadOnlyAdmin):
             "notes": list(session.notes.select_related("author")),
             "moderation_actions": list(session.moderation_actions.select_related("actor")[:100]),
             "note_form": NoteForm(),
-            "can_moderate": request.user.has_perm("conversations.change_message"),
+            "can_moderate": self.has_moderate_permission(request),
             "can_review": self.has_review_permission(request),
             "can_note": request.user.has_perm("conversations.add_counselornote"),
         }
@@ -276,7 +286,7 @@ class ChatSessionAdmin(ReadOnlyAdmin):
         if op not in services:
             raise Http404("알 수 없는 작업입니다.")
         session = self._session(request, object_id)
-        if not request.user.has_perm("conversations.change_message"):
+        if not self.has_moderate_permission(request):
             raise PermissionDenied
         message = get_object_or_404(Message, pk=message_id, session=session)
         service, done_text = services[op]
@@ -309,7 +319,7 @@ class ChatSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdmin):
+class MessageAdmin(TranscriptStaffAdmin):
     list_display = ("created_at", "session_link", "product", "session_user", "role", "status", "flag_list",
                     "flag_detail", "text_preview", "hidden", "reviewed_at")
     list_filter = (ModerationQueueFilter, FlagFilter, "session__product", "role", "status", "hidden")
@@ -345,15 +355,12 @@ class MessageAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         if not object_id.isdigit():
             raise Http404
-        message = get_object_or_404(Message, pk=object_id)
-        url = reverse("admin:conversations_chatsession_change", args=[message.session_id])
-        return HttpResponseRedirect(f"{url}#message-{message.pk}")
-
-    def has_moderate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("conversations.change_message")
-
-    def has_review_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("conversations.change_chatsession")
+        # Only the session id: loading the message would decrypt its text for nothing.
+        session_id = Message.objects.filter(pk=object_id).values_list("session_id", flat=True).first()
+        if session_id is None:
+            raise Http404
+        url = reverse("admin:conversations_chatsession_change", args=[session_id])
+        return HttpResponseRedirect(f"{url}#message-{object_id}")
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Message], service: Any, text: str) -> None:
         done = sum(service(message=message, actor=request_user(request)) for message in queryset)
@@ -373,9 +380,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
     @admin.action(description="선택한 메시지의 세션을 검토 완료로 표시", permissions=["review"])
     def mark_sessions_reviewed(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        sessions = ChatSession.objects.filter(pk__in=queryset.values("session_id"))
-        done = sum(moderation.session_review(session=session, actor=request_user(request)) for session in sessions)
-        self.message_user(request, f"세션 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)
+        self._review_sessions(request, ChatSession.objects.filter(pk__in=queryset.values("session_id")))
 
 
 # --- Audit records and tokens --------------------------------------------------------------------

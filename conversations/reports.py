@@ -156,15 +156,23 @@ def sessions_expired(*, cutoff: datetime) -> QuerySet[ChatSession]:
 # --- Response quality ----------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default, Excel's PERCENTILE.INC)."""
+def percentiles(values: Sequence[float], *qs: float) -> list[float | None]:
+    """Linear interpolation between closest ranks (numpy's default, Excel's PERCENTILE.INC),
+    one sort for all of ``qs``."""
     if not values:
-        return None
+        return [None] * len(qs)
     ordered = sorted(values)
-    rank = (len(ordered) - 1) * q
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    found: list[float | None] = []
+    for q in qs:
+        rank = (len(ordered) - 1) * q
+        low = math.floor(rank)
+        high = min(low + 1, len(ordered) - 1)
+        found.append(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
+    return found
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    return percentiles(values, q)[0]
 
 
 @dataclass
@@ -356,21 +364,22 @@ def quality_sections(report: QualityReport) -> list[QualitySection]:
         ("total", "전체 응답 시간 (ms, 완료된 응답, p50 실선 · p95 점선)", "total"),
     )
     for key, title, attr in timings:
+        # Per product, per day: [p50, p95], each day's timings sorted once.
+        quantiles = {product: [percentiles(getattr(s, attr), 0.50, 0.95) for s in report.stats[product]]
+                     for product in report.products}
         series: list[tuple[str, str, bool, list[float | None]]] = []
         columns = ["날짜"]
         for product, label in report.products.items():
-            stats, color = report.stats[product], PRODUCT_COLORS.get(product, "#555555")
-            series.append((f"{label} p50", color, False, [getattr(s, f"{attr}_p50") for s in stats]))
-            series.append((f"{label} p95", color, True, [getattr(s, f"{attr}_p95") for s in stats]))
+            color = PRODUCT_COLORS.get(product, "#555555")
+            series.append((f"{label} p50", color, False, [p50 for p50, _ in quantiles[product]]))
+            series.append((f"{label} p95", color, True, [p95 for _, p95 in quantiles[product]]))
             columns += [f"{label} p50", f"{label} p95", f"{label} 건수"]
         rows = []
         for index, day in enumerate(report.days):
             row = [day.isoformat()]
             for product in report.products:
-                stats_day = report.stats[product][index]
-                row += [format_number(getattr(stats_day, f"{attr}_p50")),
-                        format_number(getattr(stats_day, f"{attr}_p95")),
-                        str(len(getattr(stats_day, attr)))]
+                p50, p95 = quantiles[product][index]
+                row += [format_number(p50), format_number(p95), str(len(getattr(report.stats[product][index], attr)))]
             rows.append(row)
         chart = line_chart(title=title, x_labels=x_labels, series=series)
         sections.append(QualitySection(key=key, title=title, chart=chart, columns=columns, rows=rows))

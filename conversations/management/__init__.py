@@ -10,11 +10,14 @@ class ProgressBar:
     """A text progress bar on stderr, so it never mixes with data written to stdout.
 
     On a terminal it redraws one line; elsewhere (logs, CI, tests) it prints a line every
-    ``every`` items, because carriage returns turn into noise in a file.
+    ``every`` items, because carriage returns turn into noise in a file. A disabled bar
+    (``--verbosity 0``) draws nothing.
     """
 
-    def __init__(self, stream: Any, *, total: int, label: str, every: int = 500, width: int = 30) -> None:
+    def __init__(self, stream: Any, *, total: int, label: str, every: int = 500, width: int = 30,
+                 enabled: bool = True) -> None:
         self.stream, self.total, self.label, self.every, self.width = stream, max(total, 0), label, every, width
+        self.enabled = enabled
         self.done = 0
         self._last_drawn = 0
         self._tty = bool(getattr(stream, "isatty", lambda: False)())
@@ -22,10 +25,14 @@ class ProgressBar:
 
     def advance(self, count: int = 1) -> None:
         self.done += count
+        if not self.enabled:
+            return
         if self._tty or self.done - self._last_drawn >= self.every:
             self._draw()
 
     def finish(self) -> None:
+        if not self.enabled:
+            return
         if self.done != self._last_drawn or self.done == 0:
             self._draw()
         if self._tty:

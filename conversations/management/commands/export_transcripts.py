@@ -58,18 +58,18 @@ class Command(BaseCommand):
             raise CommandError(f"No session with key {session!r}.")
         sessions = sessions_for_export(product=product, since=since_day, until=until_day, key=session)
         total = sessions.count()
-        progress = ProgressBar(self.stderr, total=total, label="Exporting sessions", every=max(batch_size, 1))
         show = options.get("verbosity", 1) >= 1
+        progress = ProgressBar(self.stderr, total=total, label="Exporting sessions", every=batch_size, enabled=show)
         with self._target(output) as write:
             exported = self._write(sessions.iterator(chunk_size=batch_size), fmt=fmt, write=write,
-                                   batch_size=batch_size, progress=progress if show else None)
+                                   batch_size=batch_size, progress=progress)
+        progress.finish()
         if show:
-            progress.finish()
             where = "stdout" if output == "-" else output
             self.stderr.write(f"Exported {exported} session(s) as {fmt} to {where}.")
 
     def _write(self, sessions: Iterator[ChatSession], *, fmt: str, write: Callable[[str], object], batch_size: int,
-               progress: ProgressBar | None) -> int:
+               progress: ProgressBar) -> int:
         pending: list[int] = []
         exported = 0
         if fmt == "json":
@@ -88,8 +88,7 @@ class Command(BaseCommand):
             if len(pending) >= batch_size:
                 transcript_accesses_record(session_ids=pending, kind=TranscriptAccess.Kind.EXPORT_COMMAND)
                 pending = []
-            if progress:
-                progress.advance()
+            progress.advance()
         if fmt == "json":
             write("\n]\n")
         transcript_accesses_record(session_ids=pending, kind=TranscriptAccess.Kind.EXPORT_COMMAND)

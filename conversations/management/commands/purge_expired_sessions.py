@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=500, help="Sessions deleted per transaction.")
 
     def handle(self, *args: Any, days: int | None, dry_run: bool, batch_size: int, **options: Any) -> None:
-        days = days if days is not None else getattr(settings, "SESSION_RETENTION_DAYS", 365)
+        days = days if days is not None else settings.SESSION_RETENTION_DAYS
         if days < 1:
             raise CommandError("--days must be at least 1.")
         if batch_size < 1:
@@ -38,9 +38,9 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"Dry run: {count} session(s) idle since before {stamp} would be deleted.")
             return
-        show = options.get("verbosity", 1) >= 1
-        progress = ProgressBar(self.stderr, total=count, label="Deleting sessions", every=batch_size)
-        deleted = sessions_purge(cutoff=cutoff, batch_size=batch_size, progress=progress.advance if show else None)
-        if show and count:
+        progress = ProgressBar(self.stderr, total=count, label="Deleting sessions", every=batch_size,
+                               enabled=options.get("verbosity", 1) >= 1)
+        deleted = sessions_purge(cutoff=cutoff, batch_size=batch_size, progress=progress.advance)
+        if count:
             progress.finish()
         self.stdout.write(self.style.SUCCESS(f"Deleted {deleted} session(s) idle since before {stamp}."))

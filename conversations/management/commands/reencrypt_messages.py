@@ -25,13 +25,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, batch_size: int, dry_run: bool, **options: Any) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        show = options.get("verbosity", 1) >= 1
         progress = ProgressBar(self.stderr, total=encrypted_rows_count(), label="Re-encrypting rows",
-                               every=batch_size)
-        result = messages_reencrypt(batch_size=batch_size, dry_run=dry_run,
-                                    progress=progress.advance if show else None)
-        if show:
-            progress.finish()
+                               every=batch_size, enabled=options.get("verbosity", 1) >= 1)
+        result = messages_reencrypt(batch_size=batch_size, dry_run=dry_run, progress=progress.advance)
+        progress.finish()
         verb = "Would re-encrypt" if dry_run else "Re-encrypted"
         self.stdout.write(
             f"{verb} {result.reencrypted} value(s), encrypted {result.encrypted_plaintext} plain-text value(s); "
