@@ -57,9 +57,7 @@ def serve() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     if run(*manage, "bootstrap_demo", "--url", f"http://{host}:{port}", env=env):
         return 1
-    return run(str(VENV / "bin" / "daphne"), "-b", host, "-p", port,
-               "--websocket-max-message-size", os.environ.get("WS_MAX_FRAME_BYTES", "16384"),
-               "config.asgi:application", env=env)
+    return run(str(VENV / "bin" / "daphne"), "-b", host, "-p", port, "config.asgi:application", env=env)
 
 
 def test(extra: list[str]) -> int:

@@ -274,7 +274,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     port = free_port()
-    cmd = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "16384", APP]
+    cmd = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), APP]
     with log_path.open("wb") as log:
         # Its own session, so Ctrl-C reaches only us and shutdown happens in order below.
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -19,13 +20,16 @@ from counseling.routing import websocket_urlpatterns as counseling_ws  # noqa: E
 
 
 def _close_oversized_frames_with_1009() -> None:
-    """daphne enforces the frame cap by dropping TCP, so clients see 1006; make it close with 1009.
+    """Frames over ``WS_MAX_FRAME_BYTES`` close the socket with 1009, however daphne is started.
 
-    Autobahn sends 1009 itself once ``failByDrop`` is off; applications may not send 1009.
+    daphne's own cap defaults to 1 MiB (``--websocket-max-message-size``); it is lowered
+    to the setting here, so the limit has one source. daphne enforces it by dropping TCP,
+    which clients see as 1006: Autobahn sends 1009 itself once ``failByDrop`` is off
+    (applications may not send 1009).
     """
     from daphne.ws_protocol import WebSocketFactory
 
-    reset = WebSocketFactory.resetProtocolOptions
+    reset, set_options = WebSocketFactory.resetProtocolOptions, WebSocketFactory.setProtocolOptions
     if getattr(reset, "closes_cleanly", False):
         return
 
@@ -33,8 +37,16 @@ def _close_oversized_frames_with_1009() -> None:
         reset(factory)
         factory.failByDrop = False
 
+    def set_capped_options(factory: WebSocketFactory, **options: Any) -> None:
+        cap = settings.WS_MAX_FRAME_BYTES
+        for name in ("maxMessagePayloadSize", "maxFramePayloadSize"):
+            if name in options:
+                options[name] = min(options[name] or cap, cap)  # Autobahn's 0 means no limit
+        set_options(factory, **options)
+
     reset_and_close_cleanly.closes_cleanly = True  # type: ignore[attr-defined]
     WebSocketFactory.resetProtocolOptions = reset_and_close_cleanly  # type: ignore[method-assign]
+    WebSocketFactory.setProtocolOptions = set_capped_options  # type: ignore[method-assign]
 
 
 _close_oversized_frames_with_1009()

@@ -77,8 +77,7 @@ def _reset_inherited_executors() -> None:
 class LiveAsgiServer:
     """Start/stop a daphne child process serving ``config.asgi:application``."""
 
-    def __init__(self, *, websocket_max_message_size: int, startup_timeout: float = STARTUP_TIMEOUT) -> None:
-        self.websocket_max_message_size = websocket_max_message_size
+    def __init__(self, *, startup_timeout: float = STARTUP_TIMEOUT) -> None:
         self.startup_timeout = startup_timeout
         self.process: DaphneProcess | None = None
         self.port: int | None = None
@@ -96,7 +95,6 @@ class LiveAsgiServer:
             make_application,
             setup=_reset_inherited_executors,
             kwargs={
-                "websocket_max_message_size": self.websocket_max_message_size,
                 # Tests end sockets on purpose; don't let shutdown wait on them.
                 "application_close_timeout": 2,
             },
@@ -141,5 +139,5 @@ def asgi_server(transactional_db: None, settings: Any, fake_llm: FakeOpenAI) -> 
     """
     if HOST not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
-    with LiveAsgiServer(websocket_max_message_size=settings.WS_MAX_FRAME_BYTES) as server:
+    with LiveAsgiServer() as server:
         yield server.url
