@@ -125,6 +125,9 @@ else:
     }
 _db["CONN_MAX_AGE"] = 0
 DATABASES = {"default": _db}
+# Threads that run async callers' database work (conversations.aio.run_db); each holds
+# at most one connection at a time, so keep it at or under the pool's maximum.
+DB_THREADS = env_int("DB_THREADS", env_int("DATABASE_POOL_MAX", 10, minimum=1), minimum=1, maximum=256)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer ----------------------------------------------------------

@@ -22,6 +22,9 @@ class ChatRequest:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    # Ask for one JSON object (OpenAI's ``response_format: json_object``); the caller
+    # still validates what comes back.
+    json_mode: bool = False
     # Facts the offline provider needs to write its reply (e.g. the user's emotion).
     context: Mapping[str, Any] = field(default_factory=dict)
 
@@ -48,6 +51,12 @@ class Usage:
 StreamItem = Accepted | TextDelta | Usage
 
 
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage
+
+
 class LLMError(Exception):
     """An upstream failure. ``permanent`` errors are never retried."""
 
@@ -69,6 +78,23 @@ class LLMProvider(ABC):
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """``Accepted`` once, text deltas, then one ``Usage``. Closing it stops upstream work."""
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The whole reply at once (classifiers, JSON answers): the stream, collected."""
+        parts: list[str] = []
+        usage: Usage | None = None
+        stream = self.stream(request)
+        try:
+            async for item in stream:
+                if isinstance(item, TextDelta):
+                    parts.append(item.text)
+                elif isinstance(item, Usage):
+                    usage = item
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return Completion(text="".join(parts), usage=usage or Usage(model=request.model))
 
     async def moderate(self, text: str) -> bool:
         """True when the provider's moderation endpoint flags ``text``."""

@@ -105,6 +105,8 @@ class OpenAICompatibleProvider(LLMProvider):
             value = getattr(request, name)
             if value is not None:
                 body[name] = value
+        if request.json_mode:
+            body["response_format"] = {"type": "json_object"}
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:

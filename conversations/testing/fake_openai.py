@@ -136,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/v1/moderations":
                 self._send(200, fake._moderation_response(body))
             else:
-                self._chat(rec, fake._next_behaviour())
+                self._chat(rec, fake._next_behaviour(body))
         finally:
             fake._finish(rec)
 
@@ -318,6 +318,10 @@ class FakeOpenAI:
         self._cond = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._queue: deque[Behaviour] = deque()
+        # (marker, behaviour): a chat request whose messages contain the marker gets
+        # the behaviour, before the queue is consulted. Lets a test tell concurrent
+        # calls apart (a classifier beside a reply) without depending on their order.
+        self._routes: list[tuple[str, Behaviour]] = []
         self._connections: set[socket.socket] = set()
         self._stop_event = threading.Event()
         self._server: _Server | None = None
@@ -376,6 +380,11 @@ class FakeOpenAI:
         with self._cond:
             self._queue.extend(behaviours)
 
+    def route(self, marker: str, behaviour: Behaviour) -> None:
+        """Answer every chat request whose messages contain ``marker`` with ``behaviour``."""
+        with self._cond:
+            self._routes.append((marker, behaviour))
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._cond:
@@ -401,6 +410,7 @@ class FakeOpenAI:
         with self._cond:
             self._requests.clear()
             self._queue.clear()
+            self._routes.clear()
 
     # -- used by the handler ------------------------------------------
 
@@ -418,10 +428,16 @@ class FakeOpenAI:
             rec.finished_at = time.monotonic()
             self._cond.notify_all()
 
-    def _next_behaviour(self) -> Behaviour:
+    def _next_behaviour(self, body: dict[str, Any]) -> Behaviour:
         # Only chat completions consume the queue, so a moderation call made
         # alongside a chat call can't steal a queued fault.
         with self._cond:
+            if self._routes:
+                messages = body.get("messages") or []
+                text = "\n".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
+                for marker, behaviour in self._routes:
+                    if marker in text:
+                        return behaviour
             return self._queue.popleft() if self._queue else self.behaviour
 
     def _moderation_response(self, body: dict[str, Any]) -> dict[str, Any]:

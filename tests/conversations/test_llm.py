@@ -398,3 +398,25 @@ async def test_offline_reply_is_two_or_three_sentences_for_every_emotion() -> No
             if not 2 <= len(sentences(reply)) <= 3:
                 too_long.append(reply)
     assert too_long == []
+
+
+async def test_complete_collects_the_reply_and_asks_for_json(fake_llm: FakeOpenAI) -> None:
+    fake_llm.queue(Behaviour(reply='{"level": "none"}', chunk_size=3))
+    request = ChatRequest(product="counseling", model="gpt-test", messages=(ChatMessage("user", "분류해 주세요"),),
+                          json_mode=True)
+
+    completion = await get_provider().complete(request)
+
+    assert completion.text == '{"level": "none"}'
+    assert completion.usage.model == "fake-model"
+    assert fake_llm.requests[0].body["response_format"] == {"type": "json_object"}
+
+
+async def test_fake_routes_a_request_by_a_marker_in_its_messages(fake_llm: FakeOpenAI) -> None:
+    fake_llm.route("[risk]", Behaviour(reply="routed"))
+    fake_llm.queue(Behaviour(reply="queued"))
+
+    routed = await get_provider().complete(chat_request(text="[risk] 분류해 주세요"))
+    queued = await get_provider().complete(chat_request())
+
+    assert (routed.text, queued.text) == ("routed", "queued")

@@ -1,0 +1,81 @@
+"""Database and Redis from async code, without one shared thread.
+
+asgiref's ``sync_to_async`` (so Channels' ``database_sync_to_async`` and Django's async
+ORM) runs every call of a process on one thread under an ASGI server: concurrent
+streams queue behind one another there. ``run_db`` runs a self-contained piece of sync
+database work on a bounded pool of threads instead. Each call takes a connection
+(from Django's pool on PostgreSQL) and gives it back when it ends (``CONN_MAX_AGE=0``),
+so the pool's size bounds both threads and connections.
+
+``redis_client`` is redis-py's asyncio client, one per event loop: Redis work on a
+stream path never needs a thread at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import close_old_connections
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _db_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=settings.DB_THREADS, thread_name_prefix="db")
+    return _executor
+
+
+def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()  # with CONN_MAX_AGE=0: back to the pool
+
+
+async def run_db(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run ``fn`` on the database thread pool and return its result.
+
+    Cancelling the caller does not stop ``fn``: it runs to its end (and commits) in its
+    thread. A caller that must know the outcome of a write shields the await.
+    """
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    call: Callable[[], T] = functools.partial(_in_thread, fn, *args, **kwargs)
+    return await loop.run_in_executor(_db_executor(), context.run, call)
+
+
+# A client's connection pool belongs to one event loop: one client per loop.
+_redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
+def redis_client() -> aioredis.Redis:
+    """The asyncio Redis client of the running loop (``REDIS_URL`` must be set)."""
+    if not settings.REDIS_URL:
+        raise ImproperlyConfigured("REDIS_URL is not set: the embedded mode has no Redis")
+    loop = asyncio.get_running_loop()
+    client = _redis_clients.get(loop)
+    if client is None:
+        # No read timeout: blocking reads (XREADGROUP BLOCK, BLPOP) wait longer than any default.
+        client = _redis_clients[loop] = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+        )
+    return client
