@@ -103,8 +103,9 @@ def fresh_database(url: str | None, workdir: Path) -> Iterator[tuple[str, str]]:
     import psycopg
     from psycopg import sql
 
-    # A database of our own, so no other database is ever written to or dropped.
-    name = f"bench_ttfc_{secrets.token_hex(4)}"
+    # A database of our own, named after the given one, so no other database is ever
+    # written to or dropped.
+    name = f"{parts.path.strip('/') or 'postgres'}_bench_{secrets.token_hex(4)}"
     with psycopg.connect(url, autocommit=True) as conn:
         version = conn.info.server_version
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -141,12 +142,12 @@ class UpstreamCall(NamedTuple):
     first_chunk_at: float | None
 
 
-def _serve_upstream(conn: Connection, ttft: float, chunk_delay: float) -> None:
+def _serve_upstream(conn: Connection, ttft: float, chunk_delay: float, reply: str = REPLY) -> None:
     """Child process: run the fake and answer "records", "reset" and "stop" over conn."""
     # Its handler threads only compete with each other here; a short switch interval keeps
     # one busy thread from delaying another's timestamp by the default 5 ms.
     sys.setswitchinterval(0.0005)
-    with FakeOpenAI(Behaviour(reply=REPLY, ttft=ttft, delay=chunk_delay)) as fake, conn:
+    with FakeOpenAI(Behaviour(reply=reply, ttft=ttft, delay=chunk_delay)) as fake, conn:
         try:
             conn.send(fake.base_url)
             while (command := conn.recv()) != "stop":
@@ -175,7 +176,8 @@ def _records(fake: FakeOpenAI) -> dict[str, tuple[float, float | None]]:
 class UpstreamProcess:
     """The fake OpenAI upstream in a child process, driven over a pipe."""
 
-    def __init__(self, ttft: float, chunk_delay: float, start_timeout: float = 30.0) -> None:
+    def __init__(self, ttft: float, chunk_delay: float, start_timeout: float = 30.0, reply: str = REPLY) -> None:
+        self.reply = reply
         self.ttft = ttft
         self.chunk_delay = chunk_delay
         self.start_timeout = start_timeout
@@ -189,7 +191,7 @@ class UpstreamProcess:
         ours, theirs = self._ctx.Pipe()
         self._conn = ours
         # Daemonic, so it is terminated even if we exit without reaching stop().
-        self._proc = self._ctx.Process(target=_serve_upstream, args=(theirs, self.ttft, self.chunk_delay),
+        self._proc = self._ctx.Process(target=_serve_upstream, args=(theirs, self.ttft, self.chunk_delay, self.reply),
                                        name="bench-fake-upstream", daemon=True)
         # A terminal's Ctrl-C goes to the whole process group: the child inherits SIGINT
         # ignored and is stopped by us, in order, instead of dying with a traceback.
