@@ -14,7 +14,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up
 from django.conf import settings  # noqa: E402
 
-from conversations.auth import WebsocketAuthStack  # noqa: E402
+from conversations.recovery import Lifespan  # noqa: E402
 from conversations.security import OriginValidator  # noqa: E402
 from counseling.routing import websocket_urlpatterns as counseling_ws  # noqa: E402
 
@@ -57,11 +57,15 @@ if settings.SERVE_STATIC:
 
     http_app = ASGIStaticFilesHandler(django_asgi_app)
 
-application = ProtocolTypeRouter(
-    {
-        "http": http_app,
-        "websocket": OriginValidator(WebsocketAuthStack(URLRouter([*counseling_ws]))),
-    }
+# Consumers authenticate after accepting (conversations.auth.socket_user), so the
+# handshake itself never waits on the database.
+application = Lifespan(
+    ProtocolTypeRouter(
+        {
+            "http": http_app,
+            "websocket": OriginValidator(URLRouter([*counseling_ws])),
+        }
+    )
 )
 
 # Everything loaded so far lives as long as the process. Frozen, the collector's full

@@ -6,6 +6,7 @@ and the offline LLM provider, so a bare machine with only Python runs the produc
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -229,9 +230,22 @@ COUNSELING_SESSION_START_RATE = env_rate("COUNSELING_SESSION_START_RATE", "20/m"
 # --- Streams, sockets, retention ------------------------------------------------------------
 
 STREAM_FLUSH_MS = env_int("STREAM_FLUSH_MS", 50, minimum=0, maximum=1000)
+# A streaming reply's text so far is saved this often, so a crash keeps the partial text.
+STREAM_SAVE_MS = env_int("STREAM_SAVE_MS", 1000, minimum=100, maximum=60000)
+# Locks, socket slots and live replies are leases: a process that stops renewing them
+# (it died) loses them after this many seconds; the heartbeat renews every third of it.
+LEASE_TTL_SECONDS = env_int("LEASE_TTL_SECONDS", 6, minimum=2, maximum=300)
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 16 * 1024, minimum=1024)
 WS_MAX_SOCKETS_PER_USER = env_int("WS_MAX_SOCKETS_PER_USER", 3, minimum=1)
 SESSION_RETENTION_DAYS = env_int("SESSION_RETENTION_DAYS", 365, minimum=1)
+
+# --- Serving ---------------------------------------------------------------------------------
+
+# Worker processes of `manage.py serve`. The embedded mode keeps its cache, locks and
+# channel layer in process memory, so it serves from one process.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", (os.cpu_count() or 1) if REDIS_URL else 1, minimum=1, maximum=64)
+if WEB_CONCURRENCY > 1 and not REDIS_URL:
+    raise ImproperlyConfigured("WEB_CONCURRENCY > 1 needs REDIS_URL: the embedded mode is one process")
 
 # --- Logging ----------------------------------------------------------------------------------
 

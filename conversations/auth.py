@@ -1,4 +1,4 @@
-"""Authentication for HTTP (ninja) and WebSockets (Channels middleware).
+"""Authentication for HTTP (ninja) and WebSockets (``socket_user``).
 
 HTTP: ``Authorization: Bearer <token>`` or the Django session cookie (with CSRF).
 WebSocket: the session cookie, an ``Authorization`` header, or ``?token=`` for
@@ -7,14 +7,16 @@ browser clients that cannot set headers. Tokens are never logged.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.http.cookie import parse_cookie
 from ninja.security import HttpBearer, SessionAuth
 
 from conversations.selectors import token_user_get
@@ -58,22 +60,27 @@ def _scope_token(scope: dict[str, Any]) -> str | None:
     return values[0] if values else None
 
 
-class TokenAuthMiddleware:
-    """Lets a token override the cookie user on a WebSocket connect."""
+def socket_user(scope: dict[str, Any]) -> User | AnonymousUser:
+    """The user a WebSocket connect authenticates as: a token, else the session cookie.
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        raw = _scope_token(scope)
-        if raw is not None:
-            user = await database_sync_to_async(token_user_get)(raw=raw)
-            scope = dict(scope, user=user or AnonymousUser())
-        return await self.app(scope, receive, send)
-
-
-def WebsocketAuthStack(app: Any) -> Any:  # noqa: N802 - mirrors Channels' AuthMiddlewareStack
-    return AuthMiddlewareStack(TokenAuthMiddleware(app))
+    Sync (database work): consumers call it through ``run_db`` after accepting, so a
+    handshake never waits on the database. A token that fails is not signed in, even
+    with a valid cookie beside it.
+    """
+    raw = _scope_token(scope)
+    if raw is not None:
+        return token_user_get(raw=raw) or AnonymousUser()
+    cookies: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            cookies.update(parse_cookie(value.decode("latin1")))
+    session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return AnonymousUser()
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(request)  # checks the session's auth hash, as Django's middleware does
+    return user if isinstance(user, User) else AnonymousUser()
 
 
 def request_user(request: HttpRequest) -> User:

@@ -56,3 +56,9 @@ class Busy(DomainError):
     code = "BUSY"
     status = 409
     message = "이전 응답을 아직 생성하고 있습니다. 잠시만 기다려 주세요."
+
+
+class NotSignedIn(DomainError):
+    code = "UNAUTHORIZED"
+    status = 401
+    message = "로그인이 필요합니다."

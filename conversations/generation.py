@@ -12,15 +12,16 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Self
+from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
+from conversations.aio import run_db
+from conversations.leases import STREAMING_REPLIES, lease_acquire, lease_release
+from conversations.llm import Accepted, ChatRequest, LLMError, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
-from conversations.services import message_finalize
+from conversations.services import message_finalize, message_progress
 from conversations.streaming import coalesce
 
 logger = logging.getLogger(__name__)
@@ -50,71 +51,43 @@ class ReplyFailed:
 
 ReplyEvent = ReplyChunk | ReplyFinished | ReplyFailed
 
-# Channels' wrapper returns the worker thread's connection to the pool after each call.
-message_finalize_async = database_sync_to_async(message_finalize)
-
 
 def _ms(start: float, end: float) -> int:
     return max(0, round((end - start) * 1000))
 
 
-class Upstream:
-    """An LLM call already on its way: the request is sent when this is built.
-
-    Callers start it as soon as the prompt is known, wait for ``accepted()``, and do
-    their remaining bookkeeping (the reply row) while the model works on its first
-    token: done earlier, that work would hold the GIL while the request is being sent.
-    Items arrive coalesced (``STREAM_FLUSH_MS``); ``Accepted`` is not passed on.
-    """
-
-    def __init__(self, request: ChatRequest) -> None:
-        self._source = coalesce(get_provider().stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
-        self._first: asyncio.Future[StreamItem] | None = asyncio.ensure_future(anext(self._source))
-
-    async def accepted(self) -> None:
-        """Return once the upstream has the request, or has failed (raised by iteration)."""
-        first = self._first
-        if first is None:
-            return
-        await asyncio.wait({first})
-        if not first.cancelled() and first.exception() is None and isinstance(first.result(), Accepted):
-            self._first = None
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> TextDelta | Usage:
-        first, self._first = self._first, None
-        item = await first if first is not None else await anext(self._source)
-        while isinstance(item, Accepted):
-            item = await anext(self._source)
-        return item
-
-    async def aclose(self) -> None:
-        """Stop the call (the provider closes the upstream response). Safe to repeat."""
-        first, self._first = self._first, None
-        if first is not None:
-            first.cancel()
-            await asyncio.wait({first})  # the current task's own cancellation still raises
-            if not first.cancelled():
-                first.exception()  # consumed: a failure nobody asked for is not an error
-        await self._source.aclose()
+async def _finalize(**fields: Any) -> None:
+    # Shielded: a second cancellation must not lose the final state of a reply.
+    await asyncio.shield(run_db(message_finalize, **fields))
 
 
 async def reply_generate(
-    *, assistant: Message, upstream: Upstream, started: float
+    *, assistant: Message, request: ChatRequest, started: float
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """Stream ``upstream`` into ``assistant``; ``started`` is when the user's request arrived."""
+    """Stream the model's reply to ``request`` into ``assistant``.
+
+    ``started`` is when the user's request arrived. While the reply streams it holds a
+    lease (a sweep settles it if this process dies) and its text so far is saved every
+    ``STREAM_SAVE_MS``, so a crash leaves the partial text behind.
+    """
     provider = get_provider()
+    member = str(assistant.pk)
+    source = coalesce(provider.stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
+    save_every = settings.STREAM_SAVE_MS / 1000
+    saved_at = time.monotonic()
+    saving: asyncio.Future[None] | None = None
     shown = ""  # what the client has been sent
     usage: Usage | None = None
     ttfc_ms: int | None = None
     finished = False
     try:
+        await lease_acquire(STREAMING_REPLIES, member, cap=None)
         block_reason: str | None = None
         blocked_text = ""
         try:
-            async for item in upstream:
+            async for item in source:
+                if isinstance(item, Accepted):
+                    continue
                 if isinstance(item, Usage):
                     usage = item
                     continue
@@ -126,12 +99,17 @@ async def reply_generate(
                     block_reason = screening.category or "unsafe"
                     blocked_text = candidate
                     break
+                now = time.monotonic()
                 if ttfc_ms is None:
-                    ttfc_ms = _ms(started, time.monotonic())
+                    ttfc_ms = _ms(started, now)
                 shown = candidate
                 yield ReplyChunk(item.text)
+                if now - saved_at >= save_every and (saving is None or saving.done()):
+                    saved_at = now
+                    # In the background: the stream does not wait for the database.
+                    saving = asyncio.ensure_future(run_db(message_progress, message_id=assistant.pk, text=shown))
         finally:
-            await upstream.aclose()
+            await source.aclose()  # stops the upstream request if it is still running
         text = shown
         if block_reason is None:
             # A last sentence without punctuation is only judged once the reply is whole.
@@ -143,7 +121,7 @@ async def reply_generate(
         total_ms = _ms(started, time.monotonic())
         if block_reason is not None:
             logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
-            await message_finalize_async(
+            await _finalize(
                 message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
                 blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
             )
@@ -151,13 +129,13 @@ async def reply_generate(
             yield ReplyChunk(("\n" if shown else "") + SAFE_FALLBACK_REPLY)
             yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
-        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
+        await _finalize(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
                         ttfc_ms=ttfc_ms, total_ms=total_ms)
         finished = True
         yield ReplyFinished(assistant.pk, text, MessageStatus.COMPLETE, usage, ttfc_ms)
     except LLMError as exc:
         logger.warning("llm failure: message=%s code=%s detail=%s", assistant.pk, exc.code, exc.detail)
-        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
+        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
                         error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, exc.code)
@@ -165,15 +143,16 @@ async def reply_generate(
         # A bug in a responder or screen: the client gets a stream error, so the stored
         # reply must say failed too, not "interrupted" as if the user had left.
         logger.exception("reply generation failed: message=%s", assistant.pk)
-        await message_finalize_async(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
+        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
                         error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         yield ReplyFailed(assistant.pk, LLMError.STREAMING)
     finally:
         if not finished:
-            # Cancelled (stop, disconnect) or closed by the caller: keep the partial text.
-            # Shielded so a second cancellation cannot lose the final state.
-            await asyncio.shield(message_finalize_async(
-                message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text=shown,
-                usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()),
-            ))
+            # Cancelled (stop, disconnect, shutdown) or closed by the caller: keep the partial text.
+            await _finalize(message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text=shown,
+                            usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
+        if saving is not None and not saving.cancelled():
+            await asyncio.wait({saving})
+            saving.exception()  # a failed progress save is superseded by the final state
+        await asyncio.shield(lease_release(STREAMING_REPLIES, member))

@@ -1,19 +1,26 @@
 """Limits kept in the shared cache, so every process sees the same counts.
 
-Request rates use django-ratelimit's core (fixed windows); open-socket counts use
-atomic cache counters. Both are plain sync functions usable from views and, wrapped
-once, from consumers.
+Request rates are django-ratelimit's fixed windows. Plain Django views count through
+django-ratelimit itself (``rate_limit_hit``); stream paths count the very same cache key
+with one Redis round trip from the event loop (``rate_limit_hit_async``), so both paths
+add to one counter. Open sockets and the one reply in flight per session are leases
+(``conversations.leases``): a process that dies stops holding them within seconds.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate, get_usage
 
+from conversations.aio import redis_client
 from conversations.errors import RateLimited
+from conversations.leases import lease_acquire, lease_release
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,34 @@ def rate_limit_enforce(*, scope: str, key: str, rate: str) -> None:
         raise RateLimited(retry_after=decision.retry_after)
 
 
+# django-ratelimit's add-then-incr, atomic and in one round trip. Django's Redis cache
+# stores integers as plain numbers, so either path can read and count the other's value.
+_HIT = """
+if redis.call('SET', KEYS[1], 1, 'EX', ARGV[1], 'NX') then return 1 end
+return redis.call('INCR', KEYS[1])
+"""
+
+
+async def rate_limit_hit_async(*, scope: str, key: str, rate: str) -> RateDecision:
+    """``rate_limit_hit`` for async callers: the same counter, without a thread."""
+    if not settings.REDIS_URL:
+        # The local-memory cache is this process's memory: no I/O to wait for.
+        return rate_limit_hit(scope=scope, key=key, rate=rate)
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return RateDecision(limited=False, retry_after=0)
+    limit, period = _split_rate(rate)
+    window = _get_window(key, period)
+    # The key django-ratelimit's get_usage builds (method ALL), through the cache's prefix.
+    cache_key = cache.make_key(_make_cache_key(scope, window, rate, key, get_usage.ALL))  # type: ignore[attr-defined]
+    try:
+        count = int(await redis_client().eval(_HIT, 1, cache_key, period + EXPIRATION_FUDGE))
+    except redis.RedisError:
+        if settings.RATELIMIT_FAIL_OPEN:
+            return RateDecision(limited=False, retry_after=0)
+        return RateDecision(limited=True, retry_after=1)
+    return RateDecision(limited=count > limit, retry_after=max(1, window - int(time.time())))
+
+
 def request_rate_key(request: HttpRequest) -> str:
     """Signed-in users are limited per user; anonymous callers per client IP."""
     user = getattr(request, "user", None)
@@ -44,33 +79,19 @@ def request_rate_key(request: HttpRequest) -> str:
     return f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}"
 
 
-# A crashed process cannot release its sockets; the counter forgets them after this.
-_SOCKET_TTL = 6 * 3600
+async def socket_slot_acquire(*, user_id: int, socket_id: str, limit: int) -> bool:
+    """One of the user's ``limit`` open sockets, held while the socket lives."""
+    return await lease_acquire(f"ws-open:{user_id}", socket_id, cap=limit)
 
 
-def socket_slot_acquire(*, user_id: int, limit: int) -> bool:
-    key = f"ws-open:{user_id}"
-    cache.add(key, 0, _SOCKET_TTL)
-    if cache.incr(key) > limit:
-        cache.decr(key)
-        return False
-    cache.touch(key, _SOCKET_TTL)
-    return True
+async def socket_slot_release(*, user_id: int, socket_id: str) -> None:
+    await lease_release(f"ws-open:{user_id}", socket_id)
 
 
-def socket_slot_release(*, user_id: int) -> None:
-    key = f"ws-open:{user_id}"
-    try:
-        if cache.decr(key) < 0:
-            cache.set(key, 0, _SOCKET_TTL)
-    except ValueError:  # expired meanwhile
-        pass
-
-
-def generation_lock_acquire(*, session_id: int, ttl: int) -> bool:
+async def generation_lock_acquire(*, session_id: int, owner: str) -> bool:
     """One reply in flight per session, across sockets and processes."""
-    return bool(cache.add(f"gen-lock:{session_id}", 1, ttl))
+    return await lease_acquire(f"gen-lock:{session_id}", owner, cap=1)
 
 
-def generation_lock_release(*, session_id: int) -> None:
-    cache.delete(f"gen-lock:{session_id}")
+async def generation_lock_release(*, session_id: int, owner: str) -> None:
+    await lease_release(f"gen-lock:{session_id}", owner)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import cast
 
 from django.contrib.auth.models import User
@@ -138,3 +139,28 @@ def message_finalize(
             session_flag(session=message.session)
         message.save()
     return message
+
+
+def message_progress(*, message_id: int, text: str) -> None:
+    """Save a streaming reply's text so far: what a crash would otherwise lose."""
+    Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(text=text)
+
+
+def messages_settle_abandoned(
+    *, message_ids: list[int] | None = None, created_before: datetime | None = None, keep: set[int] | None = None
+) -> int:
+    """Settle replies a dead process left ``streaming`` as ``interrupted``, keeping their saved text.
+
+    Either the given ids, or every streaming row created before ``created_before``
+    except ``keep`` (replies live processes still hold). Returns how many were settled.
+    """
+    if message_ids is None and created_before is None:
+        raise ValueError("name the replies to settle, or an age")
+    rows = Message.objects.filter(status=MessageStatus.STREAMING)
+    if message_ids is not None:
+        rows = rows.filter(pk__in=message_ids)
+    if created_before is not None:
+        rows = rows.filter(created_at__lt=created_before)
+    if keep:
+        rows = rows.exclude(pk__in=keep)
+    return rows.update(status=MessageStatus.INTERRUPTED, completed_at=timezone.now())

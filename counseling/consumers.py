@@ -5,23 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from functools import cached_property, partial
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from conversations import frames
-from conversations.errors import Busy, DomainError, SessionEnded, SessionNotFound
+from conversations.aio import run_db
+from conversations.errors import Busy, DomainError, NotSignedIn, SessionEnded, SessionNotFound
 from conversations.generation import ReplyChunk, ReplyFailed, ReplyFinished
 from conversations.models import MessageStatus
 from conversations.ratelimit import socket_slot_acquire, socket_slot_release
+from conversations.recovery import stream_register, stream_unregister
 from counseling import selectors, services
 from counseling.schemas import session_data
 from counseling.services import CounselingEvent, ReplyBegin
@@ -46,19 +48,15 @@ UPSTREAM_ERRORS = {
     "STREAMING_ERROR": "응답을 받는 중에 문제가 생겼어요. 다시 말씀해 주시겠어요?",
 }
 
-_session_for_socket = database_sync_to_async(selectors.session_for_socket)
-_session_get = database_sync_to_async(selectors.session_get)
-_transition = database_sync_to_async(services.session_transition)
-_message_text = database_sync_to_async(selectors.message_text)
-_slot_acquire = sync_to_async(socket_slot_acquire)
-_slot_release = sync_to_async(socket_slot_release)
+# Said before a stream is cut short by a server restart (SIGTERM): the client may ask again.
+SHUTDOWN_ERROR = ("SERVER_RESTARTING", "서버가 잠시 재시작되어 응답이 중단되었어요. 다시 말씀해 주시겠어요?")
 
 
 class CounselingConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels hops to a worker thread before every frame to close stale DB
-        # connections; every DB call here goes through database_sync_to_async, which
-        # already does, so the hop only delays the first chunk.
+        # Channels hops to its one database thread before every frame to close stale
+        # connections; every database call here goes through run_db, which does that on
+        # its own pool, so the hop would only queue frames behind other sockets' work.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -66,41 +64,48 @@ class CounselingConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.session_key: str = self.scope["url_route"]["kwargs"]["session_id"]
-        self.user = self.scope.get("user")
+        self.socket_id = secrets.token_hex(8)
+        self.user: User | None = None
         self.slot_held = False
         self.reply_task: asyncio.Task[None] | None = None
-        self.stop_requested = False
+        self.stop_reason: str | None = None  # "stop" (the user's), "shutdown" (the server's)
         self.current_message_id: int | None = None
-        # Accept, then close with a code, so clients can tell the reasons apart.
-        if self.user is None or not self.user.is_authenticated:
-            await self._refuse(CLOSE_UNAUTHENTICATED)
-            return
+        # The handshake completes at once, whatever the load; the checks follow, and a
+        # refusal closes with a code so clients can tell the reasons apart.
+        await self.accept()
         try:
-            session = await _session_for_socket(key=self.session_key, user=self.user)
+            user, session = await run_db(selectors.socket_attach, scope=self.scope, key=self.session_key)
+        except NotSignedIn:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         except SessionNotFound:
-            await self._refuse(CLOSE_NOT_FOUND)
+            await self.close(code=CLOSE_NOT_FOUND)
             return
         except SessionEnded:
-            await self._refuse(CLOSE_ENDED)
+            await self.close(code=CLOSE_ENDED)
             return
-        if not await _slot_acquire(user_id=self.user.pk, limit=settings.WS_MAX_SOCKETS_PER_USER):
-            await self._refuse(CLOSE_TOO_MANY_SOCKETS)
+        self.user, self.session = user, session
+        if not await socket_slot_acquire(user_id=user.pk, socket_id=self.socket_id,
+                                         limit=settings.WS_MAX_SOCKETS_PER_USER):
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
-        self.session = session
         self.slot_held = True
-        await self.accept()
+        stream_register(self._shutdown)
         await self.send(frames.counseling_connected(session_id=session.key, status=session.status,
                                                     commands=COMMANDS))
 
-    async def _refuse(self, code: int) -> None:
-        await self.accept()
-        await self.close(code=code)
-
     async def disconnect(self, code: int) -> None:
+        stream_unregister(self._shutdown)
         await self._cancel_reply()
-        if self.slot_held:
+        if self.slot_held and self.user is not None:
             self.slot_held = False
-            await _slot_release(user_id=self.user.pk)
+            await socket_slot_release(user_id=self.user.pk, socket_id=self.socket_id)
+
+    async def _shutdown(self) -> None:
+        """The server is stopping: end the reply in flight with its terminal frame."""
+        if self.reply_task is not None and not self.reply_task.done():
+            self.stop_reason = "shutdown"
+            await self._cancel_reply()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         received = time.monotonic()
@@ -141,35 +146,41 @@ class CounselingConsumer(AsyncWebsocketConsumer):
     # --- commands -----------------------------------------------------------------------
 
     async def _on_request(self, data: Any, received: float) -> None:
+        if self.user is None:  # a frame raced the refusal of this socket
+            return
         if self.reply_task is not None and not self.reply_task.done():
             error = Busy()
             await self.send(frames.counseling_error(code=error.code, message=error.message))
             return
-        self.stop_requested = False
+        self.stop_reason = None
         self.current_message_id = None
         self.reply_task = asyncio.create_task(self._run_reply(data, received))
 
     async def _on_cancel(self, data: Any, received: float) -> None:
         if self.reply_task is not None and not self.reply_task.done():
-            self.stop_requested = True
+            self.stop_reason = "stop"
             await self._cancel_reply()
 
     async def _on_ping(self, data: Any, received: float) -> None:
         await self.send(frames.ws_event("pong", {"timestamp": int(time.time() * 1000)}))
 
     async def _on_lifecycle(self, action: services.Transition, data: Any, received: float) -> None:
+        if self.user is None:
+            return
         if action == "end":
-            self.stop_requested = True
+            self.stop_reason = "stop"
             await self._cancel_reply()
         try:
-            session = await _transition(key=self.session_key, user=self.user, action=action)
+            session = await run_db(services.session_transition, key=self.session_key, user=self.user, action=action)
         except DomainError as exc:
             await self.send(frames.protocol_error(code=exc.code, message=exc.message))
             return
         await self.send(frames.ws_event(f"{action}_success", session_data(session)))
 
     async def _on_status(self, data: Any, received: float) -> None:
-        session = await _session_get(key=self.session_key, user=self.user)
+        if self.user is None:
+            return
+        session = await run_db(selectors.session_get, key=self.session_key, user=self.user)
         busy = self.reply_task is not None and not self.reply_task.done()
         await self.send(frames.ws_event("status_update", {**session_data(session), "streaming": busy}))
 
@@ -184,10 +195,14 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         except DomainError as exc:
             await self.send(frames.counseling_error(code=exc.code, message=exc.message, retry_after=exc.retry_after))
         except asyncio.CancelledError:
-            if self.stop_requested:
-                partial = await _message_text(message_id=self.current_message_id) if self.current_message_id else ""
-                await self.send(frames.counseling_complete(message_id=self.current_message_id or 0,
-                                                           full_response=partial, stopped=True))
+            message_id = self.current_message_id
+            if self.stop_reason == "stop":
+                partial = await run_db(selectors.message_text, message_id=message_id) if message_id else ""
+                await self.send(frames.counseling_complete(message_id=message_id or 0, full_response=partial,
+                                                           stopped=True))
+            elif self.stop_reason == "shutdown":
+                code, text = SHUTDOWN_ERROR
+                await self.send(frames.counseling_error(code=code, message=text, message_id=message_id))
             raise
         except Exception:
             logger.exception("counseling reply failed: session=%s", self.session_key)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 
-from conversations.errors import SessionEnded
+from conversations.auth import socket_user
+from conversations.errors import NotSignedIn, SessionEnded
 from conversations.models import ChatSession, Message, Product, SessionStatus
 from conversations.selectors import session_get_owned, session_messages
 
@@ -19,6 +22,14 @@ def session_for_socket(*, key: str, user: User) -> ChatSession:
     if session.status == SessionStatus.ENDED:
         raise SessionEnded()
     return session
+
+
+def socket_attach(*, scope: dict[str, Any], key: str) -> tuple[User, ChatSession]:
+    """Who is connecting, and the session their socket attaches to: one trip to the database."""
+    user = socket_user(scope)
+    if not isinstance(user, User):
+        raise NotSignedIn()
+    return user, session_for_socket(key=key, user=user)
 
 
 def session_history(*, session: ChatSession) -> list[Message]:

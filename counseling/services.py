@@ -8,35 +8,25 @@ import secrets
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal
 
-from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations.errors import Busy, InvalidMessage, MessageTooLong, SessionEnded
-from conversations.generation import (
-    ReplyChunk,
-    ReplyEvent,
-    ReplyFailed,
-    ReplyFinished,
-    Upstream,
-    message_finalize_async,
-    reply_generate,
-)
+from conversations.aio import run_db
+from conversations.errors import Busy, InvalidMessage, MessageTooLong, RateLimited, SessionEnded
+from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest, get_provider
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
-from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce
+from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_hit_async
 from conversations.safety import Screening, crisis_reply, screen_input
 from conversations.selectors import history_window, session_get_owned
-from conversations.services import message_append
+from conversations.services import message_append, message_finalize
 from counseling.prompts import emotion_normalize, system_prompt
 
 SAFETY_MODEL = "safety"
-T = TypeVar("T")
 
 # --- Sessions ---------------------------------------------------------------------------
 
@@ -131,8 +121,7 @@ def reply_request_parse(data: object) -> ReplyRequest:
 @dataclass
 class _Prepared:
     kind: Literal["generate", "crisis", "replay"]
-    reply: Message | None = None  # crisis, replay: the stored answer
-    asked: Message | None = None  # generate: the user's message, committed
+    reply: Message  # generate: the new streaming row; crisis, replay: the stored answer
     history: list[ChatMessage] = field(default_factory=list)
 
 
@@ -140,66 +129,54 @@ def _model_name() -> str:
     return settings.COUNSELING_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
+def _stored_reply(*, session: ChatSession, client_msg_id: str | None) -> Message | None:
+    """The settled answer to an earlier request with this ``client_msg_id``, if any."""
+    if not client_msg_id:
+        return None
+    reply = Message.objects.filter(reply_to__session=session, reply_to__role=Role.USER,
+                                   reply_to__client_msg_id=client_msg_id).first()
+    return None if reply is None or reply.status == MessageStatus.STREAMING else reply
+
+
 def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
-    """What was stored for an earlier request with this ``client_msg_id``."""
-    reply = None
-    if client_msg_id:
-        reply = Message.objects.filter(reply_to__session=session, reply_to__role=Role.USER,
-                                       reply_to__client_msg_id=client_msg_id).first()
-    if reply is None or reply.status == MessageStatus.STREAMING:
+    reply = _stored_reply(session=session, client_msg_id=client_msg_id)
+    if reply is None:
         raise Busy()
     return _Prepared("replay", reply=reply)
 
 
-def _reply_prepare(*, session: ChatSession, user: User, req: ReplyRequest, screening: Screening) -> _Prepared:
-    """Everything before the upstream call, in one thread hop and the fewest queries.
+def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Screening) -> _Prepared:
+    # A person in crisis is answered at once: no rate limit, no lock, no model, no queue.
+    try:
+        with transaction.atomic():
+            asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
+                                   client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
+                                   flags=[Flag.CRISIS], flag_detail=f"{screening.category}: {screening.matched}")
+            answer = message_append(session=session, role=Role.ASSISTANT, text=crisis_reply(screening.category or ""),
+                                    reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
+    except IntegrityError:
+        return _replay(session=session, client_msg_id=req.client_msg_id)
+    return _Prepared("crisis", reply=answer)
 
-    ``session`` was checked to be the user's when the socket attached; the user
-    message's insert re-checks that it is not ended. A repeated ``client_msg_id``
-    is caught by its unique index rather than looked up first: repeats are rare.
+
+def _reply_prepare(*, session: ChatSession, req: ReplyRequest) -> _Prepared:
+    """The user message (committed before the model is called), the history, the reply row.
+
+    One transaction on one pooled connection. ``session`` was checked to be the user's
+    when the socket attached; the user message's insert re-checks that it is not ended.
+    A repeated ``client_msg_id`` is caught by its unique index rather than looked up
+    first: repeats are rare.
     """
-    if screening.flagged:
-        # A person in crisis is answered at once: no rate limit, no model, no queue.
-        try:
-            with transaction.atomic():
-                asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
-                                       client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
-                                       flags=[Flag.CRISIS], flag_detail=f"{screening.category}: {screening.matched}")
-                answer = message_append(session=session, role=Role.ASSISTANT,
-                                        text=crisis_reply(screening.category or ""),
-                                        reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
-        except IntegrityError:
-            return _replay(session=session, client_msg_id=req.client_msg_id)
-        return _Prepared("crisis", reply=answer)
-
-    ttl = int(settings.LLM_TOTAL_TIMEOUT) + 30
-    if not generation_lock_acquire(session_id=session.pk, ttl=ttl):
-        return _replay(session=session, client_msg_id=req.client_msg_id)  # Busy unless already answered
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                    client_msg_id=req.client_msg_id, client_timestamp=req.timestamp)
-            # Counted after the insert so a replay is answered from the store even when
-            # the user is limited, and a limited request leaves nothing behind.
-            rate_limit_enforce(scope="counseling.reply", key=f"user:{user.pk}", rate=settings.COUNSELING_RATE)
-        history = history_window(session=session, limit=settings.COUNSELING_HISTORY_WINDOW, before_id=asked.pk)
+            reply = message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
+                                   reply_to=asked, model=_model_name(), emotion=req.emotion)
     except IntegrityError:
-        generation_lock_release(session_id=session.pk)
         return _replay(session=session, client_msg_id=req.client_msg_id)
-    except BaseException:
-        generation_lock_release(session_id=session.pk)
-        raise
-    return _Prepared("generate", asked=asked, history=history)
-
-
-def _reply_open(*, session: ChatSession, asked: Message, emotion: str | None) -> Message:
-    return message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
-                          reply_to=asked, model=_model_name(), emotion=emotion)
-
-
-_prepare = database_sync_to_async(_reply_prepare)
-_open = database_sync_to_async(_reply_open)
-_release = sync_to_async(generation_lock_release)  # cache only
+    history = history_window(session=session, limit=settings.COUNSELING_HISTORY_WINDOW, before_id=asked.pk)
+    return _Prepared("generate", reply=reply, history=history)
 
 
 def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None) -> ChatRequest:
@@ -214,29 +191,27 @@ def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | N
     )
 
 
-def _succeeded(future: asyncio.Future[T]) -> bool:
-    return future.done() and not future.cancelled() and future.exception() is None
-
-
-async def _settled(pending: asyncio.Future[T]) -> T:
-    """Await a database call that commits even if we are cancelled meanwhile.
-
-    On cancellation the call is waited for (its result is then the caller's to undo in
-    ``finally``) and the cancellation goes on.
-    """
-    try:
-        return await asyncio.shield(pending)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await pending
-        raise
-
-
 async def _screen(text: str) -> Screening:
     screening = screen_input(text)
     if not screening.flagged and settings.LLM_MODERATION and await get_provider().moderate(text):
         return Screening(flagged=True, category="moderation", matched=None)
     return screening
+
+
+def _stored_events(prepared: _Prepared, emotion: str | None) -> list[CounselingEvent]:
+    """A reply that is already stored, as the three stages."""
+    reply = prepared.reply
+    if prepared.kind == "crisis":
+        return [ReplyBegin(reply.pk, emotion), ReplyChunk(reply.content),
+                ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)]
+    events: list[CounselingEvent] = [ReplyBegin(reply.pk, reply.emotion, replayed=True)]
+    if reply.content:
+        events.append(ReplyChunk(reply.content))
+    if reply.status == MessageStatus.FAILED:
+        events.append(ReplyFailed(reply.pk, reply.error_code or "STREAMING_ERROR"))
+    else:
+        events.append(ReplyFinished(reply.pk, reply.content, MessageStatus(reply.status), replayed=True))
+    return events
 
 
 async def reply_stream(
@@ -248,56 +223,60 @@ async def reply_stream(
     """
     req = reply_request_parse(data)
     screening = await _screen(req.message)
-    pending = asyncio.ensure_future(_prepare(session=session, user=user, req=req, screening=screening))
-    try:
-        prepared = await _settled(pending)
-    except asyncio.CancelledError:
-        if _succeeded(pending) and pending.result().kind == "generate":
-            await asyncio.shield(_release(session_id=session.pk))
-        raise
+    if screening.flagged:
+        for event in _stored_events(await run_db(_crisis_store, session=session, req=req, screening=screening),
+                                    req.emotion):
+            yield event
+        return
 
-    if prepared.kind == "replay":
-        reply = prepared.reply
-        assert reply is not None
-        yield ReplyBegin(reply.pk, reply.emotion, replayed=True)
-        if reply.content:
-            yield ReplyChunk(reply.content)
-        if reply.status == MessageStatus.FAILED:
-            yield ReplyFailed(reply.pk, reply.error_code or "STREAMING_ERROR")
+    owner = secrets.token_hex(8)
+    if not await generation_lock_acquire(session_id=session.pk, owner=owner):
+        # Busy, unless this is a repeat of a request already answered.
+        for event in _stored_events(await run_db(_replay, session=session, client_msg_id=req.client_msg_id),
+                                    req.emotion):
+            yield event
+        return
+    released = False
+    try:
+        limit = await rate_limit_hit_async(scope="counseling.reply", key=f"user:{user.pk}",
+                                           rate=settings.COUNSELING_RATE)
+        if limit.limited:
+            # A repeat is answered from the store even when the user is limited.
+            stored = await run_db(_stored_reply, session=session, client_msg_id=req.client_msg_id)
+            if stored is None:
+                raise RateLimited(retry_after=limit.retry_after)
+            prepared = _Prepared("replay", reply=stored)
         else:
-            yield ReplyFinished(reply.pk, reply.content, MessageStatus(reply.status), replayed=True)
-        return
-    if prepared.kind == "crisis":
-        reply = prepared.reply
-        assert reply is not None
-        yield ReplyBegin(reply.pk, req.emotion)
-        yield ReplyChunk(reply.content)
-        yield ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)
-        return
+            # Shielded: once begun, the rows are written, and the finally below settles them.
+            preparing = asyncio.ensure_future(run_db(_reply_prepare, session=session, req=req))
+            try:
+                prepared = await asyncio.shield(preparing)
+            except asyncio.CancelledError:
+                await _settle_cancelled(preparing)
+                raise
+        if prepared.kind == "replay":
+            for event in _stored_events(prepared, req.emotion):
+                yield event
+            return
 
-    assert prepared.asked is not None
-    # The request goes out now; the reply row is written while the model thinks.
-    upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion))
-    opening: asyncio.Future[Message] | None = None
-    settled = False  # the reply reached its final state and the session was released
-    try:
-        await upstream.accepted()
-        opening = asyncio.ensure_future(_open(session=session, asked=prepared.asked, emotion=req.emotion))
-        assistant = await _settled(opening)
+        assistant = prepared.reply
         yield ReplyBegin(assistant.pk, req.emotion)
-        async with aclosing(reply_generate(assistant=assistant, upstream=upstream, started=started)) as events:
+        request = reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion)
+        async with aclosing(reply_generate(assistant=assistant, request=request, started=started)) as events:
             async for event in events:
                 if isinstance(event, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
-                    settled = True
-                    await _release(session_id=session.pk)
+                    released = True
+                    await generation_lock_release(session_id=session.pk, owner=owner)
                 yield event
     finally:
-        await upstream.aclose()  # a no-op once reply_generate has closed it
-        if not settled and opening is not None and _succeeded(opening):
-            # Closed before the generator could settle the message (a no-op if it did).
-            await asyncio.shield(
-                message_finalize_async(message_id=opening.result().pk, status=MessageStatus.INTERRUPTED, text="")
-            )
-        if not settled:
-            await asyncio.shield(_release(session_id=session.pk))
+        if not released:
+            await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))
+
+
+async def _settle_cancelled(preparing: asyncio.Future[_Prepared]) -> None:
+    """The request was cancelled while its rows were written: wait, then settle the reply row."""
+    with contextlib.suppress(Exception):
+        prepared = await preparing
+        if prepared.kind == "generate":
+            await run_db(message_finalize, message_id=prepared.reply.pk, status=MessageStatus.INTERRUPTED, text="")

@@ -15,7 +15,6 @@ from conversations.generation import (
     ReplyEvent,
     ReplyFailed,
     ReplyFinished,
-    Upstream,
     reply_generate,
 )
 from conversations.llm import ChatMessage, ChatRequest, LLMError, reset_providers
@@ -68,7 +67,7 @@ def chat_request(product: str = "counseling") -> ChatRequest:
 async def run(assistant: Message, *, product: str = "counseling", waited: float = 0.0) -> list[ReplyEvent]:
     # ``waited``: how long ago the user's request arrived, to check timings start there.
     started = time.monotonic() - waited
-    return [event async for event in reply_generate(assistant=assistant, upstream=Upstream(chat_request(product)),
+    return [event async for event in reply_generate(assistant=assistant, request=chat_request(product),
                                                     started=started)]
 
 
@@ -169,7 +168,7 @@ async def test_a_responder_bug_is_failed_not_interrupted(assistant: Message, set
 async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
     events = await cancel_after_first(
-        reply_generate(assistant=assistant, upstream=Upstream(chat_request()), started=time.monotonic())
+        reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
     )
 
     message = await stored(assistant)
@@ -183,7 +182,7 @@ async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Messa
 
 async def test_closed_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
-    events = reply_generate(assistant=assistant, upstream=Upstream(chat_request()), started=time.monotonic())
+    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
 
     first = await anext(events)
     assert isinstance(first, ReplyChunk)
@@ -262,11 +261,47 @@ async def test_reply_flagged_by_moderation_is_blocked(assistant: Message, fake_l
     assert moderated == [{"model": "moderation-test", "input": "제가 아는 무서운 방법을 알려 드릴게요."}]
 
 
-async def test_upstream_is_called_at_once_and_closing_it_early_stops_the_call(fake_llm: FakeOpenAI) -> None:
-    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, ttft=1.0)
-    upstream = Upstream(chat_request())  # nobody reads it yet: the request still goes out
-    await asyncio.to_thread(fake_llm.wait_for_requests, 1, 3.0)
-    await upstream.aclose()
-    await upstream.aclose()  # repeatable
-    rec = await asyncio.to_thread(fake_llm.wait_until_finished, -1, 3.0)
-    assert rec.client_disconnected and rec.chunks_sent == 0
+async def test_partial_text_is_saved_while_the_reply_streams(assistant: Message, fake_llm: FakeOpenAI,
+                                                              settings: Any) -> None:
+    # A crash (kill -9) runs no finally: only what was saved along the way survives it.
+    settings.STREAM_SAVE_MS = 100
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.02)
+    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+    seen = ""
+    saved = ""
+    async for event in events:
+        assert isinstance(event, ReplyChunk)
+        seen += event.text
+        await asyncio.sleep(0)
+        saved = (await stored(assistant)).content
+        if len(saved) > 10:
+            break
+    assert (await stored(assistant)).status == MessageStatus.STREAMING
+    assert seen.startswith(saved) and len(saved) > 10
+    await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_streaming_reply_holds_a_lease_and_a_dead_holder_is_swept(assistant: Message, fake_llm: FakeOpenAI,
+                                                                           settings: Any) -> None:
+    from conversations.leases import STREAMING_REPLIES, keeper, leases_live
+    from conversations.recovery import replies_sweep
+
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.05)
+    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+    await anext(events)
+    assert str(assistant.pk) in await leases_live(STREAMING_REPLIES)
+    # What a SIGKILL looks like from outside: the lease is no longer renewed and runs out.
+    keeper().held.clear()
+    settings.LEASE_TTL_SECONDS = 0
+    await keeper().renew()
+    await asyncio.sleep(0.01)
+    from conversations.leases import lease_acquire
+
+    await lease_acquire(STREAMING_REPLIES, str(assistant.pk), cap=None)  # re-stamped with a zero lifetime
+    keeper().held.clear()
+    assert await replies_sweep() == 1
+    message = await stored(assistant)
+    assert message.status == MessageStatus.INTERRUPTED
+    assert str(assistant.pk) not in await leases_live(STREAMING_REPLIES)
+    await events.aclose()  # type: ignore[attr-defined]
+    assert (await stored(assistant)).status == MessageStatus.INTERRUPTED  # the sweep's state stands

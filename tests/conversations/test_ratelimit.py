@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -12,11 +13,13 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from conversations.errors import RateLimited
+from conversations.leases import keeper
 from conversations.ratelimit import (
     generation_lock_acquire,
     generation_lock_release,
     rate_limit_enforce,
     rate_limit_hit,
+    rate_limit_hit_async,
     request_rate_key,
     socket_slot_acquire,
     socket_slot_release,
@@ -86,33 +89,60 @@ def test_rate_key_is_the_user_when_signed_in_and_the_ip_otherwise(make_user: Any
     assert request_rate_key(request) == f"user:{request.user.pk}"
 
 
-def test_socket_slots_refuse_the_fourth_and_release_frees_one() -> None:
-    assert [socket_slot_acquire(user_id=1, limit=3) for _ in range(4)] == [True, True, True, False]
-    assert socket_slot_acquire(user_id=2, limit=3)  # another user's sockets do not count
-
-    socket_slot_release(user_id=1)
-    assert socket_slot_acquire(user_id=1, limit=3)
-    assert not socket_slot_acquire(user_id=1, limit=3)
-
-
-def test_extra_releases_do_not_grant_extra_slots() -> None:
-    socket_slot_release(user_id=7)  # nothing held yet
-    assert socket_slot_acquire(user_id=7, limit=1)
-    socket_slot_release(user_id=7)
-    socket_slot_release(user_id=7)
-    assert [socket_slot_acquire(user_id=7, limit=1) for _ in range(2)] == [True, False]
+async def test_the_async_path_counts_on_the_same_counter_as_django_ratelimit(clock: Clock) -> None:
+    # Plain views count through django-ratelimit, streams through rate_limit_hit_async:
+    # a user must not get ten of each.
+    assert hits(6) == [False] * 6
+    decisions = [await rate_limit_hit_async(scope="test.reply", key="user:1", rate="10/m") for _ in range(5)]
+    assert [d.limited for d in decisions] == [False] * 4 + [True]
+    assert 1 <= decisions[-1].retry_after <= 60
+    assert hits(1) == [True]
+    assert not (await rate_limit_hit_async(scope="test.reply", key="user:2", rate="10/m")).limited
 
 
-def test_generation_lock_admits_one_per_session() -> None:
-    assert generation_lock_acquire(session_id=1, ttl=60)
-    assert not generation_lock_acquire(session_id=1, ttl=60)
-    assert generation_lock_acquire(session_id=2, ttl=60)
+async def test_socket_slots_refuse_the_fourth_and_release_frees_one() -> None:
+    assert [await socket_slot_acquire(user_id=1, socket_id=f"s{i}", limit=3) for i in range(4)] == [
+        True, True, True, False]  # fmt: skip
+    assert await socket_slot_acquire(user_id=2, socket_id="s0", limit=3)  # another user's sockets do not count
+    await socket_slot_release(user_id=1, socket_id="s1")
+    assert await socket_slot_acquire(user_id=1, socket_id="s4", limit=3)
+    assert not await socket_slot_acquire(user_id=1, socket_id="s5", limit=3)
 
-    generation_lock_release(session_id=1)
-    assert generation_lock_acquire(session_id=1, ttl=60)
+
+async def test_extra_releases_do_not_grant_extra_slots() -> None:
+    await socket_slot_release(user_id=7, socket_id="never")  # nothing held yet
+    assert await socket_slot_acquire(user_id=7, socket_id="a", limit=1)
+    await socket_slot_release(user_id=7, socket_id="a")
+    await socket_slot_release(user_id=7, socket_id="a")
+    assert [await socket_slot_acquire(user_id=7, socket_id=s, limit=1) for s in ("b", "c")] == [True, False]
 
 
-def test_generation_lock_expires_so_a_crashed_holder_cannot_block_forever() -> None:
-    assert generation_lock_acquire(session_id=3, ttl=1)
-    time.sleep(1.2)
-    assert generation_lock_acquire(session_id=3, ttl=1)
+async def test_generation_lock_admits_one_per_session() -> None:
+    assert await generation_lock_acquire(session_id=1, owner="a")
+    assert not await generation_lock_acquire(session_id=1, owner="b")
+    assert await generation_lock_acquire(session_id=2, owner="b")
+    await generation_lock_release(session_id=1, owner="b")  # not the holder: changes nothing
+    assert not await generation_lock_acquire(session_id=1, owner="c")
+    await generation_lock_release(session_id=1, owner="a")
+    assert await generation_lock_acquire(session_id=1, owner="c")
+
+
+async def test_leases_of_a_dead_holder_expire_within_the_ttl(settings: Any) -> None:
+    # A process killed with SIGKILL stops renewing: its lock and slots run out.
+    settings.LEASE_TTL_SECONDS = 1
+    assert await generation_lock_acquire(session_id=3, owner="dead")
+    assert await socket_slot_acquire(user_id=9, socket_id="dead", limit=1)
+    keeper().held.clear()  # no more heartbeats
+    assert not await generation_lock_acquire(session_id=3, owner="alive")
+    await asyncio.sleep(1.1)
+    assert await generation_lock_acquire(session_id=3, owner="alive")
+    assert await socket_slot_acquire(user_id=9, socket_id="alive", limit=1)
+
+
+async def test_the_heartbeat_keeps_live_leases(settings: Any) -> None:
+    settings.LEASE_TTL_SECONDS = 1
+    assert await generation_lock_acquire(session_id=4, owner="alive")
+    for _ in range(3):
+        await asyncio.sleep(0.4)
+        await keeper().renew()
+    assert not await generation_lock_acquire(session_id=4, owner="other")

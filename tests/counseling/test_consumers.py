@@ -532,29 +532,6 @@ async def test_a_repeated_crisis_message_is_answered_once(connect: Any, session:
     assert len(await messages_of(session)) == 2 and fake_llm.requests == []
 
 
-async def test_the_model_is_called_while_the_reply_row_is_written(
-        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
-    from channels.db import database_sync_to_async
-
-    from counseling import services
-
-    def open_after_upstream_has_the_request(**kwargs: Any) -> Message:
-        # Runs in the database thread: the request must already be on its way upstream.
-        fake_llm.wait_for_requests(1, timeout=5)
-        assert not Message.objects.filter(session=session, role="assistant").exists()
-        return services._reply_open(**kwargs)
-
-    monkeypatch.setattr(services, "_open", database_sync_to_async(open_after_upstream_has_the_request))
-    ws = await connect()
-    await request(ws)
-    frames = await collect(ws)
-    assert [f["type"] for f in frames][:2] == ["ai_stream_begin", "ai_stream_chunk"]
-    assert frames[-1]["type"] == "ai_stream_complete"
-    asked, answer = await messages_of(session)
-    assert frames[0]["data"]["message_id"] == answer.pk and answer.reply_to_id == asked.pk
-    assert answer.status == MessageStatus.COMPLETE and answer.content == fake_llm.behaviour.reply
-
-
 @pytest.mark.parametrize("pause", [0.0, 0.001, 0.005, 0.02])
 async def test_stop_at_any_moment_leaves_nothing_streaming(connect: Any, session: ChatSession,
                                                            fake_llm: FakeOpenAI, pause: float) -> None:
