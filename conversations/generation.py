@@ -28,6 +28,13 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ReplyStarted:
+    """The upstream has the request (or failed before it could): products say "begin" now."""
+
+    message_id: int
+
+
+@dataclass(frozen=True)
 class ReplyChunk:
     text: str
 
@@ -49,16 +56,38 @@ class ReplyFailed:
     code: str
 
 
-ReplyEvent = ReplyChunk | ReplyFinished | ReplyFailed
+ReplyEvent = ReplyStarted | ReplyChunk | ReplyFinished | ReplyFailed
 
 
 def _ms(start: float, end: float) -> int:
     return max(0, round((end - start) * 1000))
 
 
-async def _finalize(**fields: Any) -> None:
-    # Shielded: a second cancellation must not lose the final state of a reply.
-    await asyncio.shield(run_db(message_finalize, **fields))
+class _Progress:
+    """The reply's lease and its periodic saves, ended once the final state is stored."""
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.saved_at = time.monotonic()
+        self.saving: asyncio.Future[None] | None = None
+
+    def save(self, text: str, now: float) -> None:
+        if now - self.saved_at >= settings.STREAM_SAVE_MS / 1000 and (self.saving is None or self.saving.done()):
+            self.saved_at = now
+            # In the background: the stream does not wait for the database.
+            self.saving = asyncio.ensure_future(run_db(message_progress, message_id=self.message_id, text=text))
+
+    async def finalize(self, **fields: Any) -> None:
+        # Shielded: a second cancellation must not lose the final state of a reply.
+        await asyncio.shield(self._finalize(fields))
+
+    async def _finalize(self, fields: dict[str, Any]) -> None:
+        await run_db(message_finalize, message_id=self.message_id, **fields)
+        if self.saving is not None:
+            await asyncio.wait({self.saving})
+            if not self.saving.cancelled():
+                self.saving.exception()  # a failed save is superseded by the final state
+        await lease_release(STREAMING_REPLIES, str(self.message_id))
 
 
 async def reply_generate(
@@ -66,27 +95,29 @@ async def reply_generate(
 ) -> AsyncGenerator[ReplyEvent, None]:
     """Stream the model's reply to ``request`` into ``assistant``.
 
-    ``started`` is when the user's request arrived. While the reply streams it holds a
-    lease (a sweep settles it if this process dies) and its text so far is saved every
-    ``STREAM_SAVE_MS``, so a crash leaves the partial text behind.
+    ``started`` is when the user's request arrived. The request goes out first; the
+    reply's lease (a sweep settles the row if this process dies) is taken, and
+    ``ReplyStarted`` yielded, once the upstream has it, while the model works on its
+    first token. The text so far is saved every ``STREAM_SAVE_MS``, so a crash leaves the
+    partial text behind.
     """
     provider = get_provider()
-    member = str(assistant.pk)
     source = coalesce(provider.stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
-    save_every = settings.STREAM_SAVE_MS / 1000
-    saved_at = time.monotonic()
-    saving: asyncio.Future[None] | None = None
+    progress = _Progress(assistant.pk)
     shown = ""  # what the client has been sent
     usage: Usage | None = None
     ttfc_ms: int | None = None
     finished = False
+    announced = False
     try:
-        await lease_acquire(STREAMING_REPLIES, member, cap=None)
         block_reason: str | None = None
         blocked_text = ""
         try:
             async for item in source:
                 if isinstance(item, Accepted):
+                    await lease_acquire(STREAMING_REPLIES, str(assistant.pk), cap=None)
+                    announced = True
+                    yield ReplyStarted(assistant.pk)
                     continue
                 if isinstance(item, Usage):
                     usage = item
@@ -104,10 +135,7 @@ async def reply_generate(
                     ttfc_ms = _ms(started, now)
                 shown = candidate
                 yield ReplyChunk(item.text)
-                if now - saved_at >= save_every and (saving is None or saving.done()):
-                    saved_at = now
-                    # In the background: the stream does not wait for the database.
-                    saving = asyncio.ensure_future(run_db(message_progress, message_id=assistant.pk, text=shown))
+                progress.save(shown, now)
         finally:
             await source.aclose()  # stops the upstream request if it is still running
         text = shown
@@ -121,38 +149,39 @@ async def reply_generate(
         total_ms = _ms(started, time.monotonic())
         if block_reason is not None:
             logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
-            await _finalize(
-                message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
+            await progress.finalize(
+                status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
                 blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
             )
             finished = True
             yield ReplyChunk(("\n" if shown else "") + SAFE_FALLBACK_REPLY)
             yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
-        await _finalize(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
+        await progress.finalize(status=MessageStatus.COMPLETE, text=text, usage=usage,
                         ttfc_ms=ttfc_ms, total_ms=total_ms)
         finished = True
         yield ReplyFinished(assistant.pk, text, MessageStatus.COMPLETE, usage, ttfc_ms)
     except LLMError as exc:
         logger.warning("llm failure: message=%s code=%s detail=%s", assistant.pk, exc.code, exc.detail)
-        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
+        await progress.finalize(status=MessageStatus.FAILED, text=shown,
                         error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
+        if not announced:
+            yield ReplyStarted(assistant.pk)
         yield ReplyFailed(assistant.pk, exc.code)
     except Exception:
         # A bug in a responder or screen: the client gets a stream error, so the stored
         # reply must say failed too, not "interrupted" as if the user had left.
         logger.exception("reply generation failed: message=%s", assistant.pk)
-        await _finalize(message_id=assistant.pk, status=MessageStatus.FAILED, text=shown,
+        await progress.finalize(status=MessageStatus.FAILED, text=shown,
                         error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
+        if not announced:
+            yield ReplyStarted(assistant.pk)
         yield ReplyFailed(assistant.pk, LLMError.STREAMING)
     finally:
         if not finished:
             # Cancelled (stop, disconnect, shutdown) or closed by the caller: keep the partial text.
-            await _finalize(message_id=assistant.pk, status=MessageStatus.INTERRUPTED, text=shown,
+            await progress.finalize(status=MessageStatus.INTERRUPTED, text=shown,
                             usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
-        if saving is not None and not saving.cancelled():
-            await asyncio.wait({saving})
-            saving.exception()  # a failed progress save is superseded by the final state
-        await asyncio.shield(lease_release(STREAMING_REPLIES, member))
+

@@ -68,6 +68,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         self.user: User | None = None
         self.slot_held = False
         self.reply_task: asyncio.Task[None] | None = None
+        self.reply_ended = False  # the reply task has sent its terminal frame
         self.stop_reason: str | None = None  # "stop" (the user's), "shutdown" (the server's)
         self.current_message_id: int | None = None
         # The handshake completes at once, whatever the load; the checks follow, and a
@@ -149,9 +150,12 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         if self.user is None:  # a frame raced the refusal of this socket
             return
         if self.reply_task is not None and not self.reply_task.done():
-            error = Busy()
-            await self.send(frames.counseling_error(code=error.code, message=error.message))
-            return
+            if not self.reply_ended:
+                error = Busy()
+                await self.send(frames.counseling_error(code=error.code, message=error.message))
+                return
+            await self.reply_task  # the client heard the end; only the task's return is left
+        self.reply_ended = False
         self.stop_reason = None
         self.current_message_id = None
         self.reply_task = asyncio.create_task(self._run_reply(data, received))
@@ -191,6 +195,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
             stream = services.reply_stream(session=self.session, user=self.user, data=data, started=received)
             async with aclosing(stream) as events:
                 async for event in events:
+                    self.reply_ended = isinstance(event, ReplyFinished | ReplyFailed)
                     await self.send(self._frame(event))
         except DomainError as exc:
             await self.send(frames.counseling_error(code=exc.code, message=exc.message, retry_after=exc.retry_after))

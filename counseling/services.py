@@ -17,7 +17,13 @@ from django.utils import timezone
 
 from conversations.aio import run_db
 from conversations.errors import Busy, InvalidMessage, MessageTooLong, RateLimited, SessionEnded
-from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
+from conversations.generation import (
+    ReplyChunk,
+    ReplyFailed,
+    ReplyFinished,
+    ReplyStarted,
+    reply_generate,
+)
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest, get_provider
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_hit_async
@@ -93,7 +99,7 @@ class ReplyBegin:
     replayed: bool = False
 
 
-CounselingEvent = ReplyBegin | ReplyEvent
+CounselingEvent = ReplyBegin | ReplyChunk | ReplyFinished | ReplyFailed
 
 
 def reply_request_parse(data: object) -> ReplyRequest:
@@ -259,11 +265,12 @@ async def reply_stream(
                 yield event
             return
 
-        assistant = prepared.reply
-        yield ReplyBegin(assistant.pk, req.emotion)
         request = reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion)
-        async with aclosing(reply_generate(assistant=assistant, request=request, started=started)) as events:
+        async with aclosing(reply_generate(assistant=prepared.reply, request=request, started=started)) as events:
             async for event in events:
+                if isinstance(event, ReplyStarted):
+                    yield ReplyBegin(event.message_id, req.emotion)
+                    continue
                 if isinstance(event, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
                     released = True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from conversations.generation import (
     ReplyEvent,
     ReplyFailed,
     ReplyFinished,
+    ReplyStarted,
     reply_generate,
 )
 from conversations.llm import ChatMessage, ChatRequest, LLMError, reset_providers
@@ -65,10 +68,21 @@ def chat_request(product: str = "counseling") -> ChatRequest:
 
 
 async def run(assistant: Message, *, product: str = "counseling", waited: float = 0.0) -> list[ReplyEvent]:
+    """The events after ``ReplyStarted``, which always comes first."""
     # ``waited``: how long ago the user's request arrived, to check timings start there.
     started = time.monotonic() - waited
-    return [event async for event in reply_generate(assistant=assistant, request=chat_request(product),
-                                                    started=started)]
+    events = [event async for event in reply_generate(assistant=assistant, request=chat_request(product),
+                                                      started=started)]
+    assert events[0] == ReplyStarted(assistant.pk)
+    return events[1:]
+
+
+async def after_start(assistant: Message) -> AsyncGenerator[ReplyEvent, None]:
+    """The reply's events after ``ReplyStarted``; closing this closes the reply."""
+    async with aclosing(reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())) as events:
+        assert await anext(events) == ReplyStarted(assistant.pk)
+        async for event in events:
+            yield event
 
 
 def shown(events: list[ReplyEvent]) -> str:
@@ -167,9 +181,7 @@ async def test_a_responder_bug_is_failed_not_interrupted(assistant: Message, set
 
 async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
-    events = await cancel_after_first(
-        reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
-    )
+    events = await cancel_after_first(after_start(assistant))
 
     message = await stored(assistant)
     assert message.status == MessageStatus.INTERRUPTED
@@ -182,7 +194,7 @@ async def test_cancelled_reply_is_interrupted_with_partial_text(assistant: Messa
 
 async def test_closed_reply_is_interrupted_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.1)
-    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+    events = after_start(assistant)
 
     first = await anext(events)
     assert isinstance(first, ReplyChunk)
@@ -266,7 +278,7 @@ async def test_partial_text_is_saved_while_the_reply_streams(assistant: Message,
     # A crash (kill -9) runs no finally: only what was saved along the way survives it.
     settings.STREAM_SAVE_MS = 100
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.02)
-    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+    events = after_start(assistant)
     seen = ""
     saved = ""
     async for event in events:
@@ -287,7 +299,7 @@ async def test_a_streaming_reply_holds_a_lease_and_a_dead_holder_is_swept(assist
     from conversations.recovery import replies_sweep
 
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.05)
-    events = reply_generate(assistant=assistant, request=chat_request(), started=time.monotonic())
+    events = after_start(assistant)
     await anext(events)
     assert str(assistant.pk) in await leases_live(STREAMING_REPLIES)
     # What a SIGKILL looks like from outside: the lease is no longer renewed and runs out.
