@@ -134,6 +134,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, channel layer ----------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
+# Per process and event loop: the asyncio client's connections (conversations.aio).
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)
 if REDIS_URL:
     CACHES = {
         "default": {

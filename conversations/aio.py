@@ -85,7 +85,11 @@ def redis_client() -> aioredis.Redis:
     client = _redis_clients.get(loop)
     if client is None:
         # No read timeout: blocking reads (XREADGROUP BLOCK, BLPOP) wait longer than any default.
-        client = _redis_clients[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+        # A blocking pool: past REDIS_MAX_CONNECTIONS a burst of callers (hundreds of sockets
+        # connecting at once) waits for a free connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=10,
+            socket_timeout=None, socket_connect_timeout=5, health_check_interval=30,
         )
+        client = _redis_clients[loop] = aioredis.Redis(connection_pool=pool)
     return client

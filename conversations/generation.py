@@ -68,6 +68,8 @@ class _Progress:
 
     def __init__(self, message_id: int) -> None:
         self.message_id = message_id
+        # Taken while the request goes out, not before it: one round trip off the way.
+        self.leased = asyncio.ensure_future(lease_acquire(STREAMING_REPLIES, str(message_id), cap=None))
         self.saved_at = time.monotonic()
         self.saving: asyncio.Future[None] | None = None
 
@@ -83,6 +85,9 @@ class _Progress:
 
     async def _finalize(self, fields: dict[str, Any]) -> None:
         await run_db(message_finalize, message_id=self.message_id, **fields)
+        await asyncio.wait({self.leased})  # released below even if the request never got far
+        if not self.leased.cancelled():
+            self.leased.exception()  # a failed lease was already reported by the stream
         if self.saving is not None:
             await asyncio.wait({self.saving})
             if not self.saving.cancelled():
@@ -115,7 +120,7 @@ async def reply_generate(
         try:
             async for item in source:
                 if isinstance(item, Accepted):
-                    await lease_acquire(STREAMING_REPLIES, str(assistant.pk), cap=None)
+                    await progress.leased
                     announced = True
                     yield ReplyStarted(assistant.pk)
                     continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -68,12 +69,21 @@ async def replies_sweep() -> int:
     return settled
 
 
+_swept_in: int | None = None  # the process id that ran its start-up sweep
+
+
 async def replies_sweep_at_startup() -> int:
-    """Settle rows left ``streaming`` that no live process holds a lease for."""
+    """Once per process: settle rows left ``streaming`` that no live process holds a lease for."""
+    global _swept_in
+    if _swept_in == os.getpid():
+        return await replies_sweep()
     live = {int(m) for m in await leases_live(STREAMING_REPLIES)}
-    # Younger rows may belong to a reply whose lease is being taken right now.
-    cutoff = timezone.now() - timedelta(seconds=settings.LEASE_TTL_SECONDS)
+    cutoff = timezone.now()
+    if settings.REDIS_URL:
+        # Other processes live on: a younger row may be a reply whose lease is being taken.
+        cutoff -= timedelta(seconds=settings.LEASE_TTL_SECONDS)
     settled = await run_db(messages_settle_abandoned, created_before=cutoff, keep=live)
+    _swept_in = os.getpid()
     if settled:
         logger.warning("start-up: settled %d reply(ies) left streaming", settled)
     return settled + await replies_sweep()
