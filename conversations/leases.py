@@ -169,7 +169,8 @@ async def leases_live(name: str) -> set[str]:
     key = cache.make_key(name)
     if settings.REDIS_URL:
         now_ms = int(time.time() * 1000)  # only for the start-up sweep, where a second of skew is harmless
-        return {m.decode() for m in await redis_client().zrangebyscore(key, now_ms, "+inf")}
+        members = await redis_client().zrangebyscore(key, now_ms, "+inf")
+        return {m.decode() for m in members if isinstance(m, bytes)}
     now = time.time()
     return {m for m, expiry in _memory_members(key).items() if expiry > now}
 

@@ -191,6 +191,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
     # --- the reply task -------------------------------------------------------------------
 
     async def _run_reply(self, data: Any, received: float) -> None:
+        assert self.user is not None  # requests are only taken once the socket is attached
         try:
             stream = services.reply_stream(session=self.session, user=self.user, data=data, started=received)
             async with aclosing(stream) as events:

@@ -267,15 +267,15 @@ async def reply_stream(
 
         request = reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion)
         async with aclosing(reply_generate(assistant=prepared.reply, request=request, started=started)) as events:
-            async for event in events:
-                if isinstance(event, ReplyStarted):
-                    yield ReplyBegin(event.message_id, req.emotion)
+            async for item in events:
+                if isinstance(item, ReplyStarted):
+                    yield ReplyBegin(item.message_id, req.emotion)
                     continue
-                if isinstance(event, ReplyFinished | ReplyFailed):
+                if isinstance(item, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
                     released = True
                     await generation_lock_release(session_id=session.pk, owner=owner)
-                yield event
+                yield item
     finally:
         if not released:
             await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))
