@@ -57,7 +57,8 @@ def serve() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     if run(*manage, "bootstrap_demo", "--url", f"http://{host}:{port}", env=env):
         return 1
-    return run(str(VENV / "bin" / "daphne"), "-b", host, "-p", port, "config.asgi:application", env=env)
+    # The production server in one process: the embedded mode keeps its state in memory.
+    return run(*manage, "serve", "--host", host, "--port", port, "--workers", "1", env=env)
 
 
 def test(extra: list[str]) -> int:

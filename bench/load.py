@@ -225,6 +225,7 @@ class LevelResult:
     stream_errors: int
     cpu_per_reply_s: float
     peak_rss_mb: float
+    load_avg: float  # the machine's 1-minute load average at the level's end (shared machine)
     first_errors: list[str]
 
 
@@ -271,7 +272,7 @@ async def run_level(server: Server, sessions: list[tuple[str, str]], args: argpa
         failed_connects=sum(r.connect_failed for r in results),
         stream_errors=sum(1 for r in results for e in r.errors if not e.startswith("connect")),
         cpu_per_reply_s=cpu / replies if replies else math.nan, peak_rss_mb=peak[0] / 2**20,
-        first_errors=errors[:3],
+        load_avg=os.getloadavg()[0], first_errors=errors[:3],
     )
 
 
@@ -325,52 +326,56 @@ def server_env(database_url: str, redis_url: str | None, prefix: str, base_url: 
     return env
 
 
-async def measure(server: Server, tokens: list[str], args: argparse.Namespace,
-                  fake: UpstreamProcess) -> list[LevelResult]:
+async def measure(project: Server, baseline: Server | None, tokens: list[str], args: argparse.Namespace,
+                  fake: UpstreamProcess) -> tuple[list[LevelResult], list[LevelResult]]:
+    """Each level on the project, then at once on the baseline: both see the same machine load."""
     # Warm-up, not counted: first-use costs (imports, pools, prepared statements) in every worker.
-    await run_level(server, await asyncio.to_thread(start_sessions, server.host, tokens, 6), args, fake)
-    results = []
+    await run_level(project, await asyncio.to_thread(start_sessions, project.host, tokens, 6), args, fake)
+    if baseline is not None:
+        await run_level(baseline, _baseline_sessions(6), args, fake)
+    ours, theirs = [], []
     for n in args.levels:
-        print(f"... {server.name}: {n} session(s) x {args.requests} request(s)", file=sys.stderr, flush=True)
-        sessions = await asyncio.to_thread(start_sessions, server.host, tokens, n)
-        results.append(await run_level(server, sessions, args, fake))
+        print(f"... {n} session(s) x {args.requests} request(s)", file=sys.stderr, flush=True)
+        sessions = await asyncio.to_thread(start_sessions, project.host, tokens, n)
+        ours.append(await run_level(project, sessions, args, fake))
         await asyncio.sleep(1.0)  # sockets of this level are released before the next
-    return results
+        if baseline is not None:
+            theirs.append(await run_level(baseline, _baseline_sessions(n), args, fake))
+            await asyncio.sleep(1.0)
+    return ours, theirs
 
 
-async def measure_baseline(server: Server, args: argparse.Namespace, fake: UpstreamProcess) -> list[LevelResult]:
-    await run_level(server, [(f"sess_{secrets.token_hex(8)}", "-") for _ in range(6)], args, fake)
-    results = []
-    for n in args.levels:
-        print(f"... {server.name}: {n} session(s) x {args.requests} request(s)", file=sys.stderr, flush=True)
-        sessions = [(f"sess_{secrets.token_hex(8)}", "-") for _ in range(n)]
-        results.append(await run_level(server, sessions, args, fake))
-        await asyncio.sleep(1.0)
-    return results
+def _baseline_sessions(n: int) -> list[tuple[str, str]]:
+    return [(f"sess_{secrets.token_hex(8)}", "-") for _ in range(n)]
+
+
+@contextlib.contextmanager
+def baseline_server(args: argparse.Namespace, fake: UpstreamProcess, tmp: Path, label: str) -> Iterator[Server | None]:
+    if not args.database_url:
+        yield None
+        return
+    with fresh_database(args.database_url, tmp) as (database_url, _kind):
+        env = dict(os.environ, BASELINE_DATABASE_URL=database_url, LLM_BASE_URL=fake.base_url)
+        with run_server(f"baseline/{label}", baseline_command(free_port()), env, tmp / f"baseline-{label}.log",
+                        "tcp") as server:
+            yield server
 
 
 def run_mode(label: str, database: str | None, redis_url: str | None, args: argparse.Namespace,
-             fake: UpstreamProcess, tmp: Path) -> tuple[list[LevelResult], dict[str, int], str]:
+             fake: UpstreamProcess, tmp: Path) -> tuple[list[LevelResult], list[LevelResult], dict[str, int], str]:
     with fresh_database(database, tmp) as (database_url, db_kind), cache_prefix(redis_url) as prefix:
         env = server_env(database_url, redis_url, prefix, fake.base_url)
         print(f"... preparing {label}: {db_kind}", file=sys.stderr, flush=True)
         manage(["migrate", "--noinput"], env)
         tokens = issue_tokens(math.ceil(max(args.levels) / SOCKETS_PER_USER), env)
-        port = free_port()
         embedded = database is None
-        with run_server(f"project/{label}", project_command(port, args, embedded), env,
-                        tmp / f"project-{label}.log", "http") as server:
-            results = asyncio.run(measure(server, tokens, args, fake))
-        return results, stored_statuses(database_url), db_kind
-
-
-def run_baseline(args: argparse.Namespace, fake: UpstreamProcess, tmp: Path, label: str) -> list[LevelResult]:
-    with fresh_database(args.database_url, tmp) as (database_url, _kind):
-        env = dict(os.environ, BASELINE_DATABASE_URL=database_url, LLM_BASE_URL=fake.base_url)
-        port = free_port()
-        with run_server(f"baseline/{label}", baseline_command(port), env, tmp / f"baseline-{label}.log",
-                        "tcp") as server:
-            return asyncio.run(measure_baseline(server, args, fake))
+        with (
+            run_server(f"project/{label}", project_command(free_port(), args, embedded), env,
+                       tmp / f"project-{label}.log", "http") as project,
+            baseline_server(args, fake, tmp, label) as baseline,
+        ):
+            ours, theirs = asyncio.run(measure(project, baseline, tokens, args, fake))
+        return ours, theirs, stored_statuses(database_url), db_kind
 
 
 def fmt(value: float, digits: int = 1) -> str:
@@ -385,16 +390,16 @@ def report_rows(results: list[LevelResult], baseline: list[LevelResult] | None) 
         ratio = fmt(r.added_p50 / base.added_p50, 2) if base and base.added_p50 > 0 else "-"
         lines.append(f"{r.server:<18} {r.sessions:>5} {r.replies:>7} | {fmt(r.added_p50):>8} {fmt(r.added_p99):>8} | "
                      f"{fmt(r.gap_p99):>7} | {r.failed_connects:>6} {r.stream_errors:>6} | "
-                     f"{fmt(r.cpu_per_reply_s * 1000, 1):>8} {r.peak_rss_mb:>7.0f} | {ratio:>5}")
+                     f"{fmt(r.cpu_per_reply_s * 1000, 1):>8} {r.peak_rss_mb:>7.0f} | {ratio:>5} | {r.load_avg:>4.1f}")
         for error in r.first_errors:
             lines.append(f"{'':<18}   e.g. {error}")
     return lines
 
 
 HEADER = [f"{'server':<18} {'sess':>5} {'replies':>7} | {'added first chunk ms':>17} | {'gap ms':>7} | "
-          f"{'failed':>6} {'stream':>6} | {'CPU ms':>8} {'RSS':>7} | {'ratio':>5}",
+          f"{'failed':>6} {'stream':>6} | {'CPU ms':>8} {'RSS':>7} | {'ratio':>5} | {'load':>4}",
           f"{'':<18} {'':>5} {'':>7} | {'p50':>8} {'p99':>8} | {'p99':>7} | {'conn':>6} {'errors':>6} | "
-          f"{'/reply':>8} {'MB peak':>7} | {'p50':>5}"]
+          f"{'/reply':>8} {'MB peak':>7} | {'p50':>5} | {'1min':>4}"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -434,15 +439,14 @@ def main(argv: list[str] | None = None) -> int:
             for mode in args.modes:
                 database = args.database_url if mode == "postgres" else None
                 redis_url = args.redis_url if mode == "postgres" else None
-                results, statuses, db_kind = run_mode(mode, database, redis_url, args, fake, tmp)
-                baseline = run_baseline(args, fake, tmp, mode) if args.database_url else None
+                results, baseline, statuses, db_kind = run_mode(mode, database, redis_url, args, fake, tmp)
                 blocks.append(f"== {mode}: {db_kind}, cache {'Redis' if redis_url else 'local memory'}; "
                               f"stored assistant replies by status: {statuses}")
                 blocks.extend(HEADER)
                 blocks.extend(report_rows(results, baseline))
-                blocks.extend(report_rows(baseline or [], None))
+                blocks.extend(report_rows(baseline, None))
                 dump[mode] = {"project": [asdict(r) for r in results], "statuses": statuses,
-                              "baseline": [asdict(r) for r in baseline or []]}
+                              "baseline": [asdict(r) for r in baseline]}
             info = machine_info("see modes", None)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
@@ -454,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"upstream: first token {args.ttft * 1000:.0f} ms, {args.chunks} chunks {args.chunk_delay * 1000:.0f} ms "
           f"apart; sessions ramped over {args.ramp:g} s, {args.requests} requests each; project server: "
           f"{args.project_server} ({args.workers} workers with PostgreSQL + Redis, 1 embedded); baseline: "
-          f"one uvicorn process")
+          f"one uvicorn process, measured right after the project at each level")
     print("\n".join(blocks))
     print("added = client time to first chunk - upstream's own time to first token; gap = between two chunk "
           "frames at the client; ratio = project added p50 / baseline added p50 at the same level, same run")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import cast
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
-from django.db.models import DateTimeField
+from django.db import transaction
 from django.utils import timezone
 
 from conversations.errors import SessionEnded, SessionNotFound
@@ -41,20 +39,10 @@ def token_revoke(*, token: ApiToken) -> None:
         token.save(update_fields=["revoked_at"])
 
 
-_OPEN_SESSION_TOUCH_SQL = (
-    f"UPDATE {ChatSession._meta.db_table} SET last_activity_at = %s WHERE id = %s AND status <> %s"
-)
-_LAST_ACTIVITY = cast(DateTimeField, ChatSession._meta.get_field("last_activity_at"))
-
-
 def _open_session_touch(*, session: ChatSession) -> bool:
     """Bump the session's last activity unless it has ended; False if it had (or is gone)."""
-    # Plain SQL: this runs before every model call, and the ORM spent 0.45 of the 0.5 ms
-    # this update took building the statement.
-    now = _LAST_ACTIVITY.get_db_prep_save(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_OPEN_SESSION_TOUCH_SQL, [now, session.pk, SessionStatus.ENDED.value])
-        return cursor.rowcount == 1
+    open_session = ChatSession.objects.filter(pk=session.pk).exclude(status=SessionStatus.ENDED)
+    return bool(open_session.update(last_activity_at=timezone.now()))
 
 
 def message_append(

@@ -34,7 +34,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_ENDED = 4409
 CLOSE_TOO_MANY_SOCKETS = 4429
-# Applications may only send 1000 or 3000–4999 (daphne sends 1009 itself for frames over
+# Applications may only send 1000 or 3000–4999 (the server sends 1009 itself for frames over
 # its cap); these mirror 1003/1009 in the application range.
 CLOSE_UNSUPPORTED_DATA = 4003
 CLOSE_TOO_BIG = 4009
