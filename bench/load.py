@@ -246,7 +246,9 @@ async def run_level(server: Server, sessions: list[tuple[str, str]], args: argpa
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(server, peak, stop))
     ramp = args.ramp if n > 1 else 0.0
-    results = await asyncio.gather(*(one_session(server.host, sid, tok, ramp * i / n, args.requests)
+    # A single session's p50 needs more than three samples to mean anything.
+    requests = max(args.requests, args.single_requests) if n == 1 else args.requests
+    results = await asyncio.gather(*(one_session(server.host, sid, tok, ramp * i / n, requests)
                                      for i, (sid, tok) in enumerate(sessions)))
     stop.set()
     await sampler
@@ -330,9 +332,10 @@ async def measure(project: Server, baseline: Server | None, tokens: list[str], a
                   fake: UpstreamProcess) -> tuple[list[LevelResult], list[LevelResult]]:
     """Each level on the project, then at once on the baseline: both see the same machine load."""
     # Warm-up, not counted: first-use costs (imports, pools, prepared statements) in every worker.
-    await run_level(project, await asyncio.to_thread(start_sessions, project.host, tokens, 6), args, fake)
+    # 24 sessions at once, so every worker process and database thread has served a few.
+    await run_level(project, await asyncio.to_thread(start_sessions, project.host, tokens, 24), args, fake)
     if baseline is not None:
-        await run_level(baseline, _baseline_sessions(6), args, fake)
+        await run_level(baseline, _baseline_sessions(24), args, fake)
     ours, theirs = [], []
     for n in args.levels:
         print(f"... {n} session(s) x {args.requests} request(s)", file=sys.stderr, flush=True)
@@ -406,6 +409,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,100,300", help="comma-separated session counts")
     parser.add_argument("--requests", type=int, default=3, help="requests per session, one after another")
+    parser.add_argument("--single-requests", type=int, default=10, help="requests of the one-session level")
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which a level's sessions start")
     parser.add_argument("--ttft", type=float, default=0.3, help="upstream time to first token, seconds")
     parser.add_argument("--chunks", type=int, default=40, help="chunks per reply")
