@@ -7,18 +7,22 @@ doing the same thing, on the database the environment names (``DATABASE_URL``; r
 
 - the open-session check and bump: plain SQL vs the ORM's ``update()``;
 - the history window: plain SQL vs the ORM's queryset;
-- a full garbage collection with and without ``gc.freeze()`` of what start-up loaded.
+- a full garbage collection with and without ``gc.freeze()`` of what start-up loaded;
+- on PostgreSQL, a read from async code through ``run_db`` (thread pool, Django's pool)
+  and through psycopg's async pool, alone and 100 at once.
 
 Usage: ``DATABASE_URL=postgres://… .venv/bin/python -m bench.reply_path``
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -66,6 +70,51 @@ def orm_history(session: ChatSession, before_id: int) -> list[tuple[str, str]]:
     return list(reversed(rows))
 
 
+async def thread_pool_vs_async_connection(session: ChatSession, before_id: int) -> tuple[float, float, float, float]:
+    """The same history read from an event loop: through ``run_db``, and through psycopg's
+    async pool (the other way issue 9 allows for the hot path), alone and 100 at once."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from conversations.aio import run_db
+    from conversations.selectors import _HIDDEN_REPLIES, _HISTORY_SQL, _TEXT_FIELD
+
+    db = connection.settings_dict
+    conninfo = f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']} user={db['USER']}"
+    params = [session.pk, before_id, *_HIDDEN_REPLIES, 10]
+    async with AsyncConnectionPool(conninfo, min_size=10, max_size=10, open=False) as pool:
+        await pool.open(wait=True)
+
+        async def direct() -> None:
+            async with pool.connection() as conn:
+                rows = await (await conn.execute(_HISTORY_SQL, params)).fetchall()
+            [_TEXT_FIELD.from_db_value(text, None, connection) for _role, text in rows]  # decrypted, as in run_db
+
+        def sync_read() -> None:
+            history_window(session=session, limit=10, before_id=before_id)
+
+        async def timed(make: Callable[[], Any], runs: int = 200) -> float:
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                await make()
+                times.append((time.perf_counter() - start) * 1000)
+            return statistics.median(times)
+
+        async def batch(make: Callable[[], Any]) -> float:
+            start = time.perf_counter()
+            await asyncio.gather(*(make() for _ in range(100)))
+            return (time.perf_counter() - start) * 1000
+
+        for _ in range(20):  # warm both
+            await run_db(sync_read)
+            await direct()
+        one_pool = await timed(lambda: run_db(sync_read))
+        one_async = await timed(direct)
+        many_pool = statistics.median([await batch(lambda: run_db(sync_read)) for _ in range(5)])
+        many_async = statistics.median([await batch(direct) for _ in range(5)])
+    return one_pool, one_async, many_pool, many_async
+
+
 def main() -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench-reply-path")
     session = session_start(user=user)
@@ -82,6 +131,11 @@ def main() -> None:
     orm = median_ms(lambda: orm_history(session, last.pk))
     print(f"{connection.vendor}: history window      plain SQL {plain:.3f} ms, ORM {orm:.3f} ms, "
           f"saves {orm - plain:.3f} ms")
+    if connection.vendor == "postgresql":
+        hop = asyncio.run(thread_pool_vs_async_connection(session, last.pk))
+        print(f"postgresql: history read from async code, run_db (thread pool, Django's pool) "
+              f"{hop[0]:.3f} ms, psycopg AsyncConnectionPool {hop[1]:.3f} ms (one at a time); "
+              f"100 at once: {hop[2]:.1f} ms vs {hop[3]:.1f} ms for the batch")
     session.delete()
 
     import config.asgi  # noqa: F401 - what a server process has loaded (and, at its end, frozen)
