@@ -338,7 +338,8 @@ async def measure(project: Server, baseline: Server | None, tokens: list[str], a
         await run_level(baseline, _baseline_sessions(24), args, fake)
     ours, theirs = [], []
     for n in args.levels:
-        print(f"... {n} session(s) x {args.requests} request(s)", file=sys.stderr, flush=True)
+        requests = max(args.requests, args.single_requests) if n == 1 else args.requests
+        print(f"... {n} session(s) x {requests} request(s)", file=sys.stderr, flush=True)
         sessions = await asyncio.to_thread(start_sessions, project.host, tokens, n)
         ours.append(await run_level(project, sessions, args, fake))
         await asyncio.sleep(1.0)  # sockets of this level are released before the next

@@ -67,8 +67,8 @@ def _reset_inherited_executors() -> None:
     """Runs in the child: threads do not survive a fork, executors that owned them do.
 
     asgiref's shared single-thread executor still counts its dead worker, so any
-    ``sync_to_async`` call outside a thread-sensitive context (the WebSocket auth
-    middleware's token lookup, for one) would wait forever.
+    ``sync_to_async`` call outside a thread-sensitive context would wait forever
+    (``conversations.aio`` resets its own pool after a fork).
     """
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
     AsyncToSync.loop_thread_executors.clear()

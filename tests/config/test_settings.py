@@ -48,3 +48,12 @@ def test_malformed_values_fail_loudly(name: str, value: str) -> None:
 def test_embedded_defaults_need_nothing() -> None:
     result = manage("check")
     assert result.returncode == 0, result.stderr
+
+
+def test_several_workers_need_redis() -> None:
+    # The embedded mode keeps limits, locks and the channel layer in one process's memory.
+    clean = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**clean, "WEB_CONCURRENCY": "2"})
+    assert result.returncode != 0
+    assert "WEB_CONCURRENCY" in result.stderr
