@@ -253,7 +253,7 @@ async def reply_stream(
                 raise RateLimited(retry_after=limit.retry_after)
             prepared = _Prepared("replay", reply=stored)
         else:
-            # Shielded: once begun, the rows are written, and the finally below settles them.
+            # Shielded: the rows get written either way; cancelled meanwhile, we settle the reply row.
             preparing = asyncio.ensure_future(run_db(_reply_prepare, session=session, req=req))
             try:
                 prepared = await asyncio.shield(preparing)
