@@ -100,7 +100,7 @@ needs_services = pytest.mark.skipif(not (settings.REDIS_URL and settings.DATABAS
 @needs_services
 async def test_limits_hold_across_two_server_processes(fake_llm: FakeOpenAI) -> None:
     ((token, keys),) = await _users_with_sessions(1, 5)
-    with ServeProcess(COUNSELING_RATE="4/m") as a, ServeProcess(COUNSELING_RATE="4/m") as b:
+    with ServeProcess(COUNSELING_RATE="4/h") as a, ServeProcess(COUNSELING_RATE="4/h") as b:
         # Three sockets per user, counted across both processes.
         first, second = await _open(a.ws(keys[0], token)), await _open(a.ws(keys[1], token))
         third = await _open(b.ws(keys[2], token))
@@ -124,7 +124,8 @@ async def test_limits_hold_across_two_server_processes(fake_llm: FakeOpenAI) -> 
         assert (busy["type"], busy["data"]["code"]) == ("ai_stream_error", "BUSY")
         assert (await _until_terminal(first))[-1]["type"] == "ai_stream_complete"
 
-        # The per-user rate (4/minute here) counts requests on both processes together:
+        # The per-user rate (4 an hour here, so no window edge falls mid-test) counts the
+        # requests on both processes together:
         # one so far, on a; three more alternate between them, then the fifth is refused.
         fake_llm.behaviour = Behaviour()
         for ws in (third, first, third):
