@@ -12,10 +12,11 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
-from channels.db import database_sync_to_async
 from django.conf import settings
+
+from conversations.aio import run_db
 
 from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
@@ -50,8 +51,11 @@ class ReplyFailed:
 
 ReplyEvent = ReplyChunk | ReplyFinished | ReplyFailed
 
-# Channels' wrapper returns the worker thread's connection to the pool after each call.
-message_finalize_async = database_sync_to_async(message_finalize)
+
+
+async def message_finalize_async(**kwargs: Any) -> Message:
+    """``message_finalize`` on the database pool (never one shared thread)."""
+    return await run_db(message_finalize, **kwargs)
 
 
 def _ms(start: float, end: float) -> int:
@@ -67,9 +71,11 @@ class Upstream:
     Items arrive coalesced (``STREAM_FLUSH_MS``); ``Accepted`` is not passed on.
     """
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: ChatRequest, *, time_limit: float | None = None) -> None:
         self._source = coalesce(get_provider().stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
         self._first: asyncio.Future[StreamItem] | None = asyncio.ensure_future(anext(self._source))
+        # A product's own limit on the whole reply: past it, iteration raises LLM_TIMEOUT.
+        self._deadline = time.monotonic() + time_limit if time_limit is not None else None
 
     async def accepted(self) -> None:
         """Return once the upstream has the request, or has failed (raised by iteration)."""
@@ -84,6 +90,14 @@ class Upstream:
         return self
 
     async def __anext__(self) -> TextDelta | Usage:
+        if self._deadline is None:
+            return await self._next()
+        try:
+            return await asyncio.wait_for(self._next(), max(0.0, self._deadline - time.monotonic()))
+        except TimeoutError:
+            raise LLMError(LLMError.TIMEOUT, "reply time limit reached", permanent=True) from None
+
+    async def _next(self) -> TextDelta | Usage:
         first, self._first = self._first, None
         item = await first if first is not None else await anext(self._source)
         while isinstance(item, Accepted):

@@ -1,0 +1,221 @@
+"""Customs writes and the chat turn: intent, then a JSON answer or an SSE stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from conversations.aio import run_db
+from conversations.errors import SessionNotFound
+from conversations.models import ChatSession, Message, Product, Role
+from conversations.pii import mask_pii
+from conversations.services import message_append
+from customs import limits
+from customs.cargo import CargoMatch, recognize_cargo_numbers
+from customs.intent import IntentResult, intent_classify
+from customs.models import Intent, IntentRecord
+from customs.selectors import session_find, session_hs_pending
+
+logger = logging.getLogger(__name__)
+
+RULES_MODEL = "rules"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User | None
+    ip: str
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
+
+
+@dataclass(frozen=True)
+class Turn:
+    session: ChatSession
+    is_new: bool
+    asked: Message
+    intent: IntentResult
+
+
+@dataclass(frozen=True)
+class ChatOutcome:
+    body: dict[str, Any] | None = None  # a JSON answer
+    stream: AsyncIterator[str] | None = None  # or SSE frames
+
+
+def utc_stamp(moment: datetime | None = None) -> str:
+    """``2025-07-06T12:39:43.632Z``, as the seed writes timestamps."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def elapsed_ms(started: float) -> int:
+    return max(0, round((time.monotonic() - started) * 1000))
+
+
+# --- sessions and messages -----------------------------------------------------------------
+
+
+def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None) -> tuple[ChatSession, bool]:
+    """The caller's session (created when new or unknown); another owner's is "not found".
+
+    Guests' sessions belong to no user and are addressed by their unguessable UUID alone;
+    a signed-in user's session answers only to that user.
+    """
+    key = str(session_uuid or uuid.uuid4())
+    session = session_find(key=key)
+    created = False
+    if session is None:
+        try:
+            with transaction.atomic():
+                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user)
+                created = True
+        except IntegrityError:
+            session = session_find(key=key)  # created meanwhile, or a key of another product
+            if session is None:
+                raise SessionNotFound() from None
+    if session.user_id != (user.pk if user else None):
+        raise SessionNotFound()
+    return session, created
+
+
+def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult) -> Turn:
+    """The user's message (committed before any model call) and how it was classified."""
+    with transaction.atomic():
+        asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=str(uuid.uuid4()))
+        IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
+                                    confidence=intent.confidence, method=intent.method, entities=intent.entities)
+        if not session.title:
+            session.title = mask_pii(text)[:40]
+            ChatSession.objects.filter(pk=session.pk).update(title=session.title)
+    return Turn(session=session, is_new=is_new, asked=asked, intent=intent)
+
+
+def answer_store(*, turn: Turn, text: str, model: str) -> Message:
+    """A JSON turn's answer, kept in the transcript as text."""
+    return message_append(session=turn.session, role=Role.ASSISTANT, text=text, reply_to=turn.asked, model=model,
+                          client_msg_id=str(uuid.uuid4()))
+
+
+# --- cargo -------------------------------------------------------------------------------------
+
+CARGO_SUGGESTIONS = [
+    "화물번호를 정확히 입력해주세요.",
+    "예시: ABCD1234567 (컨테이너 번호)",
+    "예시: 1234-5678-9012 (추적번호)",
+    "예시: 180-12345675 (항공화물운송장)",
+    "예시: 24KMTC0123I-0001-0000 (화물관리번호)",
+]
+
+
+def _cargo_message(primary: CargoMatch, others: list[CargoMatch]) -> str:
+    text = f"화물번호 '{primary.number}'을(를) 인식했습니다. 통관 정보를 조회하고 있습니다."
+    if primary.note:
+        text += f" 참고: {primary.note}"
+    if others:
+        listed = ", ".join(f"{m.number}({m.label})" for m in others)
+        text += f" 함께 인식된 번호: {listed}"
+    return text
+
+
+def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started: float) -> dict[str, Any]:
+    """The seed's cargo_tracking JSON, success or error, field for field."""
+    matches = recognize_cargo_numbers(message)
+    if not matches:
+        return {
+            "intent_type": Intent.CARGO_TRACKING.value,
+            "status": "error",
+            "error_code": "CARGO_NUMBER_NOT_FOUND",
+            "error_message": "메시지에서 화물번호를 찾을 수 없습니다.",
+            "original_message": message,
+            "session_uuid": session_uuid,
+            "user_id": user_id,
+            "suggestions": CARGO_SUGGESTIONS,
+            "retry_available": True,
+            "processed_at": utc_stamp(),
+        }
+    primary, others = matches[0], matches[1:]
+    patterns = list(dict.fromkeys(m.pattern for m in matches))
+    return {
+        "intent_type": Intent.CARGO_TRACKING.value,
+        "status": "success",
+        "message": _cargo_message(primary, others),
+        "cargo_data": {
+            "cargo_number": primary.number,
+            "cargo_type": primary.label,
+            "extracted_patterns": patterns,
+            "confidence_score": primary.confidence,
+        },
+        "spring_endpoint": "/api/cargo/tracking",
+        "session_uuid": session_uuid,
+        "user_id": user_id,
+        "processed_at": utc_stamp(),
+        "processing_time_ms": elapsed_ms(started),
+        "error_code": None,
+        "error_details": None,
+    }
+
+
+# --- the turn ------------------------------------------------------------------------------
+
+
+async def _hs_turn(*, turn: Turn, message: str, user_id: int | None) -> dict[str, Any]:
+    from customs.hs.services import hs_classification_turn
+
+    return await hs_classification_turn(session=turn.session, message=message,
+                                        user_id=str(user_id) if user_id is not None else None)
+
+
+def _json_answer_text(body: dict[str, Any]) -> str:
+    result = body.get("result")
+    if isinstance(result, dict) and result.get("hscode"):
+        return f"HS {result['hscode']}: {result.get('classification_reason', '')}"
+    return str(body.get("message") or body.get("error_message") or "")
+
+
+async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float) -> ChatOutcome:
+    """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
+    key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
+    await limits.rate_limit_check(scope="customs.chat", key=key, rate=rate)
+    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user))
+    classifying = asyncio.ensure_future(intent_classify(message))
+    try:
+        session, is_new = await resolving
+    except BaseException:
+        classifying.cancel()
+        raise
+    intent = await classifying
+    if session_hs_pending(session) and intent.intent != Intent.CARGO_TRACKING:
+        # The seed's staged HS dialogue: the answer to its question continues it.
+        intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities)
+    await limits.session_lock_acquire(session_key=session.key)
+    released = False
+    try:
+        turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent)
+        if intent.intent == Intent.CARGO_TRACKING:
+            body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
+        elif intent.intent == Intent.HSCODE_CLASSIFICATION:
+            body = await _hs_turn(turn=turn, message=message, user_id=caller.user_id)
+        else:
+            from customs.stream import answer_stream
+
+            released = True  # the stream releases the session when it ends
+            return ChatOutcome(stream=answer_stream(turn=turn, caller=caller, started=started))
+        await run_db(answer_store, turn=turn, text=_json_answer_text(body), model=RULES_MODEL
+                     if intent.intent == Intent.CARGO_TRACKING else "hs")
+        logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
+        return ChatOutcome(body=body)
+    finally:
+        if not released:
+            await asyncio.shield(limits.session_lock_release(session_key=session.key))

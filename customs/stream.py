@@ -1,0 +1,214 @@
+"""The SSE answer for general, news and regulatory questions, in Anthropic's Messages format.
+
+Order (customs.md): session_info, message_start, the metadata block for a new session,
+the text block (text deltas of about ``CUSTOMS_DELTA_CHARS`` characters, detail-button
+deltas as they become ready), content_block_stop, message_delta, message_stop.
+
+While the model works on its first token two things run beside it: the chat save (the
+reply row, ``CUSTOMS_SAVE_TIMEOUT``) and the detail buttons (``CUSTOMS_DETAIL_TIMEOUT``).
+A client that leaves cancels this generator: the upstream call is closed at once and the
+partial answer stored ``interrupted`` (``reply_generate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from django.conf import settings
+
+from conversations import frames
+from conversations.aio import run_db
+from conversations.generation import (
+    ReplyChunk,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyFinished,
+    Upstream,
+    message_finalize_async,
+    reply_generate,
+)
+from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
+from conversations.models import Message, MessageStatus, Product, Role
+from conversations.selectors import history_window
+from conversations.services import message_append
+from customs import limits
+from customs.prompts import system_prompt
+from customs.selectors import detail_buttons_select
+from customs.services import Caller, Turn, utc_stamp
+
+logger = logging.getLogger(__name__)
+
+ERROR_TEXTS = {
+    "LLM_TIMEOUT": "응답 시간이 초과되었습니다. 잠시 후 다시 시도해 주세요.",
+    "LLM_UNAVAILABLE": "AI 서비스에 일시적으로 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+    "SAVE_TIMEOUT": "대화 저장이 지연되어 응답을 중단했습니다. 다시 시도해 주세요.",
+}
+DEFAULT_ERROR_TEXT = "응답 처리 중 오류가 발생했습니다."
+BUTTONS_TIMEOUT_TEXT = "상세페이지 정보 준비 시간이 초과되었습니다"
+
+
+def _model_name() -> str:
+    return settings.CUSTOMS_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
+
+
+def _reply_open(*, turn: Turn, uuid_: str) -> Message:
+    return message_append(session=turn.session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
+                          reply_to=turn.asked, model=_model_name(), client_msg_id=uuid_)
+
+
+def _llm_request(*, turn: Turn, history: list[ChatMessage]) -> ChatRequest:
+    return ChatRequest(
+        product=Product.CUSTOMS,
+        messages=(ChatMessage("system", system_prompt(turn.intent.intent)), *history,
+                  ChatMessage("user", turn.asked.content)),
+        model=settings.CUSTOMS_LLM_MODEL,
+        temperature=settings.CUSTOMS_TEMPERATURE,
+        max_tokens=settings.CUSTOMS_MAX_TOKENS,
+        context={"intent": turn.intent.intent.value, "entities": turn.intent.entities},
+    )
+
+
+def _history(*, turn: Turn) -> list[ChatMessage]:
+    if settings.CUSTOMS_HISTORY_WINDOW <= 0 or turn.is_new:
+        return []
+    return history_window(session=turn.session, limit=settings.CUSTOMS_HISTORY_WINDOW, before_id=turn.asked.pk)
+
+
+def _slices(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+async def _buttons(turn: Turn) -> list[dict[str, Any]]:
+    return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.asked.content)
+
+
+async def answer_stream(*, turn: Turn, caller: Caller, started: float) -> AsyncGenerator[str, None]:
+    """The SSE frames of one answer; releases the session's turn lock when it ends."""
+    session_uuid = turn.session.key
+    index = 0
+    upstream: Upstream | None = None
+    saving: asyncio.Task[Message] | None = None
+    buttons: asyncio.Task[list[dict[str, Any]]] | None = None
+    settled = False
+    try:
+        yield frames.customs_session_info(session_uuid=session_uuid, timestamp=time.time())
+        history = await run_db(_history, turn=turn)
+        # The request goes out now; the reply row and the buttons are prepared meanwhile.
+        upstream = Upstream(_llm_request(turn=turn, history=history), time_limit=settings.CUSTOMS_LLM_TIMEOUT)
+        reply_uuid = str(uuid.uuid4())
+        saving = asyncio.create_task(asyncio.wait_for(run_db(_reply_open, turn=turn, uuid_=reply_uuid),
+                                                      settings.CUSTOMS_SAVE_TIMEOUT))
+        buttons = asyncio.create_task(asyncio.wait_for(_buttons(turn), settings.CUSTOMS_DETAIL_TIMEOUT))
+        yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=_model_name(),
+                                           parent_uuid=turn.asked.client_msg_id or "", uuid=reply_uuid)
+        if turn.is_new:
+            yield frames.customs_metadata_block_start(index=index, session_uuid=session_uuid,
+                                                      start_timestamp=utc_stamp())
+            yield frames.customs_block_stop(index=index, stop_timestamp=utc_stamp())
+            index += 1
+        yield frames.customs_text_block_start(index=index, start_timestamp=utc_stamp())
+        try:
+            assistant = await saving
+        except TimeoutError:
+            logger.warning("customs chat save timed out: session=%s", session_uuid)
+            settled = True
+            async for frame in _error_end(index, "SAVE_TIMEOUT"):
+                yield frame
+            return
+        events = reply_generate(assistant=assistant, upstream=upstream, started=started)
+        async for frame in _merge(index, events, buttons):
+            yield frame
+        settled = True
+    finally:
+        if buttons is not None:
+            buttons.cancel()
+        if upstream is not None:
+            await upstream.aclose()
+        if saving is not None and not settled:
+            await _interrupt_unfinished(saving)
+        await asyncio.shield(limits.session_lock_release(session_key=session_uuid))
+
+
+async def _interrupt_unfinished(saving: asyncio.Task[Message]) -> None:
+    """Cancelled before the reply started: a row that was being written still ends settled."""
+    with contextlib.suppress(BaseException):
+        await asyncio.shield(saving)
+    if saving.done() and not saving.cancelled() and saving.exception() is None:
+        await asyncio.shield(message_finalize_async(message_id=saving.result().pk,
+                                                    status=MessageStatus.INTERRUPTED, text=""))
+
+
+async def _error_end(index: int, code: str) -> AsyncGenerator[str, None]:
+    yield frames.customs_text_delta(index=index, text=ERROR_TEXTS.get(code, DEFAULT_ERROR_TEXT))
+    yield frames.customs_message_delta(stop_reason="error", input_tokens=None, output_tokens=0)
+    yield frames.customs_message_stop()
+
+
+async def _merge(index: int, events: AsyncGenerator[ReplyEvent, None],
+                 buttons: asyncio.Task[list[dict[str, Any]]]) -> AsyncGenerator[str, None]:
+    """Text deltas as the model writes, button deltas as they are ready, then the end."""
+    size = settings.CUSTOMS_DELTA_CHARS
+    buttons_pending = True
+    reading: asyncio.Future[ReplyEvent] | None = None
+    finished: ReplyFinished | ReplyFailed | None = None
+    try:
+        while finished is None or buttons_pending:
+            waiting: set[asyncio.Future[Any]] = {buttons} if buttons_pending else set()
+            if finished is None:
+                reading = reading or asyncio.ensure_future(anext(events))
+                waiting.add(reading)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if buttons_pending and buttons in done:
+                buttons_pending = False
+                for frame in _button_frames(index, buttons):
+                    yield frame
+            if reading is not None and reading in done:
+                event, reading = reading.result(), None
+                if isinstance(event, ReplyChunk):
+                    for piece in _slices(event.text, size):
+                        yield frames.customs_text_delta(index=index, text=piece)
+                elif isinstance(event, ReplyFinished | ReplyFailed):
+                    finished = event
+                    if isinstance(event, ReplyFailed):
+                        break  # the error form: no buttons wait on a failed answer
+        if isinstance(finished, ReplyFailed):
+            async for frame in _error_end(index, finished.code):
+                yield frame
+            return
+        assert finished is not None
+        usage = finished.usage
+        yield frames.customs_block_stop(index=index, stop_timestamp=utc_stamp())
+        yield frames.customs_message_delta(
+            stop_reason="end_turn",
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+        )
+        yield frames.customs_message_stop()
+    finally:
+        if reading is not None:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+        await events.aclose()
+
+
+def _button_frames(index: int, buttons: asyncio.Task[list[dict[str, Any]]]) -> list[str]:
+    if buttons.cancelled():
+        return []
+    error = buttons.exception()
+    if isinstance(error, TimeoutError):
+        return [frames.customs_buttons_timeout(index=index, message=BUTTONS_TIMEOUT_TEXT)]
+    if error is not None:
+        logger.warning("customs detail buttons failed: %s", type(error).__name__)
+        return []
+    ready = buttons.result()
+    if not ready:
+        return []
+    return [frames.customs_buttons_start(index=index, button_count=len(ready), processing_status="준비 중"),
+            *(frames.customs_button_ready(index=index, button=button) for button in ready)]

@@ -1,0 +1,54 @@
+"""Customs test helpers: a real HTTP client against the live server, and an SSE reader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import pytest
+
+from customs.intent import intent_cache
+
+
+@dataclass
+class SSE:
+    event: str
+    data: dict[str, Any]
+
+
+def parse_sse(raw: str) -> list[SSE]:
+    events = []
+    for block in raw.replace("\r\n", "\n").split("\n\n"):
+        name, data = "", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip())
+        if name or data:
+            events.append(SSE(name, json.loads("\n".join(data))))
+    return events
+
+
+@pytest.fixture(autouse=True)
+def _fresh_intent_cache() -> None:
+    intent_cache.clear()
+
+
+@pytest.fixture
+def offline(fake_llm: Any, settings: Any) -> None:
+    """List before ``asgi_server``: the server then runs without an LLM (rules, offline responder)."""
+    settings.LLM_BASE_URL = ""
+
+
+@pytest.fixture
+async def http(asgi_server: str) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(base_url=asgi_server, timeout=10, trust_env=False) as client:
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
