@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -41,6 +42,16 @@ def _db_executor() -> ThreadPoolExecutor:
             if _executor is None:
                 _executor = ThreadPoolExecutor(max_workers=settings.DB_THREADS, thread_name_prefix="db")
     return _executor
+
+
+def _forget_executor_in_child() -> None:
+    # Threads do not survive a fork, the executor that owned them does: a forked child
+    # (a test's live server, a pre-forking server) must build its own.
+    global _executor
+    _executor = None
+
+
+os.register_at_fork(after_in_child=_forget_executor_in_child)
 
 
 def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -31,8 +31,8 @@ _CONTAINER = re.compile(_EDGE_L + r"([A-Z]{3})([A-Z])" + _SEP + r"(\d{6})" + _SE
 _CARGO_MGMT = re.compile(_EDGE_L + r"(\d{2}[A-Z0-9]{4}\d{4}[A-Z])" + _SEP + r"(\d{4})" + _SEP + r"(\d{4})" + _EDGE_R)
 _AWB = re.compile(r"(?<![0-9A-Z\-])(\d{3})[ \-]?(\d{4})[ ]?(\d{4})(?![0-9A-Z])")
 _AWB_COMPACT = re.compile(r"(?<![0-9A-Z\-])(\d{3})[ \-]?(\d{8})(?![0-9A-Z])")
-# SCAC (4 letters) then 6–14 letters/digits with at least 6 digits.
-_BL = re.compile(_EDGE_L + r"([A-Z]{4}[A-Z0-9]{6,14})" + _EDGE_R)
+# SCAC (4 letters) then 8–14 letters/digits with at least 6 digits.
+_BL = re.compile(_EDGE_L + r"([A-Z]{4}[A-Z0-9]{8,14})" + _EDGE_R)
 _CONTAINER_SHAPE = re.compile(r"^[A-Z]{4}\d{7}$")
 _BL_CONTEXT = re.compile(r"B/?L|선하증권|비엘|BILL OF LADING", re.IGNORECASE)
 _PARCEL_DASHED = re.compile(r"(?<![0-9\-])(\d{4})-(\d{4})-(\d{4,5})(?![0-9\-])")

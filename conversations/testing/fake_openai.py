@@ -381,8 +381,15 @@ class FakeOpenAI:
             self._queue.extend(behaviours)
 
     def route(self, marker: str, behaviour: Behaviour) -> None:
-        """Answer every chat request whose messages contain ``marker`` with ``behaviour``."""
+        """Answer every chat request whose messages contain ``marker`` with ``behaviour``.
+
+        Markers are tried in the order they were first routed; routing one again replaces its behaviour.
+        """
         with self._cond:
+            for i, (existing, _) in enumerate(self._routes):
+                if existing == marker:
+                    self._routes[i] = (marker, behaviour)
+                    return
             self._routes.append((marker, behaviour))
 
     @property

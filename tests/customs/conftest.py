@@ -39,6 +39,16 @@ def _fresh_intent_cache() -> None:
 
 
 @pytest.fixture
+def detail_links(transactional_db: None) -> None:
+    """The migration's default detail links (a transactional test's flush removes them)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("customs.migrations.0002_default_detail_links").add_links(apps, None)
+
+
+@pytest.fixture
 def offline(fake_llm: Any, settings: Any) -> None:
     """List before ``asgi_server``: the server then runs without an LLM (rules, offline responder)."""
     settings.LLM_BASE_URL = ""
