@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "counseling",
     "maice",
     "customs",
+    "customs.hs",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,12 @@ COUNSELING_MAX_TOKENS = env_int("COUNSELING_MAX_TOKENS", 1024, minimum=16)
 COUNSELING_MESSAGE_MAX_CHARS = env_int("COUNSELING_MESSAGE_MAX_CHARS", 2000, minimum=1)
 COUNSELING_RATE = env_rate("COUNSELING_RATE", "10/m")
 COUNSELING_SESSION_START_RATE = env_rate("COUNSELING_SESSION_START_RATE", "20/m")
+
+# --- Customs: HS classification ------------------------------------------------------------
+
+HS_LLM_MODEL = env_str("HS_LLM_MODEL") or env_str("CUSTOMS_LLM_MODEL") or LLM_MODEL
+# The seed's LLM time limit; past it the retrieval result answers.
+HS_LLM_TIMEOUT = env_float("HS_LLM_TIMEOUT", 45.0, minimum=1.0)
 
 # --- Streams, sockets, retention ------------------------------------------------------------
 
