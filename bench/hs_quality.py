@@ -16,6 +16,7 @@ hold-out figures are not tuned on the hold-out.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import random
@@ -28,8 +29,9 @@ import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-from customs.hs.classifier import classify_offline  # noqa: E402
+from customs.hs.classifier import classify_offline, explain  # noqa: E402
 from customs.hs.loading import parse_codes, parse_examples, parse_titles_ko  # noqa: E402
 from customs.hs.models import Level  # noqa: E402
 from customs.hs.retrieval import Entry, Example, HSIndex, analyzer  # noqa: E402
@@ -80,6 +82,7 @@ def main() -> int:
     started = time.perf_counter()
     index = HSIndex(headings=headings, subheadings=subheadings, examples=train)
     build_s = time.perf_counter() - started
+    titles = {e.code: e.title_ko or e.title_en for e in (*headings, *subheadings)}
     analyzer.analyze("워밍업")
 
     hits = {"hs4@1": 0, "hs4@3": 0, "hs6@1": 0, "hs6@3": 0}
@@ -91,6 +94,8 @@ def main() -> int:
         baseline.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         result = classify_offline(index=index, description=item.name)
+        if result.best is not None:
+            explain(result=result, description=item.name, titles=titles)
         latencies.append((time.perf_counter() - t0) * 1000)
         hs6 = [c.hs6 for c in result.candidates]
         hs4 = list(dict.fromkeys(c[:4] for c in hs6))
@@ -99,7 +104,7 @@ def main() -> int:
         hits["hs6@3"] += want6 in hs6[:3]
         hits["hs4@1"] += hs4[:1] == [want4]
         hits["hs4@3"] += want4 in hs4[:3]
-        bucket = min(0.8, int(result.confidence * 10) / 10)
+        bucket = min(0.9, int(result.confidence * 10) / 10)
         buckets.setdefault(bucket, []).append(int(hs6[:1] == [want6]))
 
     n = len(evaluation)

@@ -63,6 +63,9 @@ _FUNCTION_CHAPTERS = frozenset({84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 95})
 _FOOD_CHAPTERS = frozenset(range(1, 25))
 _CHEMICAL_CHAPTERS = frozenset(range(28, 39))
 
+# Below this retrieval confidence a short description gets questions first.
+ASK_BELOW_CONFIDENCE = 0.6
+
 # Words that already answer a question: the user said what it is made of, what it does, …
 _MATERIAL_WORDS = frozenset(
     "플라스틱 고무 가죽 목재 나무 종이 면 폴리에스터 나일론 울 양모 실크 견 금속 철 강 스테인리스 스테인레스 "
@@ -77,9 +80,11 @@ _STATE_WORDS = frozenset(
     "신선 냉장 냉동 건조 염장 훈제 조제 가공 분말 액상 농축 발효 조리 볶 삶 절임 통조림 fresh chilled frozen "
     "dried salted smoked prepared powder concentrate".split()
 )
+_KNIT_WORDS = frozenset("니트 편직 메리야스 우븐 직물 제직 knit knitted crocheted woven".split())
 _COMPOSITION_WORDS = frozenset("성분 함량 함유 혼합 배합 순도 % 퍼센트 composition content mixture".split())
 
 FACT_QUESTIONS: dict[str, str] = {
+    "knit": "원단의 제조 방식: 편직물(니트·메리야스)인지 직물(우븐)인지, 그리고 남성용·여성용 구분",
     "material": "재질(주된 소재): 예) 플라스틱, 금속(철강·알루미늄), 섬유(면·폴리에스터), 가죽, 목재",
     "function": "주요 기능과 작동 방식: 예) 통신 기능 유무, 전기 사용 여부, 단독 사용 기기인지 부분품인지",
     "use": "용도: 예) 가정용·산업용·의료용, 어떤 기계나 차량에 쓰이는지",
@@ -101,8 +106,8 @@ class OfflineResult:
 
 def classify_offline(*, index: HSIndex, description: str, k: int = TOP_K) -> OfflineResult:
     candidates = index.search(description, k=k)
-    return OfflineResult(candidates=candidates, confidence=confidence(candidates),
-                         terms=index.query_terms(description))
+    terms = index.query_terms(description)
+    return OfflineResult(candidates=candidates, confidence=confidence(candidates, terms=len(terms)), terms=terms)
 
 
 def _chapter(hs: str) -> int:
@@ -110,35 +115,36 @@ def _chapter(hs: str) -> int:
 
 
 def missing_facts(result: OfflineResult, description: str) -> list[str]:
-    """The facts that would decide between the candidate headings, if the description
-    leaves the choice open; empty when it is specific enough to classify."""
+    """The facts that would decide between the candidate headings when the description
+    leaves the choice open; empty when it can be classified as it stands.
+
+    Asked only when retrieval is unsure (low confidence), the description is short and
+    the leading candidates sit in different headings; what is asked follows from those
+    headings' chapters (materials for chapters told apart by material, function and use
+    for machines and instruments, processing state for food, …) minus what was said."""
     if not result.candidates:
         return ["material", "function", "use"]
     own_terms = [t for t, w in result.terms.items() if w == 1.0]
-    top = result.candidates[:TOP_K]
-    total = sum(c.score for c in top) or 1.0
-    lead_heading = top[0].hs4
-    heading_share = sum(c.score for c in top if c.hs4 == lead_heading) / total
-    headings = list(dict.fromkeys(c.hs4 for c in top))
-    # A detailed description (several content words) is classified as it stands, and so
-    # is one whose candidates agree on one heading.
-    if len(own_terms) > 3 or heading_share >= 0.75 or len(headings) == 1:
+    headings = list(dict.fromkeys(c.hs4 for c in result.candidates[:3]))
+    if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(headings) == 1:
         return []
     lowered = description.lower()
-    said = {word for word in (*_MATERIAL_WORDS, *_FUNCTION_WORDS, *_STATE_WORDS, *_COMPOSITION_WORDS)
-            if word in lowered}
+
+    def said(words: frozenset[str]) -> bool:
+        return any(word in lowered for word in words)
+
     chapters = {_chapter(h) for h in headings}
     facts: list[str] = []
-    if len(chapters & _MATERIAL_CHAPTERS) >= 1 and len(chapters) > 1 and not said & _MATERIAL_WORDS:
+    if {61, 62} <= chapters and not said(_KNIT_WORDS):
+        facts.append("knit")
+    if chapters & _MATERIAL_CHAPTERS and len(chapters) > 1 and not said(_MATERIAL_WORDS):
         facts.append("material")
-    if chapters & _FUNCTION_CHAPTERS and not said & _FUNCTION_WORDS:
+    if chapters & _FUNCTION_CHAPTERS and not said(_FUNCTION_WORDS):
         facts.extend(["function", "use"])
-    if chapters & _FOOD_CHAPTERS and not said & _STATE_WORDS:
+    if chapters & _FOOD_CHAPTERS and not said(_STATE_WORDS):
         facts.append("state")
-    if chapters & (_CHEMICAL_CHAPTERS | _FOOD_CHAPTERS) and not said & _COMPOSITION_WORDS:
+    if chapters & (_CHEMICAL_CHAPTERS | _FOOD_CHAPTERS) and not said(_COMPOSITION_WORDS):
         facts.append("composition")
-    if not facts and heading_share < 0.5:
-        facts = ["material", "use"] if not said & _MATERIAL_WORDS else ["function", "use"]
     return facts
 
 
