@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "counseling",
     "maice",
     "customs",
+    "customs.hs",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,10 @@ UNIPASS_API_KEY = env_str("UNIPASS_API_KEY")
 UNIPASS_BASE_URL = env_str("UNIPASS_BASE_URL", "https://unipass.customs.go.kr:38010/ext/rest")
 UNIPASS_CONNECT_TIMEOUT = env_float("UNIPASS_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 UNIPASS_READ_TIMEOUT = env_float("UNIPASS_READ_TIMEOUT", 10.0, minimum=0.1)
+# HS classification (customs.hs).
+HS_LLM_MODEL = env_str("HS_LLM_MODEL") or env_str("CUSTOMS_LLM_MODEL") or LLM_MODEL
+# The seed's LLM time limit; past it the retrieval result answers.
+HS_LLM_TIMEOUT = env_float("HS_LLM_TIMEOUT", 45.0, minimum=1.0)
 
 # --- Streams, sockets, retention ------------------------------------------------------------
 
