@@ -43,7 +43,7 @@ def _k(*words: str) -> re.Pattern[str]:
 
 
 _HS = _k("hs ?코드", "hscode", "hs code", "hs-code", "hs 번호", "품목 ?분류", "세번", "관세율표", "tariff classification",
-         "classify", "hs 분류", "에이치에스")
+         "classify", "hs 분류", "에이치에스", r"hs \d{4}", "hs ?부호")
 _CARGO = _k("화물 ?조회", "화물 ?추적", "통관 ?조회", "통관 ?진행", "통관 ?상태", "배송 ?조회", "운송장", "컨테이너 ?번호",
             "b/?l ?번호", "track(ing)? (my|the|number)", "where is my (shipment|cargo|parcel)", "cargo status",
             "화물 ?위치", "어디쯤", "반출", "반입")

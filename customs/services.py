@@ -21,6 +21,7 @@ from conversations.pii import mask_pii
 from conversations.services import message_append
 from customs import limits
 from customs.cargo import CargoMatch, recognize_cargo_numbers
+from customs.hs.services import hs_classification_turn
 from customs.intent import IntentResult, intent_classify
 from customs.models import Intent, IntentRecord
 from customs.selectors import session_find, session_hs_pending
@@ -170,20 +171,6 @@ def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started:
 # --- the turn ------------------------------------------------------------------------------
 
 
-async def _hs_turn(*, turn: Turn, message: str, user_id: int | None) -> dict[str, Any]:
-    from customs.hs.services import hs_classification_turn
-
-    return await hs_classification_turn(session=turn.session, message=message,
-                                        user_id=str(user_id) if user_id is not None else None)
-
-
-def _json_answer_text(body: dict[str, Any]) -> str:
-    result = body.get("result")
-    if isinstance(result, dict) and result.get("hscode"):
-        return f"HS {result['hscode']}: {result.get('classification_reason', '')}"
-    return str(body.get("message") or body.get("error_message") or "")
-
-
 async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float) -> ChatOutcome:
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
@@ -205,15 +192,17 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent)
         if intent.intent == Intent.CARGO_TRACKING:
             body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
+            await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
+                         model=RULES_MODEL)
         elif intent.intent == Intent.HSCODE_CLASSIFICATION:
-            body = await _hs_turn(turn=turn, message=message, user_id=caller.user_id)
+            # It keeps the stage and stores its own answer and result.
+            body = await hs_classification_turn(session=turn.session, message=message, user_id=caller.user_id,
+                                                user_message=turn.asked)
         else:
             from customs.stream import answer_stream
 
             released = True  # the stream releases the session when it ends
             return ChatOutcome(stream=answer_stream(turn=turn, caller=caller, started=started))
-        await run_db(answer_store, turn=turn, text=_json_answer_text(body), model=RULES_MODEL
-                     if intent.intent == Intent.CARGO_TRACKING else "hs")
         logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
         return ChatOutcome(body=body)
     finally:
