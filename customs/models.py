@@ -130,3 +130,12 @@ class DetailLink(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CustomsSession(ChatSession):
+    """Customs sessions only, for their own admin list (filters by intent, HS stage and code)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "관세 상담 세션"
+        verbose_name_plural = "관세 상담 세션"
