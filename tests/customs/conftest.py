@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -46,6 +48,21 @@ def detail_links(transactional_db: None) -> None:
     from django.apps import apps
 
     import_module("customs.migrations.0002_default_detail_links").add_links(apps, None)
+
+
+HS_DATA = Path("/work/shared/data/hs")
+
+
+@pytest.fixture
+def nomenclature(transactional_db: None) -> None:
+    """The HS nomenclature (English and Korean titles) from the shared data folder."""
+    from django.core.management import call_command
+
+    data = Path(os.environ.get("HS_DATA_DIR", HS_DATA))
+    if not (data / "harmonized-system.csv").exists():
+        pytest.skip(f"no HS data at {data}")
+    call_command("load_hscodes", file=data / "harmonized-system.csv", hs4_ko=data / "hs4_ko.csv",
+                 hs6_ko=data / "hs6_ko.csv", verbosity=0)
 
 
 @pytest.fixture

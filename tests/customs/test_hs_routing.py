@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from django.core.management import call_command
 
 from conversations.models import ChatSession, Message, Role
 from customs.models import IntentRecord
@@ -15,18 +13,7 @@ from customs.models import IntentRecord
 pytest_plugins = ["tests.live_server"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "hs"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/hs")
 ENVELOPE = {"type", "service", "stage", "timestamp", "session_uuid", "user_id"}
-
-
-@pytest.fixture
-def nomenclature(transactional_db: None) -> None:
-    if not (DATA / "harmonized-system.csv").exists():
-        pytest.skip(f"no HS data at {DATA}")
-    call_command("load_hscodes", file=DATA / "harmonized-system.csv", hs4_ko=DATA / "hs4_ko.csv",
-                 hs6_ko=DATA / "hs6_ko.csv", verbosity=0)
 
 
 async def test_hs_question_and_its_follow_ups_are_the_staged_json(nomenclature: None, offline: None,
