@@ -38,9 +38,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.ws_ttfc import (
+    ISSUE_TOKENS,
     PYTHON,
     ROOT,
-    ISSUE_TOKENS,
     BenchError,
     cache_prefix,
     fresh_database,
@@ -111,7 +111,7 @@ class Sample:
     first_delta: float
 
 
-async def one_stream(host: str, token: str, timeout: float) -> Sample:
+async def one_stream(host: str, token: str, limit: float) -> Sample:
     """A minimal HTTP/1.1 client: the cost on the client side stays small and fixed."""
     marker = f"bench-{secrets.token_hex(8)}"
     name, port = host.split(":")
@@ -126,7 +126,7 @@ async def one_stream(host: str, token: str, timeout: float) -> Sample:
         await writer.drain()
         first: float | None = None
         received = bytearray()
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             while chunk := await reader.read(65536):
                 now = time.monotonic()
                 tail = bytes(received[-32:])
@@ -161,11 +161,11 @@ class LevelResult:
 
 
 async def run_level(host: str, tokens: list[str], n: int, rounds: int, warmup: int,
-                    timeout: float) -> tuple[list[Sample], int]:
+                    limit: float) -> tuple[list[Sample], int]:
     samples: list[Sample] = []
     failed = 0
     for r in range(warmup + rounds):
-        results = await asyncio.gather(*(one_stream(host, tokens[i % len(tokens)], timeout) for i in range(n)),
+        results = await asyncio.gather(*(one_stream(host, tokens[i % len(tokens)], limit) for i in range(n)),
                                        return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -216,8 +216,9 @@ def report(info: dict[str, Any], ttft: float, chunk_delay: float, results: list[
              f"{'ADDED (server) ms':>23}",
              f"{'':>7} {'':>8} {'':>6} | {'p50':>10} {'p99':>10} | {'p50':>8} | {'p50':>7} {'p99':>7} {'max':>7}"]
     for r in results:
-        lines.append(f"{r.concurrency:>7} {r.requests:>8} {r.failed:>6} | {r.client_p50:>10.2f} {r.client_p99:>10.2f} | "
-                     f"{r.upstream_p50:>8.2f} | {r.added_p50:>7.2f} {r.added_p99:>7.2f} {r.added_max:>7.2f}")
+        lines.append(f"{r.concurrency:>7} {r.requests:>8} {r.failed:>6} | {r.client_p50:>10.2f} "
+                     f"{r.client_p99:>10.2f} | {r.upstream_p50:>8.2f} | {r.added_p50:>7.2f} {r.added_p99:>7.2f} "
+                     f"{r.added_max:>7.2f}")
     at100 = next((r for r in results if r.concurrency == 100), None)
     at300 = next((r for r in results if r.concurrency == 300), None)
     if at100 is not None:

@@ -86,7 +86,7 @@ def customs_session_info(*, session_uuid: str, timestamp: float) -> str:
 def customs_message_start(*, message_id: str, model: str, parent_uuid: str, uuid: str,
                           input_tokens: int = 0) -> str:
     # usage as Anthropic's API sends it, so its SDK's accumulator can start from here.
-    message = {
+    message: dict[str, Any] = {
         "id": message_id, "type": "message", "role": "assistant", "model": model,
         "parent_uuid": parent_uuid, "uuid": uuid, "content": [], "stop_reason": None, "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "output_tokens": 0},
@@ -95,13 +95,14 @@ def customs_message_start(*, message_id: str, model: str, parent_uuid: str, uuid
 
 
 def customs_metadata_block_start(*, index: int, session_uuid: str, start_timestamp: str) -> str:
-    block = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "metadata",
-             "metadata": {"session_uuid": session_uuid}}
+    block: dict[str, Any] = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "metadata",
+                             "metadata": {"session_uuid": session_uuid}}
     return sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
 
 
 def customs_text_block_start(*, index: int, start_timestamp: str) -> str:
-    block = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "text", "text": "", "citations": []}
+    block: dict[str, Any] = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "text", "text": "",
+                             "citations": []}
     return sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
 
 

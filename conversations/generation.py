@@ -17,7 +17,6 @@ from typing import Any, Self
 from django.conf import settings
 
 from conversations.aio import run_db
-
 from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output

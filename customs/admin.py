@@ -57,9 +57,10 @@ class HSCodeFilter(admin.SimpleListFilter):
         return [(c, f"제{c}류") for c in sorted({code[:2] for code in codes})]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not self.value():
+        chapter = self.value()
+        if not chapter:
             return queryset
-        results = HSClassification.objects.filter(session=OuterRef("pk"), hscode__startswith=self.value())
+        results = HSClassification.objects.filter(session=OuterRef("pk"), hscode__startswith=chapter)
         return queryset.filter(Exists(results))
 
 

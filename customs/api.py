@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Router
 
 from conversations.auth import request_user_optional
@@ -39,7 +40,7 @@ async def _caller(request: HttpRequest) -> Caller:
 
 
 @router.post("/chat", response={200: dict})
-async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponse:
+async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     """JSON for cargo_tracking and hscode_classification; an SSE stream for everything else."""
     started = time.monotonic()
     caller = await _caller(request)

@@ -105,7 +105,8 @@ def _containers(text: str) -> list[CargoMatch]:
         confidence = 0.95
         if expected != int(check):
             confidence = 0.7
-            notes.append(f"검사 숫자(마지막 자리)가 ISO 6346 계산값 {expected}과(와) 다릅니다. 번호를 다시 확인해 주세요.")
+            notes.append(f"검사 숫자(마지막 자리)가 ISO 6346 계산값 {expected}과(와) 다릅니다. "
+                         "번호를 다시 확인해 주세요.")
         if category not in "UJZ":
             confidence = min(confidence, 0.8)
             notes.append(f"네 번째 글자는 보통 U, J, Z 중 하나입니다 (입력: {category}).")
