@@ -7,23 +7,26 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from conversations.aio import run_db
 from conversations.errors import SessionNotFound
+from conversations.llm import ChatMessage
 from conversations.models import ChatSession, Message, Product, Role
 from conversations.pii import mask_pii
+from conversations.selectors import history_window
 from conversations.services import message_append
 from customs import limits
 from customs.cargo import CargoMatch, recognize_cargo_numbers
 from customs.hs.services import hs_classification_turn
 from customs.intent import IntentResult, intent_classify
-from customs.models import Intent, IntentRecord
+from customs.models import JSON_INTENTS, Intent, IntentRecord
 from customs.selectors import session_find, session_hs_pending
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class Turn:
     is_new: bool
     asked: Message
     intent: IntentResult
+    history: list[ChatMessage] = field(default_factory=list)  # earlier turns, for streamed answers
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,10 @@ def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None) -> tup
 
 
 def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult) -> Turn:
-    """The user's message (committed before any model call) and how it was classified."""
+    """The user's message (committed before any model call) and how it was classified.
+
+    A streamed answer's context is read in the same trip to the database.
+    """
     with transaction.atomic():
         asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=str(uuid.uuid4()))
         IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
@@ -100,7 +107,10 @@ def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentR
         if not session.title:
             session.title = mask_pii(text)[:40]
             ChatSession.objects.filter(pk=session.pk).update(title=session.title)
-    return Turn(session=session, is_new=is_new, asked=asked, intent=intent)
+    history: list[ChatMessage] = []
+    if intent.intent not in JSON_INTENTS and not is_new and settings.CUSTOMS_HISTORY_WINDOW > 0:
+        history = history_window(session=session, limit=settings.CUSTOMS_HISTORY_WINDOW, before_id=asked.pk)
+    return Turn(session=session, is_new=is_new, asked=asked, intent=intent, history=history)
 
 
 def answer_store(*, turn: Turn, text: str, model: str) -> Message:

@@ -35,7 +35,6 @@ from conversations.generation import (
 )
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import Message, MessageStatus, Product, Role
-from conversations.selectors import history_window
 from conversations.services import message_append
 from customs import limits
 from customs.prompts import system_prompt
@@ -62,22 +61,16 @@ def _reply_open(*, turn: Turn, uuid_: str) -> Message:
                           reply_to=turn.asked, model=_model_name(), client_msg_id=uuid_)
 
 
-def _llm_request(*, turn: Turn, history: list[ChatMessage]) -> ChatRequest:
+def _llm_request(*, turn: Turn) -> ChatRequest:
     return ChatRequest(
         product=Product.CUSTOMS,
-        messages=(ChatMessage("system", system_prompt(turn.intent.intent)), *history,
+        messages=(ChatMessage("system", system_prompt(turn.intent.intent)), *turn.history,
                   ChatMessage("user", turn.asked.content)),
         model=settings.CUSTOMS_LLM_MODEL,
         temperature=settings.CUSTOMS_TEMPERATURE,
         max_tokens=settings.CUSTOMS_MAX_TOKENS,
         context={"intent": turn.intent.intent.value, "entities": turn.intent.entities},
     )
-
-
-def _history(*, turn: Turn) -> list[ChatMessage]:
-    if settings.CUSTOMS_HISTORY_WINDOW <= 0 or turn.is_new:
-        return []
-    return history_window(session=turn.session, limit=settings.CUSTOMS_HISTORY_WINDOW, before_id=turn.asked.pk)
 
 
 def _slices(text: str, size: int) -> list[str]:
@@ -98,9 +91,8 @@ async def answer_stream(*, turn: Turn, caller: Caller, started: float) -> AsyncG
     settled = False
     try:
         yield frames.customs_session_info(session_uuid=session_uuid, timestamp=time.time())
-        history = await run_db(_history, turn=turn)
         # The request goes out now; the reply row and the buttons are prepared meanwhile.
-        upstream = Upstream(_llm_request(turn=turn, history=history), time_limit=settings.CUSTOMS_LLM_TIMEOUT)
+        upstream = Upstream(_llm_request(turn=turn), time_limit=settings.CUSTOMS_LLM_TIMEOUT)
         reply_uuid = str(uuid.uuid4())
         saving = asyncio.create_task(asyncio.wait_for(run_db(_reply_open, turn=turn, uuid_=reply_uuid),
                                                       settings.CUSTOMS_SAVE_TIMEOUT))
