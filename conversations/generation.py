@@ -115,9 +115,12 @@ class Upstream:
 
 
 async def reply_generate(
-    *, assistant: Message, upstream: Upstream, started: float
+    *, assistant: Message, upstream: Upstream, started: float, fallback: str = SAFE_FALLBACK_REPLY
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """Stream ``upstream`` into ``assistant``; ``started`` is when the user's request arrived."""
+    """Stream ``upstream`` into ``assistant``; ``started`` is when the user's request arrived.
+
+    ``fallback`` replaces a reply the output screen blocks (each product words its own).
+    """
     provider = get_provider()
     shown = ""  # what the client has been sent
     usage: Usage | None = None
@@ -157,12 +160,12 @@ async def reply_generate(
         if block_reason is not None:
             logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
             await message_finalize_async(
-                message_id=assistant.pk, status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
+                message_id=assistant.pk, status=MessageStatus.BLOCKED, text=fallback,
                 blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
             )
             finished = True
-            yield ReplyChunk(("\n" if shown else "") + SAFE_FALLBACK_REPLY)
-            yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
+            yield ReplyChunk(("\n" if shown else "") + fallback)
+            yield ReplyFinished(assistant.pk, fallback, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
         await message_finalize_async(message_id=assistant.pk, status=MessageStatus.COMPLETE, text=text, usage=usage,
                         ttfc_ms=ttfc_ms, total_ms=total_ms)

@@ -50,6 +50,8 @@ ERROR_TEXTS = {
 }
 DEFAULT_ERROR_TEXT = "응답 처리 중 오류가 발생했습니다."
 BUTTONS_TIMEOUT_TEXT = "상세페이지 정보 준비 시간이 초과되었습니다"
+BLOCKED_TEXT = ("죄송합니다. 방금 답변은 안전 검토에서 보류되어 보여 드릴 수 없습니다. 질문을 조금 바꿔 다시 물어봐 "
+                "주시거나 관세청 고객지원센터(국번 없이 125)에 문의해 주세요.")
 
 
 def _model_name() -> str:
@@ -113,10 +115,16 @@ async def answer_stream(*, turn: Turn, caller: Caller, started: float) -> AsyncG
             async for frame in _error_end(index, "SAVE_TIMEOUT"):
                 yield frame
             return
-        events = reply_generate(assistant=assistant, upstream=upstream, started=started)
+        events = reply_generate(assistant=assistant, upstream=upstream, started=started, fallback=BLOCKED_TEXT)
         async for frame in _merge(index, events, buttons):
             yield frame
         settled = True
+    except Exception:
+        # A bug must still end the stream in its error form: an exception escaping an
+        # async generator leaves Django's response, and so the client, hanging.
+        logger.exception("customs stream failed: session=%s", session_uuid)
+        async for frame in _error_end(index, "STREAMING_ERROR"):
+            yield frame
     finally:
         if buttons is not None:
             buttons.cancel()

@@ -441,3 +441,36 @@ async def test_cors_for_configured_origins_only(front_origin: str, classifier: F
     assert response.headers["access-control-allow-origin"] == front_origin
     foreign, _ = await post_sse(http, {"message": "관세 환급 안내"}, headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_a_blocked_answer_is_replaced_in_customs_words(classifier: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    from customs.stream import BLOCKED_TEXT
+
+    classifier.route("[차단]", Behaviour(reply="담당자 개인 번호 010-1234-5678 로 연락하세요.", chunk_size=50))
+    _, events = await post_sse(http, {"message": "[차단] 수입신고 문의처"})
+    assert "".join(texts(events)).endswith(BLOCKED_TEXT)
+    assert "010-1234-5678" not in "".join(texts(events))
+    assert events[-2].data["delta"]["stop_reason"] == "end_turn"
+    reply = await _settled(events[0].data["session_uuid"])
+    assert (reply.status, reply.content) == (MessageStatus.BLOCKED, BLOCKED_TEXT)
+
+
+@pytest.fixture
+def broken_request_builder(fake_llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patched before the server forks: a bug on the stream path."""
+    def broken(**kwargs: Any) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr("customs.stream._llm_request", broken)
+
+
+async def test_a_bug_on_the_stream_path_still_ends_the_stream(broken_request_builder: None, classifier: FakeOpenAI,
+                                                              http: httpx2.AsyncClient) -> None:
+    _, events = await post_sse(http, {"message": "관세 환급 절차"})
+    assert [e.event for e in events][-3:] == ["content_block_delta", "message_delta", "message_stop"]
+    assert texts(events) == ["응답 처리 중 오류가 발생했습니다."]
+    assert events[-2].data["delta"]["stop_reason"] == "error"
+    # The session is free again.
+    again = await http.post("/api/v1/chat", json={"message": "MSKU9070323",
+                                                  "session_uuid": events[0].data["session_uuid"]})
+    assert again.status_code == 200

@@ -20,7 +20,8 @@ async def test_hs_question_and_its_follow_ups_are_the_staged_json(nomenclature: 
                                                                   http: httpx2.AsyncClient, token: str,
                                                                   user: Any) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    first = await http.post("/api/v1/chat", headers=headers, json={"message": "스마트폰 HS코드 알려줘"})
+    # The first HS question of a process builds its retrieval index: seconds on a slow machine.
+    first = await http.post("/api/v1/chat", headers=headers, json={"message": "스마트폰 HS코드 알려줘"}, timeout=60)
     assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
     body = first.json()
     assert ENVELOPE <= set(body) and body["service"] == "hscode_classification"

@@ -73,7 +73,8 @@ async def test_guest_gets_streams_buttons_and_cards(detail_links: None, nomencla
     # HS classification: stage by stage on the same session.
     await _ask(page, "스마트폰 HS코드 알려줘")
     hs = page.locator("[data-testid=hs-card]").last
-    await expect(hs).to_be_visible()
+    # The first HS question of a process builds its retrieval index (seconds on a slow machine).
+    await expect(hs).to_be_visible(timeout=60_000)
     if await hs.get_attribute("data-stage") == "information_gathering":
         await expect(hs.locator(".stage")).to_have_text("정보 수집")
         await _ask(page, "터치스크린이 있는 휴대용 무선 전화기입니다")
