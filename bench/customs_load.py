@@ -249,6 +249,8 @@ def given_database(url: str | None, workdir: Path) -> Iterator[tuple[str, str]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.customs_load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="measured requests per level (default 300)")
+    parser.add_argument("--single-requests", type=int, default=50,
+                        help="measured requests of the one-stream baseline (default 50: it runs them one by one)")
     parser.add_argument("--concurrency", default="1,100,300", help="comma-separated stream counts")
     parser.add_argument("--ttft", type=float, default=0.05, help="fake answer's time to first token, seconds")
     parser.add_argument("--chunk-delay", type=float, default=0.01, help="fake pause between chunks, seconds")
@@ -283,7 +285,7 @@ def server_env(database_url: str, args: argparse.Namespace, prefix: str, base_ur
 async def measure(host: str, tokens: list[str], fake: FakeUpstream, args: argparse.Namespace) -> list[LevelResult]:
     results = []
     for n in args.levels:
-        rounds = math.ceil(args.requests / n)
+        rounds = math.ceil((args.single_requests if n == 1 else args.requests) / n)
         warmup = max(1, math.ceil(5 / n))
         print(f"... {n} stream(s): {warmup} warm-up + {rounds} measured round(s)", file=sys.stderr, flush=True)
         samples, failed = await run_level(host, tokens, n, rounds, warmup, args.timeout)
@@ -306,8 +308,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... preparing {db_kind}", file=sys.stderr, flush=True)
             manage(["migrate", "--noinput"], env)
             tokens = _tokens(secrets.token_hex(3), env)
-            with running_server(env, Path(tmp) / "daphne.log") as host:
+            log = Path(tmp) / "daphne.log"
+            with running_server(env, log) as host:
                 results = asyncio.run(measure(host, tokens, fake, args))
+            if any(r.failed for r in results):
+                kinds = sorted({line for line in log.read_text(errors="replace").splitlines()
+                                if re.match(r"^[\w.]+(Error|Exception|Timeout)\b", line)})
+                print("server exceptions:\n" + "\n".join(kinds[-10:]), file=sys.stderr)
             info = machine_info(db_kind, args.redis_url)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)

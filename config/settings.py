@@ -134,6 +134,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, channel layer ----------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
+# Connections of each event loop's asyncio Redis client (conversations.aio.redis_client).
+REDIS_POOL_MAX = env_int("REDIS_POOL_MAX", 100, minimum=1)
 if REDIS_URL:
     CACHES = {
         "default": {

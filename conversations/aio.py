@@ -86,7 +86,11 @@ def redis_client() -> aioredis.Redis:
     client = _redis_clients.get(loop)
     if client is None:
         # No read timeout: blocking reads (XREADGROUP BLOCK, BLPOP) wait longer than any default.
-        client = _redis_clients[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+        # A blocking pool: past its size a caller waits for a connection instead of failing
+        # with MaxConnectionsError (which hundreds of concurrent streams otherwise meet).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=settings.REDIS_POOL_MAX, timeout=10,
+            socket_timeout=None, socket_connect_timeout=5, health_check_interval=30,
         )
+        client = _redis_clients[loop] = aioredis.Redis(connection_pool=pool)
     return client
