@@ -82,8 +82,9 @@ intent_type is exactly one of:
 - "news_inquiry": the user asks about recent trade or customs news and trends.
 - "regulatory_inquiry": the user asks about laws, regulations, requirements, duties, FTA, refunds, procedures.
 - "general_chat": anything else.
-confidence_score is a number from 0 to 1. entities holds what you found, e.g. {"cargo_numbers": ["MSCU1234565"],
-"product": "스마트폰", "country": "미국"}; use {} when there is nothing."""
+confidence_score is a number from 0 to 1. entities holds what you found, with only these optional keys:
+"cargo_numbers" (list of strings), "product", "hs_code", "country", "topic" (strings), e.g.
+{"cargo_numbers": ["MSCU1234565"], "product": "스마트폰", "country": "미국"}; use {} when there is nothing."""
 
 
 def _parse_llm_answer(text: str) -> IntentOut:
@@ -104,7 +105,7 @@ async def classify_by_llm(message: str) -> IntentResult:
     completion = await asyncio.wait_for(get_provider().complete(request), settings.CUSTOMS_INTENT_TIMEOUT)
     answer = _parse_llm_answer(completion.text)
     return IntentResult(Intent(answer.intent_type), answer.confidence_score, IntentRecord.Method.LLM,
-                        dict(answer.entities))
+                        answer.entities.as_dict())
 
 
 def normalize_message(message: str) -> str:

@@ -30,6 +30,21 @@ class ChatIn(BaseModel):
         return value
 
 
+class IntentEntities(BaseModel):
+    """What the classifier may extract; other keys are dropped, wrong types rejected."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    cargo_numbers: list[StrictStr] = Field(default_factory=list, max_length=10)
+    product: StrictStr | None = Field(default=None, max_length=200)
+    hs_code: StrictStr | None = Field(default=None, max_length=20)
+    country: StrictStr | None = Field(default=None, max_length=100)
+    topic: StrictStr | None = Field(default=None, max_length=200)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude_defaults=True)
+
+
 class IntentOut(BaseModel):
     """What the classifier LLM must answer: exactly these three fields."""
 
@@ -37,4 +52,4 @@ class IntentOut(BaseModel):
 
     intent_type: IntentName
     confidence_score: float = Field(ge=0.0, le=1.0)
-    entities: dict[str, Any] = Field(default_factory=dict)
+    entities: IntentEntities = Field(default_factory=IntentEntities)

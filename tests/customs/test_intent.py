@@ -67,6 +67,7 @@ async def test_without_an_llm_rules_decide(settings: Any) -> None:
     '{"intent_type": "news_inquiry", "confidence_score": 1.5, "entities": {}}',
     '{"intent_type": "news_inquiry", "confidence_score": 0.5, "entities": {}, "extra": 1}',
     '["news_inquiry"]',
+    '{"intent_type": "news_inquiry", "confidence_score": 0.5, "entities": {"cargo_numbers": "MSKU9070323"}}',
 ])
 async def test_off_schema_llm_answers_fall_back_to_rules(fake_llm: FakeOpenAI, reply: str) -> None:
     intent_cache.clear()
@@ -85,7 +86,8 @@ async def test_llm_errors_and_timeouts_fall_back(fake_llm: FakeOpenAI, settings:
 
 
 async def test_llm_json_is_used_fenced_or_not(fake_llm: FakeOpenAI) -> None:
-    answer = {"intent_type": "hscode_classification", "confidence_score": 0.81, "entities": {"product": "노트북"}}
+    answer = {"intent_type": "hscode_classification", "confidence_score": 0.81,
+              "entities": {"product": "노트북", "mood": "curious"}}  # unknown keys are dropped
     for reply in (json.dumps(answer), "```json\n" + json.dumps(answer) + "\n```"):
         intent_cache.clear()
         fake_llm.route(MARKER, Behaviour(reply=reply))
