@@ -51,7 +51,6 @@ class ReplyFailed:
 ReplyEvent = ReplyChunk | ReplyFinished | ReplyFailed
 
 
-
 async def message_finalize_async(**kwargs: Any) -> Message:
     """``message_finalize`` on the database pool (never one shared thread)."""
     return await run_db(message_finalize, **kwargs)

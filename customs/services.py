@@ -193,8 +193,9 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         classifying.cancel()
         raise
     intent = await classifying
-    if session_hs_pending(session) and intent.intent != Intent.CARGO_TRACKING:
-        # The seed's staged HS dialogue: the answer to its question continues it.
+    if session_hs_pending(session) and not recognize_cargo_numbers(message):
+        # The seed's staged HS dialogue: the answer to its question continues it (only a
+        # cargo number breaks out: "반입 예정인 배터리" is still about the product).
         intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities)
     await limits.session_lock_acquire(session_key=session.key)
     released = False
@@ -212,7 +213,7 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
             from customs.stream import answer_stream
 
             released = True  # the stream releases the session when it ends
-            return ChatOutcome(stream=answer_stream(turn=turn, caller=caller, started=started))
+            return ChatOutcome(stream=answer_stream(turn=turn, started=started))
         logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
         return ChatOutcome(body=body)
     finally:

@@ -39,7 +39,7 @@ from conversations.services import message_append
 from customs import limits
 from customs.prompts import system_prompt
 from customs.selectors import detail_buttons_select
-from customs.services import Caller, Turn, utc_stamp
+from customs.services import Turn, utc_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +83,14 @@ async def _buttons(turn: Turn) -> list[dict[str, Any]]:
     return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.asked.content)
 
 
-async def answer_stream(*, turn: Turn, caller: Caller, started: float) -> AsyncGenerator[str, None]:
+async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, None]:
     """The SSE frames of one answer; releases the session's turn lock when it ends."""
     session_uuid = turn.session.key
     index = 0
     upstream: Upstream | None = None
     saving: asyncio.Task[Message] | None = None
     buttons: asyncio.Task[list[dict[str, Any]]] | None = None
+    merging: AsyncGenerator[str, None] | None = None
     settled = False
     try:
         yield frames.customs_session_info(session_uuid=session_uuid, timestamp=time.time())
@@ -116,7 +117,8 @@ async def answer_stream(*, turn: Turn, caller: Caller, started: float) -> AsyncG
                 yield frame
             return
         events = reply_generate(assistant=assistant, upstream=upstream, started=started, fallback=BLOCKED_TEXT)
-        async for frame in _merge(index, events, buttons):
+        merging = _merge(index, events, buttons)
+        async for frame in merging:
             yield frame
         settled = True
     except Exception:
@@ -126,6 +128,10 @@ async def answer_stream(*, turn: Turn, caller: Caller, started: float) -> AsyncG
         async for frame in _error_end(index, "STREAMING_ERROR"):
             yield frame
     finally:
+        if merging is not None:
+            # Closed here, not left to the collector, when the client left while a frame was
+            # being sent: the reply is settled and the upstream closed before we go on.
+            await merging.aclose()
         if buttons is not None:
             buttons.cancel()
         if upstream is not None:
