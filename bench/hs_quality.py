@@ -37,7 +37,8 @@ from customs.hs.models import Level  # noqa: E402
 from customs.hs.retrieval import Entry, Example, HSIndex, analyzer  # noqa: E402
 
 SEED = 20260101
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "data" / "hs"
+# The project keeps no copy: the data sits beside the checkout (../shared/data/hs).
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hs"
 
 
 def split(examples: list[Example], *, seed: int, fraction: float = 0.1) -> tuple[list[Example], list[Example]]:

@@ -119,14 +119,14 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     leaves the choice open; empty when it can be classified as it stands.
 
     Asked only when retrieval is unsure (low confidence), the description is short and
-    the leading candidates sit in different headings; what is asked follows from those
-    headings' chapters (materials for chapters told apart by material, function and use
+    several candidates lead; what is asked follows from their chapters (materials for chapters told apart by material, function and use
     for machines and instruments, processing state for food, …) minus what was said."""
     if not result.candidates:
         return ["material", "function", "use"]
     own_terms = [t for t, w in result.terms.items() if w == 1.0]
-    headings = list(dict.fromkeys(c.hs4 for c in result.candidates[:3]))
-    if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(headings) == 1:
+    leading = result.candidates[:3]
+    headings = list(dict.fromkeys(c.hs4 for c in leading))
+    if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(leading) == 1:
         return []
     lowered = description.lower()
 
@@ -137,7 +137,7 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     facts: list[str] = []
     if {61, 62} <= chapters and not said(_KNIT_WORDS):
         facts.append("knit")
-    if chapters & _MATERIAL_CHAPTERS and len(chapters) > 1 and not said(_MATERIAL_WORDS):
+    if chapters & _MATERIAL_CHAPTERS and not said(_MATERIAL_WORDS):
         facts.append("material")
     if chapters & _FUNCTION_CHAPTERS and not said(_FUNCTION_WORDS):
         facts.extend(["function", "use"])
