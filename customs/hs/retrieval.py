@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,20 @@ SYNONYM_WEIGHT = 0.5
 _SPLIT_EN = re.compile(r"[^a-z0-9\-]+")
 
 
+def _latin_folding() -> dict[int, str]:
+    """Accented Latin letters to plain ones ("maté" is "mate", not "mat" + "é"); Hangul
+    is left alone (NFKD would break its syllables into letters)."""
+    table = {}
+    for code in range(0xC0, 0x250):
+        plain = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if c.isascii())
+        if plain and plain != chr(code):
+            table[code] = plain
+    return table
+
+
+_FOLD = _latin_folding()
+
+
 class Analyzer:
     """Kiwi and the Snowball English stemmer, loaded once per process on first use;
     safe to share between threads."""
@@ -155,14 +170,14 @@ class Analyzer:
         # Kiwi's tokenizer is documented thread-safe, but its lazily built caches are
         # not worth the risk for a sub-millisecond call: one caller at a time.
         with self._lock:
-            tokens = kiwi.tokenize(text)
+            tokens = kiwi.tokenize(text.translate(_FOLD))
         return self._terms(tokens)
 
     def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
         kiwi = self._get()
         with self._lock:
             # The list form runs Kiwi's own worker threads: 15x faster for index builds.
-            results = list(kiwi.tokenize(list(texts)))
+            results = list(kiwi.tokenize([t.translate(_FOLD) for t in texts]))
         return [self._terms(tokens) for tokens in results]
 
 

@@ -3,13 +3,13 @@ candidates; anything it says that is not a loaded candidate code is never shown.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 from django.conf import settings
 
+from conversations.aio import run_db
 from conversations.models import ChatSession, Message, Role
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from customs.hs.llm import PROMPT_MARKER
@@ -38,11 +38,11 @@ async def classify(session: ChatSession) -> dict[str, Any]:
 
 async def assert_only_loaded_codes(body: dict[str, Any]) -> None:
     for code in body_codes(body):
-        assert await asyncio.to_thread(code_is_loaded, code), code
+        assert await run_db(code_is_loaded, code), code
 
 
 async def reply_model(session: ChatSession) -> str:
-    return await asyncio.to_thread(lambda: Message.objects.filter(session=session, role=Role.ASSISTANT)
+    return await run_db(lambda: Message.objects.filter(session=session, role=Role.ASSISTANT)
                                    .values_list("model", flat=True).get())
 
 
@@ -60,7 +60,7 @@ async def test_the_llm_picks_a_candidate_and_explains_with_the_gri(
     assert "LLM 품목분류 검토" in result["verification_sources"]
     await assert_only_loaded_codes(body)
     assert await reply_model(customs_session) == "fake-model"
-    record = await asyncio.to_thread(HSClassification.objects.get, session=customs_session)
+    record = await run_db(HSClassification.objects.get, session=customs_session)
     assert record.model == "fake-model" and record.hscode == "8518.30.9000"
 
 
@@ -86,7 +86,7 @@ async def test_the_prompt_asks_strict_json_over_the_retrieved_candidates(
     assert "헤드폰과 이어폰" in candidates[0]["subheading"]
     assert any("블루투스 무선 이어폰" in case for case in candidates[0]["similar_cases"])
     for candidate in candidates:
-        assert await asyncio.to_thread(code_is_loaded, candidate["code"])
+        assert await run_db(code_is_loaded, candidate["code"])
 
 
 @pytest.mark.parametrize("reply", [

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from conversations.aio import run_db
 from customs.hs import index as hs_index
 from customs.hs.classifier import classify_offline
 from customs.hs.models import HSCode
@@ -73,7 +73,7 @@ def test_confidence_is_bounded_and_higher_for_a_clear_description(small_index: H
 @pytest.mark.django_db(transaction=True)
 async def test_the_index_is_built_once_per_data_version_off_the_event_loop(
         hs_files: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    await asyncio.to_thread(load, hs_files)
+    await run_db(load, hs_files)
     built_in: list[str] = []
     real_build = hs_index.build
 
@@ -82,7 +82,7 @@ async def test_the_index_is_built_once_per_data_version_off_the_event_loop(
         return real_build(source)
 
     monkeypatch.setattr(hs_index, "build", recording_build)
-    version = await asyncio.to_thread(data_version)
+    version = await run_db(data_version)
     first = await hs_index.current_index(version=version)
     assert await hs_index.current_index(version=version) is first
     assert len(built_in) == 1 and built_in[0].startswith("hs") and built_in[0] != threading.main_thread().name
@@ -93,8 +93,8 @@ async def test_the_index_is_built_once_per_data_version_off_the_event_loop(
         code.title_ko = "헤드폰과 이어폰 및 이어버드"
         code.save()
 
-    await asyncio.to_thread(rename)
-    new_version = await asyncio.to_thread(data_version)
+    await run_db(rename)
+    new_version = await run_db(data_version)
     assert new_version != version
     second = await hs_index.current_index(version=new_version)
     assert second is not first and second.titles["851830"] == "헤드폰과 이어폰 및 이어버드"
@@ -113,9 +113,9 @@ async def test_the_real_files_load_twice_the_same_and_find_earphones(customs_ses
         return (HSCode.objects.filter(level=4).count(), HSCode.objects.filter(level=6).count(),
                 HSCode.objects.filter(level=6, title_ko="").count())
 
-    assert await asyncio.to_thread(load_and_count) == (1228, 5612, 0)
-    assert await asyncio.to_thread(load_and_count) == (1228, 5612, 0)
-    loaded = await hs_index.current_index(version=await asyncio.to_thread(data_version))
+    assert await run_db(load_and_count) == (1228, 5612, 0)
+    assert await run_db(load_and_count) == (1228, 5612, 0)
+    loaded = await hs_index.current_index(version=await run_db(data_version))
     assert 7000 < len(loaded.index.examples) < 7063  # HS 2017 codes without a 2022 subheading are left out
     for query in ("무선 이어폰", "블루투스 헤드셋", "earbuds"):
         assert loaded.index.search(query)[0].hs6 == "851830", query

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
 from typing import Any
@@ -11,6 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from conversations.aio import run_db
 from conversations.errors import SessionEnded
 from conversations.models import ChatSession, Message, Role, SessionStatus
 from conversations.services import message_append
@@ -31,7 +31,7 @@ async def turn(session: ChatSession, message: str, user_id: str | None = "4") ->
 
 
 async def refreshed(session: ChatSession) -> ChatSession:
-    return await asyncio.to_thread(ChatSession.objects.get, pk=session.pk)
+    return await run_db(ChatSession.objects.get, pk=session.pk)
 
 
 def assert_envelope(body: dict[str, Any], session: ChatSession, type_: str, stage: str) -> None:
@@ -48,7 +48,7 @@ def assert_envelope(body: dict[str, Any], session: ChatSession, type_: str, stag
 async def assert_codes_loaded(body: dict[str, Any]) -> None:
     for code in body_codes(body):
         assert CODE_STYLE.match(code), code
-        assert await asyncio.to_thread(code_is_loaded, code), code
+        assert await run_db(code_is_loaded, code), code
 
 
 async def test_a_vague_product_goes_through_the_three_stages(hs_loaded: Any, customs_session: ChatSession) -> None:
@@ -82,12 +82,12 @@ async def test_a_vague_product_goes_through_the_three_stages(hs_loaded: Any, cus
     assert result["hscode"] in third["message"] and "검증" in third["message"]
     assert (await refreshed(customs_session)).state["hs_stage"] == "verification"
 
-    stored = await asyncio.to_thread(lambda: list(HSClassification.objects.filter(session=customs_session)
+    stored = await run_db(lambda: list(HSClassification.objects.filter(session=customs_session)
                                                   .order_by("id").values_list("stage", "response_type", "hscode")))
     assert stored == [("information_gathering", "information_request", ""),
                       ("classification", "classification_result", result["hscode"]),
                       ("verification", "verification_result", result["hscode"])]
-    messages = await asyncio.to_thread(lambda: list(Message.objects.filter(session=customs_session)
+    messages = await run_db(lambda: list(Message.objects.filter(session=customs_session)
                                                     .order_by("id").values_list("role", "model")))
     assert messages == [(Role.USER, ""), (Role.ASSISTANT, "offline")] * 3
 
@@ -118,12 +118,12 @@ async def test_asking_for_another_code_mid_way_starts_a_new_classification(
 
 async def test_a_turn_stores_no_second_user_message_when_the_caller_did(
         hs_loaded: Any, customs_session: ChatSession) -> None:
-    stored = await asyncio.to_thread(message_append, session=customs_session, role=Role.USER,
+    stored = await run_db(message_append, session=customs_session, role=Role.USER,
                                      text="블루투스 무선 이어폰 헤드폰")
     body = await hs_classification_turn(session=customs_session, message="블루투스 무선 이어폰 헤드폰",
                                         user_id=None, user_message=stored)
     assert body["user_id"] is None and body["type"] == "classification_result"
-    roles = await asyncio.to_thread(lambda: list(Message.objects.filter(session=customs_session)
+    roles = await run_db(lambda: list(Message.objects.filter(session=customs_session)
                                                  .values_list("role", "reply_to_id")))
     assert roles == [(Role.USER, None), (Role.ASSISTANT, stored.pk)]
 
@@ -137,7 +137,7 @@ async def test_without_a_nomenclature_the_answer_is_the_seed_error(transactional
 
 
 async def test_an_ended_session_takes_no_more_messages(hs_loaded: Any, customs_session: ChatSession) -> None:
-    await asyncio.to_thread(ChatSession.objects.filter(pk=customs_session.pk).update,
+    await run_db(ChatSession.objects.filter(pk=customs_session.pk).update,
                             status=SessionStatus.ENDED, ended_at=timezone.now())
     with pytest.raises(SessionEnded):
         await turn(customs_session, "스마트폰 HS코드 알려줘")
@@ -151,7 +151,26 @@ async def test_the_product_description_is_encrypted_at_rest(hs_loaded: Any, cust
             cursor.execute(f"SELECT description FROM {HSClassification._meta.db_table}")
             return [row[0] for row in cursor.fetchall()]
 
-    (description,) = await asyncio.to_thread(raw)
+    (description,) = await run_db(raw)
     assert description and "이어폰" not in str(description)
-    record = await asyncio.to_thread(HSClassification.objects.get, session=customs_session)
+    record = await run_db(HSClassification.objects.get, session=customs_session)
     assert record.description == "블루투스 무선 이어폰 헤드폰"
+
+
+async def test_an_internal_failure_is_the_seed_error_and_keeps_the_stage(
+        hs_loaded: Any, customs_session: ChatSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = await turn(customs_session, "스마트폰 케이스 HS코드 알려줘")
+    assert first["type"] == "information_request"
+
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr("customs.hs.services.classify_offline", broken)
+    body = await turn(customs_session, "실리콘 케이스입니다")
+    assert_envelope(body, customs_session, "error", "information_gathering")
+    assert body["error_detail"] == "RuntimeError" and "다시 시도" in body["message"]
+    assert "index exploded" not in str(body)
+    monkeypatch.undo()
+    # The question stays open: the next answer is classified with the first message.
+    retry = await turn(customs_session, "실리콘과 플라스틱으로 만든 휴대폰 보호용 케이스입니다")
+    assert retry["type"] == "classification_result" and retry["result"]["hscode"].startswith("3926.90")
