@@ -99,7 +99,7 @@ def main() -> int:
         t0 = time.perf_counter()
         result = classify_offline(index=index, description=item.name)
         if result.best is not None:
-            explain(result=result, description=item.name, titles=titles)
+            explain(result=result, description=item.name, index=index, titles=titles)
         latencies.append((time.perf_counter() - t0) * 1000)
         hs6 = [c.hs6 for c in result.candidates]
         hs4 = list(dict.fromkeys(c[:4] for c in hs6))

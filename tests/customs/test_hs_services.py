@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ from django.utils import timezone
 
 from conversations.aio import run_db
 from conversations.errors import SessionEnded
-from conversations.models import ChatSession, Message, Role, SessionStatus
+from conversations.models import ChatSession, Message, Product, Role, SessionStatus
 from conversations.services import message_append
 from customs.hs.models import HSClassification
 from customs.hs.services import hs_classification_turn
@@ -174,3 +176,23 @@ async def test_an_internal_failure_is_the_seed_error_and_keeps_the_stage(
     # The question stays open: the next answer is classified with the first message.
     retry = await turn(customs_session, "실리콘과 플라스틱으로 만든 휴대폰 보호용 케이스입니다")
     assert retry["type"] == "classification_result" and retry["result"]["hscode"].startswith("3926.90")
+
+
+async def test_many_sessions_at_once_share_one_index_build(hs_loaded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from customs.hs import index as hs_index
+
+    builds: list[str] = []
+    real_build = hs_index.build
+
+    def counting_build(source: Any) -> Any:
+        builds.append(source.version)
+        return real_build(source)
+
+    monkeypatch.setattr(hs_index, "build", counting_build)
+    sessions = [await run_db(ChatSession.objects.create, key=str(uuid.uuid4()), product=Product.CUSTOMS)
+                for _ in range(12)]
+    bodies = await asyncio.gather(*(turn(s, "블루투스 무선 이어폰 헤드폰") for s in sessions))
+    assert {b["result"]["hscode"] for b in bodies} == {"8518.30.9000"}
+    assert [b["session_uuid"] for b in bodies] == [s.key for s in sessions]
+    assert len(builds) == 1
+    assert await run_db(HSClassification.objects.count) == 12
