@@ -34,7 +34,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 from customs.hs.classifier import classify_offline, explain  # noqa: E402
 from customs.hs.loading import parse_codes, parse_examples, parse_titles_ko  # noqa: E402
 from customs.hs.models import Level  # noqa: E402
-from customs.hs.retrieval import Entry, Example, HSIndex, analyzer  # noqa: E402
+from customs.hs.retrieval import Entry, Example, HSIndex  # noqa: E402
+from customs.hs.text import analyzer  # noqa: E402
 
 SEED = 20260101
 # The project keeps no copy: the data sits beside the checkout (../shared/data/hs).

@@ -17,7 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from customs.hs.retrieval import Candidate, HSIndex, analyzer, confidence
+from customs.hs.retrieval import Candidate, HSIndex, confidence
+from customs.hs.text import analyzer
 
 _DIGITS = re.compile(r"\D")
 TOP_K = 5

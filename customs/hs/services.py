@@ -128,7 +128,7 @@ def _turn_finish(*, session: ChatSession, user_message_id: int, outcome: _Outcom
     return state
 
 
-def _envelope(*, session: ChatSession, user_id: str | None) -> dict[str, Any]:
+def _envelope(*, session: ChatSession, user_id: str | int | None) -> dict[str, Any]:
     return {"timestamp": _timestamp(), "session_uuid": session.key, "user_id": user_id}
 
 
@@ -177,7 +177,7 @@ def _error(*, stage: str, message: str, detail: str, envelope: dict[str, Any],
     return _Outcome(body=body, stage=stage, reply_text=message, context=context)
 
 
-async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id: str | None) -> _Outcome:
+async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id: str | int | None) -> _Outcome:
     envelope = _envelope(session=session, user_id=user_id)
     previous = start.stage if start.stage in Stage.values else None
     if not start.version:
@@ -218,7 +218,7 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
                                  context_ids=context_ids)
 
 
-async def hs_classification_turn(*, session: ChatSession, message: str, user_id: str | None,
+async def hs_classification_turn(*, session: ChatSession, message: str, user_id: str | int | None,
                                  user_message: Message | None = None) -> dict[str, Any]:
     """One user message of the staged HS classification; returns the JSON body to send.
 

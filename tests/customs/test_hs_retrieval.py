@@ -12,8 +12,9 @@ from conversations.aio import run_db
 from customs.hs import index as hs_index
 from customs.hs.classifier import classify_offline
 from customs.hs.models import HSCode
-from customs.hs.retrieval import MAX_OFFLINE_CONFIDENCE, Entry, Example, HSIndex, analyzer, confidence
+from customs.hs.retrieval import MAX_OFFLINE_CONFIDENCE, Entry, Example, HSIndex, confidence
 from customs.hs.selectors import data_version
+from customs.hs.text import analyzer
 from tests.customs.hs_fixtures import CODES, HS4_KO, HS6_KO, PRODUCTS, REAL_DATA, load
 
 
