@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from customs.hs.retrieval import Candidate, HSIndex, confidence
+from customs.hs.text import analyzer
 
 _DIGITS = re.compile(r"\D")
 TOP_K = 5
@@ -119,14 +120,14 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     leaves the choice open; empty when it can be classified as it stands.
 
     Asked only when retrieval is unsure (low confidence), the description is short and
-    the leading candidates sit in different headings; what is asked follows from those
-    headings' chapters (materials for chapters told apart by material, function and use
+    several candidates lead; what is asked follows from their chapters (materials for chapters told apart by material, function and use
     for machines and instruments, processing state for food, …) minus what was said."""
     if not result.candidates:
         return ["material", "function", "use"]
     own_terms = [t for t, w in result.terms.items() if w == 1.0]
-    headings = list(dict.fromkeys(c.hs4 for c in result.candidates[:3]))
-    if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(headings) == 1:
+    leading = result.candidates[:3]
+    headings = list(dict.fromkeys(c.hs4 for c in leading))
+    if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(leading) == 1:
         return []
     lowered = description.lower()
 
@@ -137,7 +138,7 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     facts: list[str] = []
     if {61, 62} <= chapters and not said(_KNIT_WORDS):
         facts.append("knit")
-    if chapters & _MATERIAL_CHAPTERS and len(chapters) > 1 and not said(_MATERIAL_WORDS):
+    if chapters & _MATERIAL_CHAPTERS and not said(_MATERIAL_WORDS):
         facts.append("material")
     if chapters & _FUNCTION_CHAPTERS and not said(_FUNCTION_WORDS):
         facts.extend(["function", "use"])
@@ -167,6 +168,17 @@ def information_message(*, result: OfflineResult, facts: Sequence[str], titles: 
     return "\n".join(lines)
 
 
+def _surface(term: str, texts: Sequence[str]) -> str:
+    """A stemmed English term as the word it came from ("earphon" -> "earphones")."""
+    if not term.isascii():
+        return term
+    for text in texts:
+        found = re.search(rf"(?<![a-z]){re.escape(term)}[a-z]*", text.lower())
+        if found:
+            return found.group(0)
+    return term
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -187,7 +199,7 @@ _MIXTURE_WORDS = ("혼합", "혼방", "mixture", "blend", "복합")
 _PART_WORDS = ("부품", "부분품", "part", "부속")
 
 
-def explain(*, result: OfflineResult, description: str, titles: dict[str, str]) -> Explanation:
+def explain(*, result: OfflineResult, description: str, index: HSIndex, titles: dict[str, str]) -> Explanation:
     """The Korean reason, the GRI that apply, risk and recommendations for the best
     candidate, built only from what retrieval matched."""
     best = result.best
@@ -195,16 +207,19 @@ def explain(*, result: OfflineResult, description: str, titles: dict[str, str]) 
     lowered = description.lower()
     heading_title = titles.get(best.hs4, "")
     sub_title = titles.get(best.hs6, "")
-    matched = [t for t, w in result.terms.items() if w == 1.0][:6]
+    heading, sub = index.headings[best.hs4], index.subheadings[best.hs6]
+    title_text = " ".join((heading.title_en, heading.title_ko, sub.title_en, sub.title_ko))
+    title_terms = set(analyzer.analyze(title_text))
+    matched = [_surface(t, (description, title_text)) for t in result.terms if t in title_terms][:6]
     parts = []
-    if best.title_score > 0:
+    if matched:
         parts.append(f"품목표 제{best.hs4}호 「{_short(heading_title, 80)}」와 소호 {dotted6(best.hs6)} "
                      f"「{_short(sub_title, 60)}」의 용어가 품명과 일치합니다"
-                     + (f"(일치한 용어: {', '.join(matched)})." if matched else "."))
+                     f"(일치한 용어: {', '.join(matched)}).")
     if best.examples:
         cases = ", ".join(f"'{_short(x.name, 40)}'({format_code(x.hsk_code)})" for x in best.examples[:2])
         parts.append(f"관세청 품목분류 사례 중 유사한 품목 {cases}이(가) 같은 소호로 분류되었습니다.")
-    others = [c for c in result.candidates[1:3]]
+    others = result.candidates[1:3]
     if others:
         parts.append("다른 후보: " + "; ".join(f"{dotted6(c.hs6)} 「{_short(titles.get(c.hs6, ''), 40)}」"
                                            for c in others) + ".")

@@ -1,9 +1,10 @@
 """The process's retrieval index: built from the database once per data version.
 
 Classification checks the data version (one indexed read) on every turn; when it moved
-(``load_hscodes``, an admin edit) the next turn rebuilds the index in a worker thread
-while others keep using the previous one. Building and searching never run on the event
-loop: both are CPU work (Kiwi, BM25) of milliseconds to seconds.
+(``load_hscodes``, an admin edit) the next turn rebuilds the index in a worker thread, and
+turns arriving meanwhile wait for that one build (about 5 s for the full data, once per
+process and data change). Building and searching never run on the event loop: both are
+CPU work (Kiwi, BM25).
 """
 
 from __future__ import annotations

@@ -137,7 +137,8 @@ async def _classification(*, loaded: LoadedIndex, description: str, result: Offl
     best = result.best
     assert best is not None
     titles = loaded.titles
-    explanation = await run_cpu(lambda: explain(result=result, description=description, titles=titles))
+    explanation = await run_cpu(lambda: explain(result=result, description=description,
+                                                           index=loaded.index, titles=titles))
     code = candidate_code(best)
     alternatives = list(dict.fromkeys(candidate_code(c) for c in result.candidates[1:4] if c.hs6 != best.hs6))
     data = ClassificationResultData(
@@ -187,8 +188,10 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
     loaded = await current_index(version=start.version)
     index = loaded.index
     ids = [i for i in start.context.get("message_ids", []) if isinstance(i, int)]
-    continues = previous in (Stage.INFORMATION_GATHERING, Stage.CLASSIFICATION) and not (
-        _NEW_REQUEST.search(text) and index.query_terms(text))
+    continues = previous in (Stage.INFORMATION_GATHERING, Stage.CLASSIFICATION)
+    if continues and _NEW_REQUEST.search(text):
+        # A new request names a product ("노트북 HS코드는?"), an answer may not ("네, 코드 알려주세요").
+        continues = not await run_cpu(lambda: bool(index.query_terms(text)))
 
     if previous == Stage.CLASSIFICATION and continues and start.context.get("hscode"):
         description = "\n".join([*start.earlier_texts, text])

@@ -20,6 +20,7 @@ from customs.hs.models import HSCode, Level
 
 
 class Command(BaseCommand):
+    verbose = True
     help = (
         "Load the HS 2022 nomenclature (sections, chapters, headings, subheadings) from "
         "harmonized-system.csv, and optionally the section names, the Korean titles of headings "
@@ -47,7 +48,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No such file: {path}")
         if file is None and not HSCode.objects.exists():
             raise CommandError("The nomenclature is not loaded yet: give --file first.")
-        verbose = options.get("verbosity", 1) >= 1
+        verbose = self.verbose = options.get("verbosity", 1) >= 1
         try:
             if sections is not None:
                 self._report("sections", sections_load(path=sections))
@@ -72,6 +73,8 @@ class Command(BaseCommand):
     def _report(self, label: str, report: LoadReport, bar: ProgressBar | None = None) -> None:
         if bar is not None and bar.done:
             bar.finish()
+        if not self.verbose:
+            return
         line = f"{label}: {report.created} created, {report.updated} updated"
         if report.skipped:
             line += f", {report.skipped} skipped (code not in the loaded nomenclature)"
