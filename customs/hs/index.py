@@ -51,6 +51,16 @@ def _cpu_executor() -> ThreadPoolExecutor:
     return _executor
 
 
+def _forget_threads_in_child() -> None:
+    # Threads do not survive a fork, the executor that owned them does (and a lock may have
+    # been held): a forked child (a test's live server, a pre-forking server) starts afresh.
+    global _executor, _executor_lock, _build_lock
+    _executor, _executor_lock, _build_lock = None, threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_threads_in_child)
+
+
 async def run_cpu(fn: Callable[[], T]) -> T:
     """Run CPU-heavy retrieval work off the event loop."""
     return await asyncio.get_running_loop().run_in_executor(_cpu_executor(), fn)

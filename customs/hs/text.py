@@ -3,6 +3,7 @@ request and paperwork stopwords, and a small bilingual synonym table."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import unicodedata
@@ -95,6 +96,9 @@ def _latin_folding() -> dict[int, str]:
 _FOLD = _latin_folding()
 
 
+_INHERITED: list[Any] = []
+
+
 class Analyzer:
     """Kiwi and the Snowball English stemmer, loaded once per process on first use;
     safe to share between threads."""
@@ -105,6 +109,14 @@ class Analyzer:
         # PyStemmer's stemmers keep a cache that is not thread-safe: one per thread.
         self._local = threading.local()
         self._synonyms: dict[str, tuple[str, ...]] | None = None
+
+    def forget_after_fork(self) -> None:
+        # Kiwi's worker threads do not survive a fork: a forked child (a test's live server,
+        # a pre-forking server) loads its own instead of waiting on dead threads. The old
+        # instance is kept, never freed: its destructor would wait for those threads.
+        if self._kiwi is not None:
+            _INHERITED.append(self._kiwi)
+        self._kiwi, self._lock, self._local = None, threading.Lock(), threading.local()
 
     def _get(self) -> Any:
         if self._kiwi is None:
@@ -166,3 +178,4 @@ class Analyzer:
 
 
 analyzer = Analyzer()
+os.register_at_fork(after_in_child=analyzer.forget_after_fork)
