@@ -72,19 +72,21 @@ def elapsed_ms(started: float) -> int:
 # --- sessions and messages -----------------------------------------------------------------
 
 
-def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None) -> tuple[ChatSession, bool]:
-    """The caller's session (created when new or unknown); another owner's is "not found".
+def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None, text: str) -> tuple[ChatSession, bool]:
+    """The caller's session (created when new or unknown, titled by ``text``); another
+    owner's is "not found".
 
     Guests' sessions belong to no user and are addressed by their unguessable UUID alone;
     a signed-in user's session answers only to that user.
     """
     key = str(session_uuid or uuid.uuid4())
-    session = session_find(key=key)
+    session = session_find(key=key) if session_uuid else None
     created = False
     if session is None:
         try:
             with transaction.atomic():
-                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user)
+                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user,
+                                                     title=mask_pii(text)[:40])
                 created = True
         except IntegrityError:
             session = session_find(key=key)  # created meanwhile, or a key of another product
@@ -104,9 +106,6 @@ def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentR
         asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=str(uuid.uuid4()))
         IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
                                     confidence=intent.confidence, method=intent.method, entities=intent.entities)
-        if not session.title:
-            session.title = mask_pii(text)[:40]
-            ChatSession.objects.filter(pk=session.pk).update(title=session.title)
     history: list[ChatMessage] = []
     if intent.intent not in JSON_INTENTS and not is_new and settings.CUSTOMS_HISTORY_WINDOW > 0:
         history = history_window(session=session, limit=settings.CUSTOMS_HISTORY_WINDOW, before_id=asked.pk)
@@ -185,7 +184,8 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
     await limits.rate_limit_check(scope="customs.chat", key=key, rate=rate)
-    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user))
+    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user,
+                                             text=message))
     classifying = asyncio.ensure_future(intent_classify(message))
     try:
         session, is_new = await resolving
