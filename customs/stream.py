@@ -88,7 +88,8 @@ async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, No
     session_uuid = turn.session.key
     index = 0
     upstream: Upstream | None = None
-    saving: asyncio.Task[Message] | None = None
+    saving: asyncio.Future[Message] | None = None
+    unsaved = ""  # why the reply row, if it gets written, must be settled here
     buttons: asyncio.Task[list[dict[str, Any]]] | None = None
     merging: AsyncGenerator[str, None] | None = None
     settled = False
@@ -97,8 +98,7 @@ async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, No
         # The request goes out now; the reply row and the buttons are prepared meanwhile.
         upstream = Upstream(_llm_request(turn=turn), time_limit=settings.CUSTOMS_LLM_TIMEOUT)
         reply_uuid = str(uuid.uuid4())
-        saving = asyncio.create_task(asyncio.wait_for(run_db(_reply_open, turn=turn, uuid_=reply_uuid),
-                                                      settings.CUSTOMS_SAVE_TIMEOUT))
+        saving = asyncio.ensure_future(run_db(_reply_open, turn=turn, uuid_=reply_uuid))
         buttons = asyncio.create_task(asyncio.wait_for(_buttons(turn), settings.CUSTOMS_DETAIL_TIMEOUT))
         yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=_model_name(),
                                            parent_uuid=turn.asked.client_msg_id or "", uuid=reply_uuid)
@@ -109,11 +109,12 @@ async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, No
             index += 1
         yield frames.customs_text_block_start(index=index, start_timestamp=utc_stamp())
         try:
-            assistant = await saving
+            # Shielded: past the limit the row may still be written, and is then settled below.
+            assistant = await asyncio.wait_for(asyncio.shield(saving), settings.CUSTOMS_SAVE_TIMEOUT)
         except TimeoutError:
             logger.warning("customs chat save timed out: session=%s", session_uuid)
-            settled = True
-            async for frame in _error_end(index, "SAVE_TIMEOUT"):
+            unsaved = "SAVE_TIMEOUT"
+            async for frame in _error_end(index, unsaved):
                 yield frame
             return
         events = reply_generate(assistant=assistant, upstream=upstream, started=started, fallback=BLOCKED_TEXT)
@@ -137,17 +138,20 @@ async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, No
         if upstream is not None:
             await upstream.aclose()
         if saving is not None and not settled:
-            await _interrupt_unfinished(saving)
+            await _settle_unstarted(saving, code=unsaved)
         await asyncio.shield(limits.session_lock_release(session_key=session_uuid))
 
 
-async def _interrupt_unfinished(saving: asyncio.Task[Message]) -> None:
-    """Cancelled before the reply started: a row that was being written still ends settled."""
+async def _settle_unstarted(saving: asyncio.Future[Message], *, code: str) -> None:
+    """The reply never started (the client left, or the save was too slow): its row, once
+    written, ends ``failed`` with ``code`` or ``interrupted``; never left ``streaming``.
+    A no-op for a reply ``reply_generate`` settled."""
     with contextlib.suppress(BaseException):
         await asyncio.shield(saving)
     if saving.done() and not saving.cancelled() and saving.exception() is None:
-        await asyncio.shield(message_finalize_async(message_id=saving.result().pk,
-                                                    status=MessageStatus.INTERRUPTED, text=""))
+        status = MessageStatus.FAILED if code else MessageStatus.INTERRUPTED
+        await asyncio.shield(message_finalize_async(message_id=saving.result().pk, status=status, text="",
+                                                    error_code=code))
 
 
 async def _error_end(index: int, code: str) -> AsyncGenerator[str, None]:

@@ -474,3 +474,31 @@ async def test_a_bug_on_the_stream_path_still_ends_the_stream(broken_request_bui
     again = await http.post("/api/v1/chat", json={"message": "MSKU9070323",
                                                   "session_uuid": events[0].data["session_uuid"]})
     assert again.status_code == 200
+
+
+@pytest.fixture
+def slow_save(fake_llm: FakeOpenAI, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patched before the server forks: the reply row takes longer than its limit."""
+    import customs.stream
+
+    original = customs.stream._reply_open
+
+    def slow(**kwargs: Any) -> Message:
+        time.sleep(0.6)
+        return original(**kwargs)
+
+    settings.CUSTOMS_SAVE_TIMEOUT = 0.1
+    monkeypatch.setattr("customs.stream._reply_open", slow)
+
+
+async def test_a_save_past_its_limit_ends_in_the_error_form_and_the_row_is_settled(
+    slow_save: None, classifier: FakeOpenAI, http: httpx2.AsyncClient
+) -> None:
+    _, events = await post_sse(http, {"message": "관세 환급 절차"})
+    assert texts(events) == ["대화 저장이 지연되어 응답을 중단했습니다. 다시 시도해 주세요."]
+    assert events[-2].data["delta"]["stop_reason"] == "error"
+    reply = await _settled(events[0].data["session_uuid"])
+    assert (reply.status, reply.error_code) == (MessageStatus.FAILED, "SAVE_TIMEOUT")
+    # The upstream call the answer had started is closed, not left running.
+    upstream = answer_requests(classifier)[-1]
+    assert classifier.wait_until_finished(classifier.requests.index(upstream), timeout=2.0).finished_at
