@@ -48,6 +48,33 @@ def code_exists(index: HSIndex, code: object) -> bool:
     return digits.endswith("0000") and digits[:6] in index.subheadings
 
 
+# Codes written inside free text: "8517.13", "8517.13.0000", "8517130000", "제8517호".
+_CODE_IN_TEXT = re.compile(r"(?<![\d.])(\d{4})\.(\d{2})(?:\.(\d{2,4}))?(?![\d])|(?<!\d)(\d{10})(?!\d)")
+_HEADING_IN_TEXT = re.compile(r"(?<!\d)(\d{4})\s*호")
+
+
+def mentions_only_loaded_codes(index: HSIndex, text: str) -> bool:
+    """False when ``text`` names a heading, subheading or tariff code that is not loaded."""
+    for match in _CODE_IN_TEXT.finditer(text):
+        if match.group(4):
+            digits = match.group(4)
+        else:
+            hs6, national = match.group(1) + match.group(2), match.group(3) or ""
+            if match.group(1) not in index.headings and 1900 <= int(match.group(1)) <= 2100:
+                continue  # a date ("2026.01.01 기준"), not a heading
+            if hs6 not in index.subheadings:
+                return False
+            if len(national) == 4:
+                digits = hs6 + national
+            elif national and not any(c.startswith(hs6 + national) for c in index.example_codes):
+                return False
+            else:
+                continue
+        if not code_exists(index, digits):
+            return False
+    return all(m.group(1) in index.headings for m in _HEADING_IN_TEXT.finditer(text))
+
+
 def candidate_code(candidate: Candidate) -> str:
     if candidate.leads_examples and candidate.examples:
         return format_code(candidate.examples[0].hsk_code)

@@ -14,7 +14,15 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from conversations.llm import ChatMessage, ChatRequest, LLMError, Usage, get_provider
-from customs.hs.classifier import OfflineResult, candidate_code, code_digits, code_exists, dotted6, format_code
+from customs.hs.classifier import (
+    OfflineResult,
+    candidate_code,
+    code_digits,
+    code_exists,
+    dotted6,
+    format_code,
+    mentions_only_loaded_codes,
+)
 from customs.hs.retrieval import HSIndex
 from customs.hs.schemas import LLMChoice
 
@@ -97,6 +105,11 @@ def validate(*, text: str, result: OfflineResult, index: HSIndex) -> LLMChoice |
     digits = code_digits(choice.hscode)
     if digits not in allowed or not code_exists(index, allowed[digits]):
         logger.warning("hs llm answer rejected: code outside the retrieved candidates")
+        return None
+    texts = (choice.classification_reason, choice.gri_application, choice.risk_assessment, *choice.recommendations)
+    if not all(mentions_only_loaded_codes(index, t) for t in texts):
+        # An explanation that cites a code we do not have would show an invented code.
+        logger.warning("hs llm answer rejected: its explanation names a code that is not loaded")
         return None
     chosen = allowed[digits]
     alternatives: list[str] = []

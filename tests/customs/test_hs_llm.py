@@ -128,3 +128,21 @@ async def test_an_upstream_failure_falls_back_to_retrieval(hs_loaded: Any, custo
     body = await classify(customs_session)
     assert body["type"] == "classification_result" and body["result"]["hscode"] == OFFLINE_BEST
     assert await reply_model(customs_session) == "offline"
+
+
+@pytest.mark.parametrize("field", ["classification_reason", "gri_application", "risk_assessment"])
+async def test_an_explanation_citing_a_code_that_is_not_loaded_is_rejected(
+        hs_loaded: Any, customs_session: ChatSession, fake_llm: FakeOpenAI, field: str) -> None:
+    fake_llm.route(PROMPT_MARKER, Behaviour(reply=answer(**{field: "제8519호와 8517.12.0000을 비교했습니다 (LLM 판단)"})))
+    body = await classify(customs_session)
+    assert body["result"]["hscode"] == OFFLINE_BEST
+    assert "8517.12" not in json.dumps(body, ensure_ascii=False) and "LLM 판단" not in json.dumps(body)
+    assert await reply_model(customs_session) == "offline"
+
+
+async def test_an_explanation_may_cite_loaded_codes_and_dates(
+        hs_loaded: Any, customs_session: ChatSession, fake_llm: FakeOpenAI) -> None:
+    reason = "제8518호의 헤드폰과 이어폰(8518.30)에 해당하며 8517.13.0000(스마트폰)과 다릅니다. 2026.01.01 기준 (LLM 판단)."
+    fake_llm.route(PROMPT_MARKER, Behaviour(reply=answer(classification_reason=reason)))
+    body = await classify(customs_session)
+    assert body["result"]["classification_reason"] == reason
