@@ -29,7 +29,7 @@ def index() -> HSIndex:
 
 
 def _result(*codes: str, confidence: float = 0.3, terms: dict[str, float] | None = None) -> OfflineResult:
-    candidates = [Candidate(hs6=c, score=2.0 - i * 0.1, title_score=1.0, example_score=0.0)
+    candidates = [Candidate(hs6=c, score=2.0 - i * 0.1, title_score=1.0)
                   for i, c in enumerate(codes)]
     return OfflineResult(candidates=candidates, confidence=confidence, terms=terms or {"물건": 1.0})
 
