@@ -147,8 +147,9 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     leaves the choice open; empty when it can be classified as it stands.
 
     Asked only when retrieval is unsure (low confidence), the description is short and
-    several candidates lead; what is asked follows from their chapters (materials for chapters told apart by material, function and use
-    for machines and instruments, processing state for food, …) minus what was said."""
+    several candidates lead; what is asked follows from their chapters (material for
+    chapters told apart by material, function and use for machines and instruments,
+    processing state for food, …) minus what was already said."""
     if not result.candidates:
         return ["material", "function", "use"]
     own_terms = [t for t, w in result.terms.items() if w == 1.0]
@@ -157,9 +158,13 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(leading) == 1:
         return []
     lowered = description.lower()
+    # English words whole ("pe" is not in "speaker"), Korean by substring ("플라스틱제"),
+    # one-syllable Korean words only as morphemes ("면" the cotton, not in "면도기").
+    words_said = set(re.findall(r"[a-z]+", lowered)) | set(result.terms)
 
     def said(words: frozenset[str]) -> bool:
-        return any(word in lowered for word in words)
+        return any(word in words_said if word.isascii() and word.isalpha() or len(word) == 1 else word in lowered
+                   for word in words)
 
     chapters = {_chapter(h) for h in headings}
     facts: list[str] = []

@@ -68,7 +68,8 @@ def test_codes_cited_in_text_must_be_loaded(index: HSIndex, text: str, loaded: b
 ])
 def test_questions_ask_for_what_decides_between_the_candidates(codes: tuple[str, ...], description: str,
                                                                facts: list[str]) -> None:
-    assert missing_facts(_result(*codes), description) == facts
+    said = {word: 1.0 for word in description.split()}
+    assert missing_facts(_result(*codes, terms=said), description) == facts
 
 
 def test_no_questions_when_retrieval_is_sure_or_the_description_is_detailed() -> None:
@@ -98,3 +99,12 @@ def test_verification_keeps_a_code_that_still_leads_and_names_a_better_alternati
     moved = verify(index=index, chosen="8518.30.9000", alternatives=["8518.10.0000"],
                    description="이어폰인 줄 알았는데 방송용 콘덴서 마이크로폰 스탠드입니다", titles=TITLES)
     assert not moved.holds and moved.best_code == "8518.10.0000" and "8518.10.0000" in moved.message
+
+
+def test_what_was_said_is_matched_as_words_not_letters() -> None:
+    speaker = _result("851830", "392690", terms={"speaker": 1.0})
+    # "pe" (polyethylene) is no answer hidden in "speaker", nor "면" (cotton) in "면도기".
+    assert "material" in missing_facts(speaker, "bluetooth speaker")
+    assert "material" in missing_facts(_result("851830", "392690", terms={"면도기": 1.0}), "면도기")
+    assert "material" not in missing_facts(_result("851830", "392690", terms={"면": 1.0}), "면 소재")
+    assert "material" not in missing_facts(_result("851830", "392690"), "플라스틱제 케이스")
