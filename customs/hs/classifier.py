@@ -48,6 +48,33 @@ def code_exists(index: HSIndex, code: object) -> bool:
     return digits.endswith("0000") and digits[:6] in index.subheadings
 
 
+# Codes written inside free text: "8517.13", "8517.13.0000", "8517130000", "제8517호".
+_CODE_IN_TEXT = re.compile(r"(?<![\d.])(\d{4})\.(\d{2})(?:\.(\d{2,4}))?(?![\d])|(?<!\d)(\d{10})(?!\d)")
+_HEADING_IN_TEXT = re.compile(r"(?<!\d)(\d{4})\s*호")
+
+
+def mentions_only_loaded_codes(index: HSIndex, text: str) -> bool:
+    """False when ``text`` names a heading, subheading or tariff code that is not loaded."""
+    for match in _CODE_IN_TEXT.finditer(text):
+        if match.group(4):
+            digits = match.group(4)
+        else:
+            hs6, national = match.group(1) + match.group(2), match.group(3) or ""
+            if match.group(1) not in index.headings and 1900 <= int(match.group(1)) <= 2100:
+                continue  # a date ("2026.01.01 기준"), not a heading
+            if hs6 not in index.subheadings:
+                return False
+            if len(national) == 4:
+                digits = hs6 + national
+            elif national and not any(c.startswith(hs6 + national) for c in index.example_codes):
+                return False
+            else:
+                continue
+        if not code_exists(index, digits):
+            return False
+    return all(m.group(1) in index.headings for m in _HEADING_IN_TEXT.finditer(text))
+
+
 def candidate_code(candidate: Candidate) -> str:
     if candidate.leads_examples and candidate.examples:
         return format_code(candidate.examples[0].hsk_code)
@@ -120,8 +147,9 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     leaves the choice open; empty when it can be classified as it stands.
 
     Asked only when retrieval is unsure (low confidence), the description is short and
-    several candidates lead; what is asked follows from their chapters (materials for chapters told apart by material, function and use
-    for machines and instruments, processing state for food, …) minus what was said."""
+    several candidates lead; what is asked follows from their chapters (material for
+    chapters told apart by material, function and use for machines and instruments,
+    processing state for food, …) minus what was already said."""
     if not result.candidates:
         return ["material", "function", "use"]
     own_terms = [t for t, w in result.terms.items() if w == 1.0]
@@ -130,9 +158,13 @@ def missing_facts(result: OfflineResult, description: str) -> list[str]:
     if result.confidence >= ASK_BELOW_CONFIDENCE or len(own_terms) > 3 or len(leading) == 1:
         return []
     lowered = description.lower()
+    # English words whole ("pe" is not in "speaker"), Korean by substring ("플라스틱제"),
+    # one-syllable Korean words only as morphemes ("면" the cotton, not in "면도기").
+    words_said = set(re.findall(r"[a-z]+", lowered)) | set(result.terms)
 
     def said(words: frozenset[str]) -> bool:
-        return any(word in lowered for word in words)
+        return any(word in words_said if word.isascii() and word.isalpha() or len(word) == 1 else word in lowered
+                   for word in words)
 
     chapters = {_chapter(h) for h in headings}
     facts: list[str] = []

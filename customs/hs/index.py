@@ -92,9 +92,3 @@ async def current_index(*, version: str) -> LoadedIndex:
     source = await run_db(selectors.index_source)
     return await run_cpu(lambda: _install(source))
 
-
-def reset() -> None:
-    """Forget the built index (tests load different data into a fresh database)."""
-    global _current
-    with _build_lock:
-        _current = None

@@ -40,7 +40,6 @@ class Candidate:
     hs6: str
     score: float
     title_score: float
-    example_score: float
     examples: list[Example] = field(default_factory=list)  # best supporting examples first
     # Its first example is the best-matching example of the whole index.
     leads_examples: bool = False
@@ -89,8 +88,9 @@ class HSIndex:
 
     Headings are ranked first, from three signals: their own and their subheadings'
     titles, the votes of the nearest product examples, and a "profile" document per
-    heading (its title and all its examples' names, the heading's trade vocabulary).
-    Subheadings are then ranked inside their heading by title and votes.
+    heading (its title and all its examples' names, the heading's trade vocabulary),
+    scaled by the share of the query's words that vocabulary covers. Subheadings are
+    then ranked inside their heading by title and votes.
     """
 
     def __init__(self, *, headings: Sequence[Entry], subheadings: Sequence[Entry],
@@ -216,7 +216,7 @@ class HSIndex:
         vote_total = float(sub_votes.sum())
         return [
             Candidate(hs6=self._sub_codes[i], score=float(total[i]), title_score=float(title_score[i]),
-                      example_score=float(sub_votes[i]), heading_score=float(head[self._sub_head[i]]),
+                      heading_score=float(head[self._sub_head[i]]),
                       vote_share=float(sub_votes[i]) / vote_total if vote_total else 0.0,
                       examples=[self.examples[j] for j in support.get(i, [])][:3],
                       leads_examples=bool(support.get(i)) and support[i][0] == best_example)

@@ -84,3 +84,11 @@ class LLMChoice(Schema):
     alternative_codes: list[str] = Field(default_factory=list, max_length=10)
     recommendations: list[str] = Field(default_factory=list, max_length=10)
     risk_assessment: str = Field(default="", max_length=1000)
+
+
+class LLMVerdict(Schema):
+    """The model's verification of a chosen code against its alternatives."""
+
+    holds: bool
+    hscode: str = Field(min_length=6, max_length=16)
+    message: str = Field(min_length=1, max_length=2000)

@@ -1,13 +1,11 @@
-"""Reads of the HS classification: the data version, the index's source rows, results."""
+"""Reads of the HS classification: the data version, the index's source rows, message texts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
-
 from conversations.models import ChatSession, Message
-from customs.hs.models import HSClassification, HSCode, HSDataVersion, HSProductExample, Level
+from customs.hs.models import HSCode, HSDataVersion, HSProductExample, Level
 from customs.hs.retrieval import Entry, Example
 
 
@@ -44,6 +42,3 @@ def message_texts(*, session: ChatSession, ids: list[int]) -> list[str]:
     texts = dict(Message.objects.filter(session=session, pk__in=ids).values_list("pk", "text"))
     return [texts[i] for i in ids if texts.get(i)]
 
-
-def hs_results(*, session: ChatSession) -> QuerySet[HSClassification]:
-    return HSClassification.objects.filter(session=session).order_by("created_at", "id")

@@ -40,7 +40,7 @@ from customs.hs.classifier import (
     verify,
 )
 from customs.hs.index import LoadedIndex, current_index, run_cpu
-from customs.hs.llm import classify_with_llm
+from customs.hs.llm import classify_with_llm, verify_with_llm
 from customs.hs.models import HSClassification, HSDataVersion, Stage
 from customs.hs.schemas import (
     ClassificationResult,
@@ -149,7 +149,7 @@ async def _classification(*, loaded: LoadedIndex, description: str, result: Offl
     )
     model = OFFLINE_MODEL
     if settings.LLM_BASE_URL:
-        answer = await classify_with_llm(description=description, result=result, titles=titles, index=loaded.index)
+        answer = await classify_with_llm(description=description, result=result, index=loaded.index)
         if answer is not None:
             choice = answer.choice
             model = answer.usage.model
@@ -199,9 +199,15 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
         alternatives = [str(a) for a in start.context.get("alternatives", [])]
         checked = await run_cpu(lambda: verify(index=index, chosen=chosen, alternatives=alternatives,
                                                description=description, titles=loaded.titles))
-        body = VerificationResult(message=checked.message, **envelope).model_dump()
-        return _Outcome(body=body, stage=Stage.VERIFICATION, reply_text=checked.message,
-                        hscode=checked.best_code, description=description)
+        message, code, model = checked.message, checked.best_code, OFFLINE_MODEL
+        if settings.LLM_BASE_URL:
+            judged = await verify_with_llm(description=description, chosen=chosen, alternatives=alternatives,
+                                           index=index, retrieval_verdict=checked.message)
+            if judged is not None:
+                message, code, model = judged.verdict.message, judged.verdict.hscode, judged.usage.model
+        body = VerificationResult(message=message, **envelope).model_dump()
+        return _Outcome(body=body, stage=Stage.VERIFICATION, reply_text=message, hscode=code, model=model,
+                        description=description)
 
     asked = previous == Stage.INFORMATION_GATHERING and continues
     context_ids = [*ids, start.user_message_id] if asked else [start.user_message_id]
