@@ -11,6 +11,7 @@ from ninja import Router
 
 from conversations.auth import request_user_optional
 from conversations.errors import InvalidMessage, NotFound
+from customs import limits
 from customs.cargo import normalize_cargo_number, recognize_cargo_number
 from customs.schemas import ChatIn
 from customs.services import Caller, chat_turn
@@ -56,8 +57,6 @@ async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
 async def cargo_tracking(request: HttpRequest, cargo_number: str) -> HttpResponse:
     """The cargo's clearance progress, from UNI-PASS when configured, else stored shipments."""
     caller = await _caller(request)
-    from customs import limits
-
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
     await limits.rate_limit_check(scope="customs.tracking", key=key, rate=rate)
     match = recognize_cargo_number(cargo_number)
