@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "counseling",
     "maice",
     "customs",
+    "customs.hs",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +229,35 @@ COUNSELING_MAX_TOKENS = env_int("COUNSELING_MAX_TOKENS", 1024, minimum=16)
 COUNSELING_MESSAGE_MAX_CHARS = env_int("COUNSELING_MESSAGE_MAX_CHARS", 2000, minimum=1)
 COUNSELING_RATE = env_rate("COUNSELING_RATE", "10/m")
 COUNSELING_SESSION_START_RATE = env_rate("COUNSELING_SESSION_START_RATE", "20/m")
+
+# --- Customs ------------------------------------------------------------------------------
+
+CUSTOMS_LLM_MODEL = env_str("CUSTOMS_LLM_MODEL") or LLM_MODEL
+CUSTOMS_MESSAGE_MAX_CHARS = env_int("CUSTOMS_MESSAGE_MAX_CHARS", 4000, minimum=1)
+CUSTOMS_HISTORY_WINDOW = env_int("CUSTOMS_HISTORY_WINDOW", 10, minimum=0, maximum=40)
+CUSTOMS_TEMPERATURE = env_float("CUSTOMS_TEMPERATURE", 0.3)
+CUSTOMS_MAX_TOKENS = env_int("CUSTOMS_MAX_TOKENS", 1500, minimum=16)
+# AI requests per signed-in user, and per client IP for guests.
+CUSTOMS_RATE = env_rate("CUSTOMS_RATE", "20/m")
+CUSTOMS_GUEST_RATE = env_rate("CUSTOMS_GUEST_RATE", "10/m")
+# The seed's timeouts: the whole answer, detail buttons, the parallel chat save.
+CUSTOMS_LLM_TIMEOUT = env_float("CUSTOMS_LLM_TIMEOUT", 45.0, minimum=1.0)
+CUSTOMS_DETAIL_TIMEOUT = env_float("CUSTOMS_DETAIL_TIMEOUT", 10.0)
+CUSTOMS_SAVE_TIMEOUT = env_float("CUSTOMS_SAVE_TIMEOUT", 5.0, minimum=0.1)
+# Intent classification: the LLM's own deadline (rules answer after it), and the cache.
+CUSTOMS_INTENT_TIMEOUT = env_float("CUSTOMS_INTENT_TIMEOUT", 5.0, minimum=0.1)
+CUSTOMS_INTENT_CACHE_TTL = env_int("CUSTOMS_INTENT_CACHE_TTL", 60, minimum=0)
+CUSTOMS_INTENT_CACHE_SIZE = env_int("CUSTOMS_INTENT_CACHE_SIZE", 100, minimum=1)
+CUSTOMS_DELTA_CHARS = env_int("CUSTOMS_DELTA_CHARS", 10, minimum=1, maximum=1000)
+# Korea Customs UNI-PASS cargo clearance progress service (tracking uses the database without a key).
+UNIPASS_API_KEY = env_str("UNIPASS_API_KEY")
+UNIPASS_BASE_URL = env_str("UNIPASS_BASE_URL", "https://unipass.customs.go.kr:38010/ext/rest")
+UNIPASS_CONNECT_TIMEOUT = env_float("UNIPASS_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+UNIPASS_READ_TIMEOUT = env_float("UNIPASS_READ_TIMEOUT", 10.0, minimum=0.1)
+# HS classification (customs.hs).
+HS_LLM_MODEL = env_str("HS_LLM_MODEL") or env_str("CUSTOMS_LLM_MODEL") or LLM_MODEL
+# The seed's LLM time limit; past it the retrieval result answers.
+HS_LLM_TIMEOUT = env_float("HS_LLM_TIMEOUT", 45.0, minimum=1.0)
 
 # --- Streams, sockets, retention ------------------------------------------------------------
 

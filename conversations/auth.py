@@ -17,8 +17,11 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.cookie import parse_cookie
+from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import check_csrf
 
+from conversations.aio import run_db
 from conversations.selectors import token_user_get
 
 
@@ -89,3 +92,31 @@ def request_user(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise PermissionDenied
     return user
+
+
+def _cookie_user(request: HttpRequest) -> User | None:
+    user = request.user  # lazy: reading it loads the session and the user
+    return user if isinstance(user, User) and user.is_authenticated and user.is_active else None
+
+
+async def request_user_optional(request: HttpRequest) -> User | None:
+    """The caller of an async view that guests may use, found without asgiref's one thread.
+
+    A bearer token must be valid (else 401: a broken client should not silently become a
+    guest); the session cookie signs in only with a valid CSRF token (else 403).
+    """
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        user = await run_db(token_user_get, raw=raw.strip())
+        if user is None:
+            raise AuthenticationError()
+        request.user = user
+        return user
+    if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        return None
+    cookie_user = await run_db(_cookie_user, request)
+    if cookie_user is None:
+        return None
+    if check_csrf(request, request_user_optional) is not None:
+        raise HttpError(403, "CSRF check failed")
+    return cookie_user

@@ -70,3 +70,76 @@ def counseling_error(*, code: str, message: str, retry_after: int | None = None,
 
 def protocol_error(*, code: str, message: str) -> str:
     return ws_event("error", {"code": code, "message": message})
+
+
+# --- Customs SSE, Anthropic Messages format (customs.md) -------------------------------------
+
+
+def sse_event(event: str, data: Mapping[str, Any]) -> str:
+    return f"event: {event}\ndata: {_dumps(data)}\n\n"
+
+
+def customs_session_info(*, session_uuid: str, timestamp: float) -> str:
+    return sse_event("session_info", {"session_uuid": session_uuid, "timestamp": timestamp})
+
+
+def customs_message_start(*, message_id: str, model: str, parent_uuid: str, uuid: str,
+                          input_tokens: int = 0) -> str:
+    # usage as Anthropic's API sends it, so its SDK's accumulator can start from here.
+    message: dict[str, Any] = {
+        "id": message_id, "type": "message", "role": "assistant", "model": model,
+        "parent_uuid": parent_uuid, "uuid": uuid, "content": [], "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": 0},
+    }  # fmt: skip
+    return sse_event("message_start", {"type": "message_start", "message": message})
+
+
+def customs_metadata_block_start(*, index: int, session_uuid: str, start_timestamp: str) -> str:
+    block: dict[str, Any] = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "metadata",
+                             "metadata": {"session_uuid": session_uuid}}
+    return sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+
+
+def customs_text_block_start(*, index: int, start_timestamp: str) -> str:
+    block: dict[str, Any] = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "text", "text": "",
+                             "citations": []}
+    return sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+
+
+def _customs_delta(index: int, delta: Mapping[str, Any]) -> str:
+    return sse_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": dict(delta)})
+
+
+def customs_text_delta(*, index: int, text: str) -> str:
+    return _customs_delta(index, {"type": "text_delta", "text": text})
+
+
+def customs_buttons_start(*, index: int, button_count: int, processing_status: str) -> str:
+    return _customs_delta(index, {"type": "detail_buttons_start", "button_count": button_count,
+                                  "processing_status": processing_status})
+
+
+def customs_button_ready(*, index: int, button: Mapping[str, Any]) -> str:
+    return _customs_delta(index, {"type": "detail_button_ready", "button_data": dict(button)})
+
+
+def customs_buttons_timeout(*, index: int, message: str) -> str:
+    return _customs_delta(index, {"type": "detail_buttons_timeout", "message": message})
+
+
+def customs_block_stop(*, index: int, stop_timestamp: str) -> str:
+    return sse_event("content_block_stop", {"type": "content_block_stop", "index": index,
+                                            "stop_timestamp": stop_timestamp})
+
+
+def customs_message_delta(*, stop_reason: str, input_tokens: int | None, output_tokens: int) -> str:
+    usage: dict[str, Any] = {"output_tokens": output_tokens}
+    if input_tokens is not None:
+        usage["input_tokens"] = input_tokens
+    return sse_event("message_delta", {"type": "message_delta",
+                                       "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                                       "usage": usage})
+
+
+def customs_message_stop() -> str:
+    return sse_event("message_stop", {"type": "message_stop"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.conf import settings
 
 from conversations.aio import run_db
 from conversations.leases import STREAMING_REPLIES, lease_acquire, lease_release
-from conversations.llm import Accepted, ChatRequest, LLMError, Usage, get_provider
+from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
 from conversations.services import message_finalize, message_progress
@@ -95,8 +95,27 @@ class _Progress:
         await lease_release(STREAMING_REPLIES, str(self.message_id))
 
 
+async def _within(source: AsyncIterator[StreamItem], time_limit: float) -> AsyncGenerator[StreamItem, None]:
+    """``source``, ended with ``LLM_TIMEOUT`` once ``time_limit`` seconds have passed."""
+    deadline = time.monotonic() + time_limit
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(anext(source), max(0.0, deadline - time.monotonic()))
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise LLMError(LLMError.TIMEOUT, "reply time limit reached", permanent=True) from None
+            yield item
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def reply_generate(
-    *, assistant: Message, request: ChatRequest, started: float
+    *, assistant: Message, request: ChatRequest, started: float,
+    fallback: str = SAFE_FALLBACK_REPLY, time_limit: float | None = None,
 ) -> AsyncGenerator[ReplyEvent, None]:
     """Stream the model's reply to ``request`` into ``assistant``.
 
@@ -104,10 +123,14 @@ async def reply_generate(
     reply's lease (a sweep settles the row if this process dies) is taken, and
     ``ReplyStarted`` yielded, once the upstream has it, while the model works on its
     first token. The text so far is saved every ``STREAM_SAVE_MS``, so a crash leaves the
-    partial text behind.
+    partial text behind. A blocked reply is replaced by ``fallback`` (the product's own
+    words); ``time_limit`` is a product's limit on the whole reply.
     """
     provider = get_provider()
-    source = coalesce(provider.stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
+    stream = provider.stream(request)
+    if time_limit is not None:
+        stream = _within(stream, time_limit)
+    source = coalesce(stream, interval=settings.STREAM_FLUSH_MS / 1000)
     progress = _Progress(assistant.pk)
     shown = ""  # what the client has been sent
     usage: Usage | None = None
@@ -155,12 +178,12 @@ async def reply_generate(
         if block_reason is not None:
             logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
             await progress.finalize(
-                status=MessageStatus.BLOCKED, text=SAFE_FALLBACK_REPLY,
+                status=MessageStatus.BLOCKED, text=fallback,
                 blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
             )
             finished = True
-            yield ReplyChunk(("\n" if shown else "") + SAFE_FALLBACK_REPLY)
-            yield ReplyFinished(assistant.pk, SAFE_FALLBACK_REPLY, MessageStatus.BLOCKED, usage, ttfc_ms)
+            yield ReplyChunk(("\n" if shown else "") + fallback)
+            yield ReplyFinished(assistant.pk, fallback, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
         await progress.finalize(status=MessageStatus.COMPLETE, text=text, usage=usage,
                         ttfc_ms=ttfc_ms, total_ms=total_ms)

@@ -402,4 +402,25 @@ def quality_sections(report: QualityReport) -> list[QualitySection]:
     title = "토큰 사용량 (입력 + 출력)"
     sections.append(QualitySection(key="tokens", title=title, columns=token_columns, rows=token_rows,
                                    chart=line_chart(title=title, x_labels=x_labels, series=token_series)))
+    sections += [_product_section(report, product, label, x_labels) for product, label in report.products.items()
+                 if any(s.replies for s in report.stats[product])]
     return sections
+
+
+def _product_section(report: QualityReport, product: str, label: str, x_labels: list[str]) -> QualitySection:
+    """One product's own chart: both timings on one axis, so a slow day stands out per product."""
+    stats = report.stats[product]
+    ttfc = [percentiles(s.ttfc, 0.50, 0.95) for s in stats]
+    total = [percentiles(s.total, 0.50, 0.95) for s in stats]
+    title = f"{label}: 첫 응답 · 전체 응답 시간 (ms, p50 실선 · p95 점선)"
+    series: list[tuple[str, str, bool, list[float | None]]] = [
+        ("첫 응답 p50", PRODUCT_COLORS.get(product, "#555555"), False, [p50 for p50, _ in ttfc]),
+        ("첫 응답 p95", PRODUCT_COLORS.get(product, "#555555"), True, [p95 for _, p95 in ttfc]),
+        ("전체 p50", "#888888", False, [p50 for p50, _ in total]),
+        ("전체 p95", "#888888", True, [p95 for _, p95 in total]),
+    ]
+    rows = [[day.isoformat(), *(format_number(v) for v in (*ttfc[i], *total[i])), str(stats[i].replies),
+             format_number(stats[i].tokens)] for i, day in enumerate(report.days)]
+    columns = ["날짜", "첫 응답 p50", "첫 응답 p95", "전체 p50", "전체 p95", "응답 수", "토큰"]
+    return QualitySection(key=f"product-{product}", title=title, columns=columns, rows=rows,
+                          chart=line_chart(title=title, x_labels=x_labels, series=series))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import cast
 
 from django.contrib.auth.models import User
@@ -20,6 +21,9 @@ def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+_TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def token_user_get(*, raw: str) -> User | None:
     """The active user owning the raw token, or None (revoked, unknown, inactive user)."""
     if not raw or len(raw) > 200:
@@ -31,8 +35,11 @@ def token_user_get(*, raw: str) -> User | None:
     )
     if token is None:
         return None
-    # Kept current so staff can tell unused tokens apart before revoking them.
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    # Kept current so staff can tell unused tokens apart before revoking them; to the
+    # minute, so a busy client does not write a row on every request.
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= _TOKEN_USE_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
 
 

@@ -4,7 +4,14 @@ from django.apps import AppConfig
 
 
 class CustomsConfig(AppConfig):
-    """Customs assistant: its chat API arrives in a later issue (shared/spec/customs.md)."""
+    """Customs trade assistant (shared/spec/customs.md)."""
 
     name = "customs"
     verbose_name = "관세 무역 도우미"
+
+    def ready(self) -> None:
+        from conversations.llm import register_responder
+        from conversations.models import Product
+        from customs.offline import customs_reply
+
+        register_responder(Product.CUSTOMS, customs_reply)

@@ -20,6 +20,8 @@ from conversations.services import token_issue
 from conversations.sqlite import sqlite_keepers_close
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 
+pytest_plugins = ["tests.customs.hs_fixtures"]
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # A run that was killed leaves the SQLite test database's WAL behind; the database

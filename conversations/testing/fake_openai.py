@@ -110,6 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
             print(f"fake_openai: handler error on {self.path}: {exc!r}", file=sys.stderr)
 
     def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/_fake/requests":
+            # For benchmarks running the fake in a process of their own: what arrived when.
+            self._send(200, {"requests": [_summary(rec) for rec in self.server.fake.requests]})
+            return
         self._error(404, f"Unknown path {self.path}")
 
     do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815 - http.server dispatches on these names
@@ -284,6 +288,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def _summary(rec: RecordedRequest) -> dict[str, Any]:
+    messages = rec.body.get("messages") or []
+    texts = [_text_of(m.get("content")) for m in messages if isinstance(m, dict)]
+    return {"path": rec.path, "received_at": rec.received_at, "first_chunk_at": rec.first_chunk_at,
+            "finished_at": rec.finished_at, "chunks_sent": rec.chunks_sent,
+            "client_disconnected": rec.client_disconnected,
+            "first_message": texts[0][:200] if texts else "", "last_message": texts[-1][:500] if texts else ""}
+
+
 def _sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 
@@ -381,8 +394,15 @@ class FakeOpenAI:
             self._queue.extend(behaviours)
 
     def route(self, marker: str, behaviour: Behaviour) -> None:
-        """Answer every chat request whose messages contain ``marker`` with ``behaviour``."""
+        """Answer every chat request whose messages contain ``marker`` with ``behaviour``.
+
+        Markers are tried in the order they were first routed; routing one again replaces its behaviour.
+        """
         with self._cond:
+            for i, (existing, _) in enumerate(self._routes):
+                if existing == marker:
+                    self._routes[i] = (marker, behaviour)
+                    return
             self._routes.append((marker, behaviour))
 
     @property
@@ -470,11 +490,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-after", type=int, default=0)
     parser.add_argument("--model", default=Behaviour.model)
     parser.add_argument("--flag-word", action="append", default=[], help="moderation flag word (repeatable)")
+    parser.add_argument("--route", action="append", default=[], metavar="MARKER=REPLY",
+                        help="answer requests containing MARKER with REPLY at once, in one chunk (repeatable)")
     parser.add_argument("--log", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
     fields = ("reply", "ttft", "delay", "chunk_size", "fault", "fault_after", "model")
     fake = FakeOpenAI(Behaviour(**{f: getattr(args, f) for f in fields}), host=args.host, port=args.port)
     fake.flag_words = args.flag_word
+    for route in args.route:
+        marker, sep, reply = route.partition("=")
+        if not sep or not marker:
+            parser.error("--route takes MARKER=REPLY")
+        fake.route(marker, Behaviour(reply=reply, chunk_size=0))
     fake.log_requests = args.log
     with fake:
         print(fake.base_url, flush=True)

@@ -389,7 +389,8 @@ def test_quality_page_draws_svg_charts_with_correct_percentiles(admin_client: An
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert body.count("<svg class=\"quality-chart\"") == 3
+    # Three across products, then one for each product that replied (counseling here).
+    assert body.count("<svg class=\"quality-chart\"") == 4
     assert "<polyline" in body or "<circle" in body
     today = timezone.localdate().isoformat()
     ttfc_row = next(row for row in response.context["sections"][0].rows if row[0] == today)

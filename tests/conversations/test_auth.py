@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from config.asgi import application
 from conversations.models import ApiToken, ChatSession
@@ -99,6 +101,19 @@ def test_token_use_is_recorded(user: Any) -> None:
 
     api_token.refresh_from_db()
     assert api_token.last_used_at is not None
+
+
+@pytest.mark.django_db
+def test_token_use_is_written_at_most_once_a_minute(user: Any, django_assert_num_queries: Any) -> None:
+    api_token, raw = token_issue(user=user)
+    token_user_get(raw=raw)
+    with django_assert_num_queries(1):  # the lookup only
+        assert token_user_get(raw=raw) == user
+    ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    with django_assert_num_queries(2):
+        token_user_get(raw=raw)
+    api_token.refresh_from_db()
+    assert timezone.now() - api_token.last_used_at < timedelta(seconds=30)
 
 
 @pytest.mark.django_db

@@ -206,3 +206,17 @@ def test_expired_sessions_exclude_ones_with_recent_messages(user: Any) -> None:
 
     assert list(sessions_expired(cutoff=cutoff)) == [stale]
     assert fresh not in sessions_expired(cutoff=cutoff)
+
+
+@pytest.mark.django_db
+def test_each_product_with_replies_gets_its_own_chart(user: Any) -> None:
+    session = _session(user)
+    _reply(session, ttfc_ms=200, total_ms=900, prompt_tokens=10, completion_tokens=5)
+    customs = ChatSession.objects.create(key="c0ffee00-0000-0000-0000-000000000001", product=Product.CUSTOMS)
+    _reply(customs, ttfc_ms=40, total_ms=300, prompt_tokens=1, completion_tokens=1)
+    sections = {s.key: s for s in quality_sections(quality_report(days=1))}
+    assert {"product-counseling", "product-customs"} <= set(sections) and "product-maice" not in sections
+    customs_section = sections["product-customs"]
+    assert customs_section.title.startswith("관세")
+    assert customs_section.rows[-1][1:] == ["40", "40", "300", "300", "1", "2"]
+    assert [s.label for s in customs_section.chart.series] == ["첫 응답 p50", "첫 응답 p95", "전체 p50", "전체 p95"]

@@ -1,0 +1,221 @@
+"""Customs writes and the chat turn: intent, then a JSON answer or an SSE stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from conversations.aio import run_db
+from conversations.errors import SessionNotFound
+from conversations.llm import ChatMessage
+from conversations.models import ChatSession, Message, Product, Role
+from conversations.pii import mask_pii
+from conversations.selectors import history_window
+from conversations.services import message_append
+from customs import limits
+from customs.cargo import CargoMatch, recognize_cargo_numbers
+from customs.hs.services import hs_classification_turn
+from customs.intent import IntentResult, intent_classify
+from customs.models import JSON_INTENTS, Intent, IntentRecord
+from customs.selectors import session_find, session_hs_pending
+
+logger = logging.getLogger(__name__)
+
+RULES_MODEL = "rules"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User | None
+    ip: str
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
+
+
+@dataclass(frozen=True)
+class Turn:
+    session: ChatSession
+    is_new: bool
+    asked: Message
+    intent: IntentResult
+    history: list[ChatMessage] = field(default_factory=list)  # earlier turns, for streamed answers
+
+
+@dataclass(frozen=True)
+class ChatOutcome:
+    body: dict[str, Any] | None = None  # a JSON answer
+    stream: AsyncIterator[str] | None = None  # or SSE frames
+
+
+def utc_stamp(moment: datetime | None = None) -> str:
+    """``2025-07-06T12:39:43.632Z``, as the seed writes timestamps."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def elapsed_ms(started: float) -> int:
+    return max(0, round((time.monotonic() - started) * 1000))
+
+
+# --- sessions and messages -----------------------------------------------------------------
+
+
+def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None, text: str) -> tuple[ChatSession, bool]:
+    """The caller's session (created when new or unknown, titled by ``text``); another
+    owner's is "not found".
+
+    Guests' sessions belong to no user and are addressed by their unguessable UUID alone;
+    a signed-in user's session answers only to that user.
+    """
+    key = str(session_uuid or uuid.uuid4())
+    session = session_find(key=key) if session_uuid else None
+    created = False
+    if session is None:
+        try:
+            with transaction.atomic():
+                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user,
+                                                     title=mask_pii(text)[:40])
+                created = True
+        except IntegrityError:
+            session = session_find(key=key)  # created meanwhile, or a key of another product
+            if session is None:
+                raise SessionNotFound() from None
+    if session.user_id != (user.pk if user else None):
+        raise SessionNotFound()
+    return session, created
+
+
+def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult) -> Turn:
+    """The user's message (committed before any model call) and how it was classified.
+
+    A streamed answer's context is read in the same trip to the database.
+    """
+    with transaction.atomic():
+        asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=str(uuid.uuid4()))
+        IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
+                                    confidence=intent.confidence, method=intent.method, entities=intent.entities)
+    history: list[ChatMessage] = []
+    if intent.intent not in JSON_INTENTS and not is_new and settings.CUSTOMS_HISTORY_WINDOW > 0:
+        history = history_window(session=session, limit=settings.CUSTOMS_HISTORY_WINDOW, before_id=asked.pk)
+    return Turn(session=session, is_new=is_new, asked=asked, intent=intent, history=history)
+
+
+def answer_store(*, turn: Turn, text: str, model: str) -> Message:
+    """A JSON turn's answer, kept in the transcript as text."""
+    return message_append(session=turn.session, role=Role.ASSISTANT, text=text, reply_to=turn.asked, model=model,
+                          client_msg_id=str(uuid.uuid4()))
+
+
+# --- cargo -------------------------------------------------------------------------------------
+
+CARGO_SUGGESTIONS = [
+    "화물번호를 정확히 입력해주세요.",
+    "예시: ABCD1234567 (컨테이너 번호)",
+    "예시: 1234-5678-9012 (추적번호)",
+    "예시: 180-12345675 (항공화물운송장)",
+    "예시: 24KMTC0123I-0001-0000 (화물관리번호)",
+]
+
+
+def _cargo_message(primary: CargoMatch, others: list[CargoMatch]) -> str:
+    text = f"화물번호 '{primary.number}'을(를) 인식했습니다. 통관 정보를 조회하고 있습니다."
+    if primary.note:
+        text += f" 참고: {primary.note}"
+    if others:
+        listed = ", ".join(f"{m.number}({m.label})" for m in others)
+        text += f" 함께 인식된 번호: {listed}"
+    return text
+
+
+def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started: float) -> dict[str, Any]:
+    """The seed's cargo_tracking JSON, success or error, field for field."""
+    matches = recognize_cargo_numbers(message)
+    if not matches:
+        return {
+            "intent_type": Intent.CARGO_TRACKING.value,
+            "status": "error",
+            "error_code": "CARGO_NUMBER_NOT_FOUND",
+            "error_message": "메시지에서 화물번호를 찾을 수 없습니다.",
+            "original_message": message,
+            "session_uuid": session_uuid,
+            "user_id": user_id,
+            "suggestions": CARGO_SUGGESTIONS,
+            "retry_available": True,
+            "processed_at": utc_stamp(),
+        }
+    primary, others = matches[0], matches[1:]
+    patterns = list(dict.fromkeys(m.pattern for m in matches))
+    return {
+        "intent_type": Intent.CARGO_TRACKING.value,
+        "status": "success",
+        "message": _cargo_message(primary, others),
+        "cargo_data": {
+            "cargo_number": primary.number,
+            "cargo_type": primary.label,
+            "extracted_patterns": patterns,
+            "confidence_score": primary.confidence,
+        },
+        "spring_endpoint": "/api/cargo/tracking",
+        "session_uuid": session_uuid,
+        "user_id": user_id,
+        "processed_at": utc_stamp(),
+        "processing_time_ms": elapsed_ms(started),
+        "error_code": None,
+        "error_details": None,
+    }
+
+
+# --- the turn ------------------------------------------------------------------------------
+
+
+async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float) -> ChatOutcome:
+    """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
+    key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
+    await limits.rate_limit_check(scope="customs.chat", key=key, rate=rate)
+    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user,
+                                             text=message))
+    classifying = asyncio.ensure_future(intent_classify(message))
+    try:
+        session, is_new = await resolving
+    except BaseException:
+        classifying.cancel()
+        raise
+    intent = await classifying
+    if session_hs_pending(session) and not recognize_cargo_numbers(message):
+        # The seed's staged HS dialogue: the answer to its question continues it (only a
+        # cargo number breaks out: "반입 예정인 배터리" is still about the product).
+        intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities)
+    await limits.session_lock_acquire(session_key=session.key)
+    released = False
+    try:
+        turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent)
+        if intent.intent == Intent.CARGO_TRACKING:
+            body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
+            await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
+                         model=RULES_MODEL)
+        elif intent.intent == Intent.HSCODE_CLASSIFICATION:
+            # It keeps the stage and stores its own answer and result.
+            body = await hs_classification_turn(session=turn.session, message=message, user_id=caller.user_id,
+                                                user_message=turn.asked)
+        else:
+            from customs.stream import answer_stream
+
+            released = True  # the stream releases the session when it ends
+            return ChatOutcome(stream=answer_stream(turn=turn, started=started))
+        logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
+        return ChatOutcome(body=body)
+    finally:
+        if not released:
+            await asyncio.shield(limits.session_lock_release(session_key=session.key))

@@ -1,0 +1,213 @@
+"""The SSE answer for general, news and regulatory questions, in Anthropic's Messages format.
+
+Order (customs.md): session_info, message_start, the metadata block for a new session,
+the text block (text deltas of about ``CUSTOMS_DELTA_CHARS`` characters, detail-button
+deltas as they become ready), content_block_stop, message_delta, message_stop.
+
+The chat save (the reply row, ``CUSTOMS_SAVE_TIMEOUT``) runs beside the first frames and
+the detail buttons (``CUSTOMS_DETAIL_TIMEOUT``) beside the whole answer.
+A client that leaves cancels this generator: the upstream call is closed at once and the
+partial answer stored ``interrupted`` (``reply_generate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from django.conf import settings
+
+from conversations import frames
+from conversations.aio import run_db
+from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
+from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
+from conversations.models import Message, MessageStatus, Product, Role
+from conversations.services import message_append, message_finalize
+from customs import limits
+from customs.prompts import system_prompt
+from customs.selectors import detail_buttons_select
+from customs.services import Turn, utc_stamp
+
+logger = logging.getLogger(__name__)
+
+ERROR_TEXTS = {
+    "LLM_TIMEOUT": "응답 시간이 초과되었습니다. 잠시 후 다시 시도해 주세요.",
+    "LLM_UNAVAILABLE": "AI 서비스에 일시적으로 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+    "SAVE_TIMEOUT": "대화 저장이 지연되어 응답을 중단했습니다. 다시 시도해 주세요.",
+}
+DEFAULT_ERROR_TEXT = "응답 처리 중 오류가 발생했습니다."
+BUTTONS_TIMEOUT_TEXT = "상세페이지 정보 준비 시간이 초과되었습니다"
+BLOCKED_TEXT = ("죄송합니다. 방금 답변은 안전 검토에서 보류되어 보여 드릴 수 없습니다. 질문을 조금 바꿔 다시 물어봐 "
+                "주시거나 관세청 고객지원센터(국번 없이 125)에 문의해 주세요.")
+
+
+def _model_name() -> str:
+    return settings.CUSTOMS_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
+
+
+def _reply_open(*, turn: Turn, uuid_: str) -> Message:
+    return message_append(session=turn.session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
+                          reply_to=turn.asked, model=_model_name(), client_msg_id=uuid_)
+
+
+def _llm_request(*, turn: Turn) -> ChatRequest:
+    return ChatRequest(
+        product=Product.CUSTOMS,
+        messages=(ChatMessage("system", system_prompt(turn.intent.intent)), *turn.history,
+                  ChatMessage("user", turn.asked.content)),
+        model=settings.CUSTOMS_LLM_MODEL,
+        temperature=settings.CUSTOMS_TEMPERATURE,
+        max_tokens=settings.CUSTOMS_MAX_TOKENS,
+        context={"intent": turn.intent.intent.value, "entities": turn.intent.entities},
+    )
+
+
+def _slices(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+async def _buttons(turn: Turn) -> list[dict[str, Any]]:
+    return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.asked.content)
+
+
+async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, None]:
+    """The SSE frames of one answer; releases the session's turn lock when it ends."""
+    session_uuid = turn.session.key
+    index = 0
+    saving: asyncio.Future[Message] | None = None
+    unsaved = ""  # why the reply row, if it gets written, must be settled here
+    buttons: asyncio.Task[list[dict[str, Any]]] | None = None
+    merging: AsyncGenerator[str, None] | None = None
+    settled = False
+    try:
+        yield frames.customs_session_info(session_uuid=session_uuid, timestamp=time.time())
+        # The reply row and the buttons are prepared while the first frames go out.
+        reply_uuid = str(uuid.uuid4())
+        saving = asyncio.ensure_future(run_db(_reply_open, turn=turn, uuid_=reply_uuid))
+        buttons = asyncio.create_task(asyncio.wait_for(_buttons(turn), settings.CUSTOMS_DETAIL_TIMEOUT))
+        yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=_model_name(),
+                                           parent_uuid=turn.asked.client_msg_id or "", uuid=reply_uuid)
+        if turn.is_new:
+            yield frames.customs_metadata_block_start(index=index, session_uuid=session_uuid,
+                                                      start_timestamp=utc_stamp())
+            yield frames.customs_block_stop(index=index, stop_timestamp=utc_stamp())
+            index += 1
+        yield frames.customs_text_block_start(index=index, start_timestamp=utc_stamp())
+        try:
+            # Shielded: past the limit the row may still be written, and is then settled below.
+            assistant = await asyncio.wait_for(asyncio.shield(saving), settings.CUSTOMS_SAVE_TIMEOUT)
+        except TimeoutError:
+            logger.warning("customs chat save timed out: session=%s", session_uuid)
+            unsaved = "SAVE_TIMEOUT"
+            async for frame in _error_end(index, unsaved):
+                yield frame
+            return
+        events = reply_generate(assistant=assistant, request=_llm_request(turn=turn), started=started,
+                                fallback=BLOCKED_TEXT, time_limit=settings.CUSTOMS_LLM_TIMEOUT)
+        merging = _merge(index, events, buttons)
+        async for frame in merging:
+            yield frame
+        settled = True
+    except Exception:
+        # A bug must still end the stream in its error form: an exception escaping an
+        # async generator leaves Django's response, and so the client, hanging.
+        logger.exception("customs stream failed: session=%s", session_uuid)
+        async for frame in _error_end(index, "STREAMING_ERROR"):
+            yield frame
+    finally:
+        if merging is not None:
+            # Closed here, not left to the collector, when the client left while a frame was
+            # being sent: the reply is settled and the upstream closed before we go on.
+            await merging.aclose()
+        if buttons is not None:
+            buttons.cancel()
+        if saving is not None and not settled:
+            await _settle_unstarted(saving, code=unsaved)
+        await asyncio.shield(limits.session_lock_release(session_key=session_uuid))
+
+
+async def _settle_unstarted(saving: asyncio.Future[Message], *, code: str) -> None:
+    """The reply never started (the client left, or the save was too slow): its row, once
+    written, ends ``failed`` with ``code`` or ``interrupted``; never left ``streaming``.
+    A no-op for a reply ``reply_generate`` settled."""
+    with contextlib.suppress(BaseException):
+        await asyncio.shield(saving)
+    if saving.done() and not saving.cancelled() and saving.exception() is None:
+        status = MessageStatus.FAILED if code else MessageStatus.INTERRUPTED
+        await asyncio.shield(run_db(message_finalize, message_id=saving.result().pk, status=status, text="",
+                                    error_code=code))
+
+
+async def _error_end(index: int, code: str) -> AsyncGenerator[str, None]:
+    yield frames.customs_text_delta(index=index, text=ERROR_TEXTS.get(code, DEFAULT_ERROR_TEXT))
+    yield frames.customs_message_delta(stop_reason="error", input_tokens=None, output_tokens=0)
+    yield frames.customs_message_stop()
+
+
+async def _merge(index: int, events: AsyncGenerator[ReplyEvent, None],
+                 buttons: asyncio.Task[list[dict[str, Any]]]) -> AsyncGenerator[str, None]:
+    """Text deltas as the model writes, button deltas as they are ready, then the end."""
+    size = settings.CUSTOMS_DELTA_CHARS
+    buttons_pending = True
+    reading: asyncio.Future[ReplyEvent] | None = None
+    finished: ReplyFinished | ReplyFailed | None = None
+    try:
+        while finished is None or buttons_pending:
+            waiting: set[asyncio.Future[Any]] = {buttons} if buttons_pending else set()
+            if finished is None:
+                reading = reading or asyncio.ensure_future(anext(events))
+                waiting.add(reading)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if buttons_pending and buttons in done:
+                buttons_pending = False
+                for frame in _button_frames(index, buttons):
+                    yield frame
+            if reading is not None and reading in done:
+                event, reading = reading.result(), None
+                if isinstance(event, ReplyChunk):
+                    for piece in _slices(event.text, size):
+                        yield frames.customs_text_delta(index=index, text=piece)
+                elif isinstance(event, ReplyFinished | ReplyFailed):
+                    finished = event
+                    if isinstance(event, ReplyFailed):
+                        break  # the error form: no buttons wait on a failed answer
+        if isinstance(finished, ReplyFailed):
+            async for frame in _error_end(index, finished.code):
+                yield frame
+            return
+        assert finished is not None
+        usage = finished.usage
+        yield frames.customs_block_stop(index=index, stop_timestamp=utc_stamp())
+        yield frames.customs_message_delta(
+            stop_reason="end_turn",
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+        )
+        yield frames.customs_message_stop()
+    finally:
+        if reading is not None:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+        await events.aclose()
+
+
+def _button_frames(index: int, buttons: asyncio.Task[list[dict[str, Any]]]) -> list[str]:
+    if buttons.cancelled():
+        return []
+    error = buttons.exception()
+    if isinstance(error, TimeoutError):
+        return [frames.customs_buttons_timeout(index=index, message=BUTTONS_TIMEOUT_TEXT)]
+    if error is not None:
+        logger.warning("customs detail buttons failed: %s", type(error).__name__)
+        return []
+    ready = buttons.result()
+    if not ready:
+        return []
+    return [frames.customs_buttons_start(index=index, button_count=len(ready), processing_status="준비 중"),
+            *(frames.customs_button_ready(index=index, button=button) for button in ready)]

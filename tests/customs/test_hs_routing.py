@@ -1,0 +1,59 @@
+"""The chat endpoint hands HS questions, and every message of a pending HS stage, to customs.hs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+
+from conversations.models import ChatSession, Message, Role
+from customs.models import IntentRecord
+
+pytest_plugins = ["tests.live_server"]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ENVELOPE = {"type", "service", "stage", "timestamp", "session_uuid", "user_id"}
+
+
+async def test_hs_question_and_its_follow_ups_are_the_staged_json(nomenclature: None, offline: None,
+                                                                  http: httpx2.AsyncClient, token: str,
+                                                                  user: Any) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    # The first HS question of a process builds its retrieval index: seconds on a slow machine.
+    first = await http.post("/api/v1/chat", headers=headers, json={"message": "스마트폰 HS코드 알려줘"}, timeout=60)
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/json")
+    body = first.json()
+    assert ENVELOPE <= set(body) and body["service"] == "hscode_classification"
+    assert body["user_id"] == user.pk
+    key = body["session_uuid"]
+    assert body["type"] in ("information_request", "classification_result")
+    if body["type"] == "information_request":
+        assert (body["stage"], body["next_stage"]) == ("information_gathering", "classification")
+        # An answer to its questions is no HS question by itself: the pending stage routes it.
+        answer = await http.post("/api/v1/chat", headers=headers,
+                                 json={"message": "터치스크린이 있는 휴대용 무선 전화기입니다", "session_uuid": key})
+        body = answer.json()
+    assert (body["type"], body["stage"], body["next_stage"]) == ("classification_result", "classification",
+                                                                 "verification")
+    result = body["result"]
+    assert set(result) >= {"hscode", "confidence_score", "classification_reason", "gri_application",
+                           "alternative_codes", "verification_sources", "recommendations", "risk_assessment"}
+    assert isinstance(body["processing_time_ms"], int)
+
+    verified = (await http.post("/api/v1/chat", headers=headers,
+                                json={"message": "네 확인해 주세요", "session_uuid": key})).json()
+    assert (verified["type"], verified["stage"], verified["completed"]) == ("verification_result", "verification",
+                                                                            True)
+    # The stage is done: an ordinary question streams again.
+    async with http.stream("POST", "/api/v1/chat", headers=headers,
+                           json={"message": "FTA 원산지 증명 절차", "session_uuid": key}) as streamed:
+        assert streamed.headers["content-type"] == "text/event-stream"
+        await streamed.aread()
+
+    methods = [r.method async for r in IntentRecord.objects.filter(session__key=key).order_by("id")]
+    assert methods[0] == "rules" and "hs_stage" in methods
+    # One user message per turn: the HS turn reuses the one the endpoint stored.
+    session = await ChatSession.objects.aget(key=key)
+    users = await Message.objects.filter(session=session, role=Role.USER).acount()
+    assert users == len(methods)
