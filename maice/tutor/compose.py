@@ -86,6 +86,20 @@ def compute(question: str) -> Worked | None:
     return None
 
 
+_TASK_WORDS = (vocab.SOLVE, vocab.FACTOR, vocab.EXPAND, vocab.DIFF, vocab.INTEGRATE, vocab.VERTEX, vocab.LIMIT,
+               vocab.SIMPLIFY)
+
+
+def _asks_for_computation(text: str, code: str) -> bool:
+    """A formula quoted in a "why" question ("판별식은 왜 b^2-4ac야?") is not a task to compute."""
+    query = analyze(text)
+    if not query.found:
+        return False
+    if code in ("K1", "K3") or query.integral or query.derivative or query.approach:
+        return True
+    return any(pattern.search(text) for pattern in _TASK_WORDS)
+
+
 def _topics(text: str, classification: Mapping[str, Any]) -> list[knowledge.Topic]:
     found = knowledge.find_topics(text)
     if not found:
@@ -158,7 +172,7 @@ def answer(context: Mapping[str, Any]) -> str:
     code = str(classification.get("knowledge_code") or "K3")
     text = _with_history(question, history)
     topics = _topics(text, classification)
-    worked = compute(text)
+    worked = compute(text) if _asks_for_computation(text, code) else None
     lines: list[str] = []
     if worked:
         lines += [f"{particle(worked['title'], '을')} 단계별로 풀어 볼게요! ✏️", "", f"## 📝 {worked['title']}", "",
@@ -221,8 +235,8 @@ def clarify(context: Mapping[str, Any]) -> list[str]:
         if pattern.search(combined):
             questions.append(confusion)
     if vocab.MISSING_PROBLEM.search(question) and not analyze(combined).found:
-        questions.append("풀고 싶은 문제의 식이나 조건을 그대로 적어 주세요. (예: `x^2-5x+6=0`, `y=x^2-4x+3의 꼭짓점`) ✍️")
-        questions.append("어느 단계에서 막혔는지, 또는 무엇을 구해야 하는지 알려 주세요.")
+        questions.append("풀고 싶은 문제의 식이나 조건을 그대로 적어 줄 수 있나요? (예: `x^2-5x+6=0`, `y=x^2-4x+3의 꼭짓점`) ✍️")
+        questions.append("어느 단계에서 막혔나요, 아니면 무엇을 구해야 하는지부터 헷갈리나요?")
     if topics and ("범위" in reasoning or "불분명" in reasoning or not questions):
         topic = topics[0]
         questions.append(f"'{topic.name}'에서 어떤 부분이 궁금한가요? 예: {', '.join(topic.aspects)} 😊")
@@ -235,7 +249,7 @@ def clarify(context: Mapping[str, Any]) -> list[str]:
             questions.append("어느 단원에 대한 질문인가요? (예: 이차함수, 수열, 지수와 로그, 미분, 적분) 😊")
             questions.append("개념 설명, 문제 풀이, 공부 방법 중 어떤 도움이 필요한가요? 💡")
     if round_number == 1 and not re.search(r"고[123]|학년|수학Ⅰ|수학Ⅱ|수학1|수학2|미적분|공통수학", combined):
-        questions.append("지금 배우고 있는 과목이나 학년을 알려 주면 수준에 맞춰 설명할게요. (예: 고1 공통수학, 고2 수학Ⅱ)")
+        questions.append("수준에 맞춰 설명할 수 있게, 지금 몇 학년이고 어떤 과목(예: 고1 공통수학, 고2 수학Ⅱ)을 배우고 있나요?")
 
     fresh = [q for q in dict.fromkeys(questions) if q not in asked]
     if not fresh:

@@ -218,7 +218,51 @@ def to_parsable(text: str, *, imaginary: bool = False) -> str | None:
         return None
     if tokens.count("(") != tokens.count(")"):
         return None
-    return re.sub(r"\s+!", "!", " ".join(tokens))
+    return re.sub(r"\s+!", "!", " ".join(_bracket_arguments(tokens)))
+
+
+_PARSER_FUNCTIONS = frozenset({"sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "Abs"})
+
+
+def _is_variable(token: str) -> bool:
+    return token.isalpha() and token not in _PARSER_FUNCTIONS
+
+
+def _bracket_arguments(tokens: list[str]) -> list[str]:
+    """``sin x cos x`` → ``sin(x) cos(x)``, ``sin 2x`` → ``sin(2x)``, ``sin^2 x`` → ``(sin(x))^2``.
+
+    SymPy's implicit application would read ``sin x cos x`` as ``sin(x cos x)``: a function
+    written without parentheses takes only the next number-and-letters atom (and its power).
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token not in _PARSER_FUNCTIONS or index + 1 >= len(tokens) or tokens[index + 1] == "(":
+            out.append(token)
+            index += 1
+            continue
+        power: list[str] = []
+        cursor = index + 1
+        if tokens[cursor] == "^" and cursor + 2 < len(tokens) and tokens[cursor + 1][0].isdigit():
+            power = ["^", tokens[cursor + 1]]
+            cursor += 2
+        start = cursor
+        if cursor < len(tokens) and tokens[cursor][0].isdigit():
+            cursor += 1
+        while cursor < len(tokens) and _is_variable(tokens[cursor]):
+            cursor += 1
+        if cursor + 1 < len(tokens) and cursor > start and tokens[cursor] == "^" and tokens[cursor + 1][0].isalnum():
+            cursor += 2
+        if cursor == start:  # "sin (" handled above; anything else stays as written
+            out.append(token)
+            index += 1
+            continue
+        argument = _bracket_arguments(tokens[start:cursor])
+        call = [token, "(", *argument, ")"]
+        out.extend(["(", *call, ")", *power] if power else call)
+        index = cursor
+    return out
 
 
 def _has_math(run: str) -> bool:

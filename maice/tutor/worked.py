@@ -17,6 +17,10 @@ from maice.tutor import vocab
 from maice.tutor.mathexpr import MathQuery, analyze
 from maice.tutor.symbolic import NotComputable, latex, parse, value
 
+# Results a high-school student cannot use: say so rather than print erfi(x).
+_NON_ELEMENTARY = (sp.erf, sp.erfi, sp.erfc, sp.Si, sp.Ci, sp.Ei, sp.li, sp.gamma, sp.uppergamma, sp.lowergamma,
+                   sp.hyper, sp.meijerg, sp.polylog, sp.LambertW, sp.fresnels, sp.fresnelc, sp.Piecewise)
+
 
 @dataclass(frozen=True)
 class Worked:
@@ -283,6 +287,12 @@ def _expand(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -
     return Worked("expand", "다항식의 전개", "\n".join(steps), latex(expanded), ("전개", "곱셈 공식"))
 
 
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """The expanded form unless simplifying makes it clearly shorter (quotients, roots)."""
+    expanded, simplified = sp.expand(expr), sp.simplify(expr)
+    return expanded if sp.count_ops(expanded) <= sp.count_ops(simplified) + 1 else simplified
+
+
 def _terms(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     """A polynomial's terms, highest degree first (as a teacher writes them)."""
     return sorted(sp.Add.make_args(sp.expand(expr)), key=lambda term: -sp.degree(term, var))
@@ -318,8 +328,7 @@ def _rules(expr: sp.Expr, var: sp.Symbol) -> list[str]:
 def _diff(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> Worked:
     expr = exprs[0]
     label = _function_label(query, var)
-    derivative = sp.diff(expr, var)
-    derivative = sp.expand(derivative) if derivative.is_polynomial(var) else sp.simplify(derivative)
+    derivative = _tidy(sp.diff(expr, var))
     prime = "y'" if label == "y" else label.replace("(", "'(", 1)
     steps = [f"**주어진 함수:** ${label} = {latex(expr)}$", ""]
     rules = _rules(expr, var)
@@ -349,36 +358,38 @@ def _diff(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> 
             title = "접선의 방정식"
             concepts.append("접선의 방정식")
     elif re.search(r"극값|극댓값|극솟값|극대|극소|증가|감소|그래프", text):
-        steps += _extrema_steps(expr, derivative, var, label, start=len(steps) - 1)
+        lines, result = _extrema_steps(expr, derivative, var, start=len(steps) - 1)
+        steps += lines
         concepts += ["극대·극소", "증가·감소"]
         title = "극값 구하기"
     return Worked("diff", title, "\n".join(steps), result, tuple(concepts))
 
 
-def _extrema_steps(expr: sp.Expr, derivative: sp.Expr, var: sp.Symbol, label: str, *, start: int) -> list[str]:
+def _extrema_steps(expr: sp.Expr, derivative: sp.Expr, var: sp.Symbol, *, start: int) -> tuple[list[str], str]:
+    """Steps to the local extrema, and the extrema as one LaTeX line (the result)."""
     critical = sorted((r for r in sp.solve(derivative, var) if r.is_real), key=lambda r: float(sp.N(r)))
     if not critical:
         sign = "증가" if derivative.subs(var, 0) > 0 else "감소"
-        return [f"{start}. $f'(x) = 0$인 실수가 없으므로 극값이 없고, 함수는 항상 {sign}해요."]
+        return [f"{start}. $f'(x) = 0$인 실수가 없으므로 극값이 없고, 함수는 항상 {sign}해요."], r"\text{극값 없음}"
     lines = [f"{start}. $f'({latex(var)}) = 0$에서 {_roots_text(var, critical)}"]
     second = sp.diff(derivative, var)
+    found: list[str] = []
     for point in critical:
         height = sp.simplify(expr.subs(var, point))
         curvature = second.subs(var, point)
-        if curvature.is_positive:
-            kind = "극소"
-        elif curvature.is_negative:
-            kind = "극대"
+        kind = "극소" if curvature.is_positive else "극대" if curvature.is_negative else ""
+        if kind:
+            found.append(f"\\text{{{kind}}}\\ ({latex(point)}, {latex(height)})")
+            lines.append(f"- {_m(sp.Eq(var, point))}의 앞뒤에서 $f'$의 부호가 바뀌어 {kind}, 함숫값 ${latex(height)}$")
         else:
-            kind = "극값 아님(부호 변화 확인 필요)"
-        lines.append(f"- {_m(sp.Eq(var, point))}에서 {kind}, 함숫값 ${latex(height)}$")
-    return lines
+            lines.append(f"- {_m(sp.Eq(var, point))}에서는 $f'$의 부호가 바뀌는지 증감표로 확인해야 해요.")
+    return lines, r",\ ".join(found) or r"\text{극값 없음}"
 
 
 def _integrate(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> Worked:
     expr = exprs[0]
     antiderivative = sp.integrate(expr, var)
-    if antiderivative.has(sp.Integral):
+    if antiderivative.has(sp.Integral, *_NON_ELEMENTARY):
         raise NotComputable("no elementary antiderivative")
     steps = [f"**피적분함수:** {_m(expr)}", ""]
     if expr.is_polynomial(var):
@@ -490,9 +501,10 @@ def _graph(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) ->
     label = _function_label(query, var)
     steps = [f"**주어진 함수:** ${label} = {latex(expr)}$", "",
              f"1. 도함수를 구하면 $f'({latex(var)}) = {latex(derivative)}$"]
-    steps += _extrema_steps(expr, derivative, var, label, start=2)
+    lines, extrema = _extrema_steps(expr, derivative, var, start=2)
+    steps += lines
     steps.append(f"\n$y$절편은 $(0,\\ {latex(expr.subs(var, 0))})$이고, 극값의 위치와 증가·감소를 이어 개형을 그립니다.")
-    return Worked("graph", "그래프의 개형", "\n".join(steps), latex(derivative), ("도함수", "극대·극소", "그래프의 개형"))
+    return Worked("graph", "그래프의 개형", "\n".join(steps), extrema, ("도함수", "극대·극소", "그래프의 개형"))
 
 
 def _evaluate_at(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> Worked:
