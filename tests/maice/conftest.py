@@ -84,11 +84,15 @@ class Stream:
     response: httpx2.Response
     comments: list[str] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
+    _lines: AsyncIterator[str] | None = None
 
     async def events(self) -> AsyncIterator[SSE]:
+        """The events from where the last call stopped reading."""
+        if self._lines is None:
+            self._lines = self.response.aiter_lines()
         event_id: str | None = None
         data: list[str] = []
-        async for line in self.response.aiter_lines():
+        async for line in self._lines:
             self.raw.append(line)
             if line == "":
                 if data:
