@@ -1,0 +1,335 @@
+"""Find the mathematics in a Korean question and turn it into text SymPy's parser accepts.
+
+Only strings leave this module: ``MathQuery`` holds normalised, whitelisted expression
+text (letters are variables or known function names, nothing else), so parsing it later
+can never reach arbitrary Python. No SymPy import here: classification stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+MAX_QUESTION_CHARS = 4000
+MAX_EXPRESSION_CHARS = 200
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿˣ", "0123456789+-()nx")
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUPER_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿˣ]+")
+_SUB_RUN = re.compile(r"[₀₁₂₃₄₅₆₇₈₉]+")
+_SYMBOLS = {
+    "−": "-", "–": "-", "—": "-", "‐": "-", "‑": "-", "﹣": "-", "×": "*", "✕": "*", "·": "*", "⋅": "*", "∙": "*",
+    "÷": "/", "⁄": "/", "∕": "/", "π": "pi", "∞": "oo", "→": "->", "⟶": "->", "⇒": "->", "≤": "<=", "≦": "<=",
+    "≥": ">=", "≧": ">=", "≠": "!=", "θ": "theta", "α": "alpha", "β": "beta", "∫": " int ", "√": "sqrt",
+    "∑": " sum ", "Σ": " sum ", "＝": "=", "（": "(", "）": ")", "［": "(", "］": ")", "｛": "(", "｝": ")",
+    "′": "'", "’": "'", "‘": "'", "“": '"', "”": '"',
+}
+_SYMBOL_RE = re.compile("|".join(re.escape(k) for k in _SYMBOLS))
+
+_LATEX_WORDS = {
+    r"\cdot": "*", r"\times": "*", r"\div": "/", r"\pi": "pi", r"\infty": "oo", r"\to": "->", r"\rightarrow": "->",
+    r"\leq": "<=", r"\le": "<=", r"\geq": ">=", r"\ge": ">=", r"\neq": "!=", r"\ne": "!=", r"\theta": "theta",
+    r"\alpha": "alpha", r"\beta": "beta", r"\int": " int ", r"\lim": " lim ", r"\ln": "ln", r"\log": "log",
+    r"\sin": "sin", r"\cos": "cos", r"\tan": "tan", r"\left": "", r"\right": "", r"\displaystyle": "",
+    r"\mathrm": "", r"\,": " ", r"\;": " ", r"\!": "", r"\quad": " ", r"\qquad": " ", r"\sum": " sum ",
+}
+_LATEX_WORD_RE = re.compile("|".join(re.escape(k) + (r"(?![a-zA-Z])" if k[-1].isalpha() else "")
+                                     for k in sorted(_LATEX_WORDS, key=len, reverse=True)))
+
+# Function and constant names an expression may use; every other letter is a variable.
+FUNCTIONS = ("sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "abs")
+CONSTANTS = ("theta", "alpha", "beta", "pi", "oo")
+_NAMES = sorted(FUNCTIONS + CONSTANTS, key=len, reverse=True)
+
+_ALLOWED = re.compile(r"^[0-9a-zA-Z+\-*/^().,<>=!| ']+$")
+# ASCII runs of a Korean sentence that may hold mathematics.
+_RUN = re.compile(r"[0-9A-Za-z+\-*/^().,<>=!|' ]+")
+_POINT = re.compile(r"([a-z])\s*=\s*(-?\s*[0-9.]+(?:\s*/\s*[0-9]+)?|-?pi(?:\s*/\s*[0-9]+)?)\s*(?:에서|일\s*때|일때|인\s*점|인\s*곳)")
+_BOUNDS = re.compile(
+    r"(-?[0-9.]+|-?pi)\s*(?:부터|에서)\s*(-?[0-9.]+|-?pi)\s*까지"
+)
+_INT_BOUNDS = re.compile(r"int\s*_\s*\(?\s*(-?[0-9a-z.]+)\s*\)?\s*\^\s*\(?\s*(-?[0-9a-z.]+)\s*\)?")
+_INTEGRAL = re.compile(r"int\b\s*(.+?)\s*d\s*([a-z])(?![a-z(])")
+_APPROACH = re.compile(r"([a-z])\s*->\s*(-?\s*oo|-?\s*[0-9.]+(?:\s*/\s*[0-9]+)?|-?pi)\s*([+-](?=\s|$|\)))?")
+_KOREAN_APPROACH = re.compile(
+    r"([a-z])\s*(?:가|이|의\s*값이)?\s*(-?\s*[0-9.]+|양의\s*무한대|음의\s*무한대|무한대|oo|-oo)\s*(?:으로|로|에)\s*"
+    r"(?:한없이\s*)?(?:갈|다가갈|가까워질|접근할)\s*(?:때|경우)"
+)
+_DDX = re.compile(r"d\s*/\s*d\s*([a-z])\s*")
+_LOG_BASE = re.compile(r"log\s*_\s*\(?\s*([0-9]+|[a-z])\s*\)?\s*(\([^()]*\)|[0-9.]+|[a-z])")
+_DEGREES = re.compile(r"((?:sin|cos|tan)\s*\(?\s*)(-?[0-9]+(?:\.[0-9]+)?)\s*(?:°|º|도(?![가-힣]*함수))")
+_ABS_BARS = re.compile(r"\|([^|]+)\|")
+_LHS_FUNCTION = re.compile(r"^\s*(?:([a-z])\s*\(\s*([a-z])\s*\)|(y))\s*=\s*(?!.*=)")
+_RELATION = re.compile(r"<=|>=|!=|=|<|>")
+
+
+@dataclass(frozen=True)
+class MathQuery:
+    """What a question asks about, as whitelisted expression text."""
+
+    expressions: tuple[str, ...] = ()     # one per equation/expression, already ``lhs - (rhs)`` or plain
+    relations: tuple[str, ...] = ()       # '=', '<', … per expression, '' for a plain expression
+    shown: tuple[str, ...] = ()           # as the student wrote it (normalised)
+    sides: tuple[tuple[str, str], ...] = ()  # (lhs, rhs) parsable, per expression ("", "") for a plain one
+    function_name: str | None = None      # "y" or "f" when written as ``y = …`` / ``f(x) = …``
+    variable: str | None = None
+    point: tuple[str, str] | None = None          # (variable, value) from "x=1에서"
+    bounds: tuple[str, str] | None = None         # definite integral
+    approach: tuple[str, str, str] | None = None  # (variable, target, side) of a limit
+    integral: bool = False
+    derivative: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.expressions)
+
+    @property
+    def numeric(self) -> bool:
+        """No variables: a value to compute (``sin (30*pi/180)``, ``log (8, 2)``)."""
+        names = {t for e in self.expressions for t in e.split() if t[0].isalpha()}
+        return not (names - {"sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "Abs", "pi", "E"})
+
+
+def _strip_braces(text: str, start: int) -> tuple[str, int]:
+    """The contents of the ``{…}`` group at ``start`` and the index after it."""
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:index], index + 1
+    return text[start + 1:], len(text)
+
+
+def _latex(text: str) -> str:
+    r"""Rewrite the LaTeX a student may paste (\frac, \sqrt, ^{…}, \int_a^b, \lim_{x\to0})."""
+    text = text.replace("$", " ")
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        for command, arity in ((r"\dfrac", 2), (r"\tfrac", 2), (r"\frac", 2), (r"\sqrt", 1)):
+            if text.startswith(command, index):
+                index += len(command)
+                root = None
+                if command == r"\sqrt" and index < len(text) and text[index] == "[":
+                    close = text.find("]", index)
+                    if close > 0:
+                        root, index = text[index + 1:close], close + 1
+                groups = []
+                for _ in range(arity):
+                    while index < len(text) and text[index] == " ":
+                        index += 1
+                    if index < len(text) and text[index] == "{":
+                        group, index = _strip_braces(text, index)
+                    else:
+                        group, index = text[index:index + 1], index + 1
+                    groups.append(_latex(group))
+                if arity == 2:
+                    out.append(f"(({groups[0]})/({groups[1]}))")
+                elif root:
+                    out.append(f"(({groups[0]})^(1/({root})))")
+                else:
+                    out.append(f"sqrt({groups[0]})")
+                break
+        else:
+            out.append(text[index])
+            index += 1
+    result = _LATEX_WORD_RE.sub(lambda m: _LATEX_WORDS[m.group(0)], "".join(out))
+    return result.replace("{", "(").replace("}", ")").replace("\\", " ")
+
+
+def normalize(text: str) -> str:
+    """Unicode and LaTeX forms → plain ASCII maths; the Korean words stay as they are."""
+    text = _SUPER_RUN.sub(lambda m: "^(" + m.group(0).translate(_SUPERSCRIPTS) + ")", text)
+    text = _SUB_RUN.sub(lambda m: "_" + m.group(0).translate(_SUBSCRIPTS), text)
+    text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
+    if "\\" in text:
+        text = _latex(text)
+    text = text.replace("{", "(").replace("}", ")")
+    text = _DEGREES.sub(lambda m: f"{m.group(1)}({m.group(2)}*pi/180)", text)
+    text = _LOG_BASE.sub(lambda m: f"log({m.group(2)}, {m.group(1)})", text)
+    return text
+
+
+def _split_identifier(word: str) -> list[str] | None:
+    """``sinx`` → [sin, x], ``xy`` → [x, y]; None for an English word (not maths)."""
+    if word in _NAMES:
+        return [word]
+    parts: list[str] = []
+    index = 0
+    singles = 0
+    while index < len(word):
+        name = next((n for n in _NAMES if word.startswith(n, index)), None)
+        if name:
+            parts.append(name)
+            index += len(name)
+        else:
+            parts.append(word[index])
+            index += 1
+            singles += 1
+    # "xy" or "abc" are products of variables; "solve" or "graph" are words.
+    if singles > 3 or (singles == len(word) and len(word) > 3):
+        return None
+    return parts
+
+
+def to_parsable(text: str, *, imaginary: bool = False) -> str | None:
+    """Whitelisted text for SymPy's parser, or None when it is not an expression."""
+    text = text.strip().strip(".,")
+    if not text or len(text) > MAX_EXPRESSION_CHARS or not _ALLOWED.match(text):
+        return None
+    if re.search(r"[0-9]{16,}", text):
+        return None
+    text = _ABS_BARS.sub(lambda m: f"abs({m.group(1)})", text)
+    if "|" in text or "'" in text or "!=" in text:
+        return None
+    tokens: list[str] = []
+    for piece in re.finditer(r"[A-Za-z]+|[0-9]+(?:\.[0-9]+)?|\*\*|[+\-*/^(),!]|\s+|.", text):
+        token = piece.group(0)
+        if token.isspace():
+            continue
+        if token[0].isalpha():
+            parts = _split_identifier(token.lower() if token.lower() in _NAMES else token)
+            if parts is None:
+                return None
+            for part in parts:
+                if part == "ln":
+                    part = "log"
+                elif part == "abs":
+                    part = "Abs"
+                elif part == "e":
+                    part = "E"
+                elif part == "i" and imaginary:
+                    part = "I"
+                elif len(part) == 1 and part.isupper() and part not in "ABCDEFGHJKLMNOPQRSTUVWXYZ":
+                    return None
+                tokens.append(part)
+        elif token in "+-*/^(),!" or token == "**" or token[0].isdigit():
+            tokens.append(token)
+        else:
+            return None
+    if not tokens or not any(t[0].isalnum() for t in tokens):
+        return None
+    if tokens.count("(") != tokens.count(")"):
+        return None
+    return re.sub(r"\s+!", "!", " ".join(tokens))
+
+
+def _has_math(run: str) -> bool:
+    run = run.strip()
+    if len(run) < 1:
+        return False
+    letters = re.findall(r"[A-Za-z]+", run)
+    has_operator = bool(re.search(r"[+\-*/^=<>()!]|sqrt|sin|cos|tan|log|ln|oo", run))
+    has_digit = bool(re.search(r"[0-9]", run))
+    if not letters and not has_digit:
+        return False
+    # "2x" and "x^2" are maths, "x" alone is a variable's name, "K3" or "A4" are not.
+    return has_operator or bool(re.search(r"[0-9][a-z]", run)) or (has_digit and not letters)
+
+
+def analyze(question: str) -> MathQuery:
+    """The expressions, equations and calculus notation a question holds."""
+    text = normalize(question[:MAX_QUESTION_CHARS])
+    imaginary = bool(re.search(r"복소수|허수|허근|\bi\s*\^\s*2|\bi\^", text))
+    point = bounds = approach = None
+    integral = derivative = False
+    notes: list[str] = []
+
+    if match := _BOUNDS.search(text):
+        bounds = (match.group(1), match.group(2))
+        text = text[:match.start()] + " " + text[match.end():]
+    if match := _INT_BOUNDS.search(text):
+        bounds = (match.group(1), match.group(2))
+        text = text[:match.start()] + " int " + text[match.end():]
+    if match := _KOREAN_APPROACH.search(text):
+        target = match.group(2).replace(" ", "")
+        target = {"양의무한대": "oo", "무한대": "oo", "음의무한대": "-oo"}.get(target, target)
+        approach = (match.group(1), target, "")
+        text = text[:match.start()] + " " + text[match.end():]
+    if match := _APPROACH.search(text):
+        approach = (match.group(1), match.group(2).replace(" ", ""), match.group(3) or "")
+        text = text[:match.start()] + " " + text[match.end():]
+        text = re.sub(r"lim\s*_?\s*\(\s*\)", " ", text)
+    text = re.sub(r"\blim\b\s*_?", " ", text)
+    if match := _POINT.search(text):
+        point = (match.group(1), match.group(2).replace(" ", ""))
+        text = text[:match.start()] + " " + text[match.end():]
+    variable_hint = None
+    if match := _DDX.search(text):
+        derivative = True
+        variable_hint = match.group(1)
+        text = text[:match.start()] + " " + text[match.end():]
+    if match := _INTEGRAL.search(text):
+        integral = True
+        variable_hint = match.group(2)
+        text = text[:match.start()] + " " + match.group(1) + " " + text[match.end():]
+    text = re.sub(r"\bint\b", " ", text)
+    if re.search(r"\)\s*'|[a-z]\s*'\s*\(", text):
+        derivative = True
+
+    runs = [run for run in _RUN.findall(text) if _has_math(run)]
+    pieces: list[str] = []
+    for run in runs:
+        # "x+y=3, x-y=1" is a system; "f(x, y)" never occurs in this curriculum's questions.
+        pieces.extend(part for part in re.split(r",(?![^()]*\))|;", run) if _has_math(part))
+
+    expressions: list[str] = []
+    relations: list[str] = []
+    shown: list[str] = []
+    sides: list[tuple[str, str]] = []
+    function_name = None
+    for piece in pieces:
+        piece = piece.strip().rstrip(".")
+        piece = re.sub(r"^\s*[a-z]\s*'\s*\(\s*[a-z]\s*\)\s*", "", piece) if "'" in piece else piece
+        piece = piece.replace("'", "")
+        lhs_function = _LHS_FUNCTION.match(piece)
+        if lhs_function:
+            function_name = lhs_function.group(1) or lhs_function.group(3)
+            if lhs_function.group(2):
+                variable_hint = variable_hint or lhs_function.group(2)
+            body = to_parsable(piece[lhs_function.end():], imaginary=imaginary)
+            if body:
+                expressions.append(body)
+                relations.append("")
+                shown.append(piece.strip())
+                sides.append(("", ""))
+            continue
+        parts = _RELATION.split(piece)
+        signs = _RELATION.findall(piece)
+        if len(parts) == 2:
+            lhs, rhs = (to_parsable(p, imaginary=imaginary) for p in parts)
+            if lhs and rhs:
+                expressions.append(f"({lhs}) - ({rhs})")
+                relations.append(signs[0])
+                shown.append(piece.strip())
+                sides.append((lhs, rhs))
+        elif len(parts) == 1:
+            body = to_parsable(piece, imaginary=imaginary)
+            if body:
+                expressions.append(body)
+                relations.append("")
+                shown.append(piece.strip())
+                sides.append(("", ""))
+        elif len(parts) == 3 and signs[0] in "<<=" and signs[1] in "<<=":
+            # a < x < b: two inequalities
+            low, middle, high = (to_parsable(p, imaginary=imaginary) for p in parts)
+            if low and middle and high:
+                expressions += [f"({low}) - ({middle})", f"({middle}) - ({high})"]
+                relations += [signs[0], signs[1]]
+                shown += [piece.strip()] * 2
+                sides += [(low, middle), (middle, high)]
+        else:
+            notes.append("unparsed")
+    del expressions[6:], relations[6:], shown[6:], sides[6:]
+    return MathQuery(
+        expressions=tuple(expressions), relations=tuple(relations), shown=tuple(shown), sides=tuple(sides),
+        function_name=function_name, variable=variable_hint, point=point, bounds=bounds,
+        approach=approach, integral=integral, derivative=derivative, notes=tuple(notes),
+    )
