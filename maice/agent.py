@@ -75,7 +75,7 @@ class _Run:
                 await run_db(services.improvement_store, question_id=self.question_id, improvement=improvement)
             await self.emit_once("clarification_complete", improved_question=improvement.improved_question)
             if classification is None:
-                classification = steps.classify_by_rules(state.question)
+                classification = await asyncio.to_thread(steps.classify_by_rules, state.question)
             if improvement.needs_more and len(state.rounds) < settings.MAICE_MAX_CLARIFICATIONS:
                 await self.clarify(state, classification, round=len(state.rounds) + 1)
                 return

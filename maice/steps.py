@@ -8,6 +8,7 @@ request: the agent streams it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -139,7 +140,8 @@ async def classify(question: str, *, usage: StepUsage | None = None) -> Classifi
     request = _request(prompts.classify_messages(question), {"step": "classify", "question": question},
                        json_mode=True, max_tokens=400)
     found = classification_validate(await _complete_json(request, usage), source="llm")
-    return found if found is not None else classify_by_rules(question)
+    # The rules run Kiwi: on a thread, so other streams' events keep flowing meanwhile.
+    return found if found is not None else await asyncio.to_thread(classify_by_rules, question)
 
 
 # --- clarify -----------------------------------------------------------------------------

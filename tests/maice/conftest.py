@@ -228,3 +228,16 @@ def bare_server(transactional_db: None, maice_settings: Any, fake_llm: FakeOpenA
         maice_settings.ALLOWED_HOSTS = [*maice_settings.ALLOWED_HOSTS, HOST]
     with LiveAsgiServer() as server:
         yield server.url
+
+
+@pytest.fixture
+def offline_server(transactional_db: None, maice_settings: Any) -> Iterator[str]:
+    """A live server with no LLM configured: the offline tutor answers (embedded only)."""
+    if django_settings.REDIS_URL:
+        pytest.skip("the offline path is checked on the embedded default")
+    maice_settings.LLM_BASE_URL = ""
+    maice_settings.OFFLINE_LLM_TOKEN_DELAY_MS = 0
+    if HOST not in maice_settings.ALLOWED_HOSTS:
+        maice_settings.ALLOWED_HOSTS = [*maice_settings.ALLOWED_HOSTS, HOST]
+    with LiveAsgiServer() as server:
+        yield server.url

@@ -206,3 +206,14 @@ async def test_rate_limit_is_429_with_retry_after(low_rate: None, maice_server: 
     limited, _ = await post(maice_server, token, {"question": QUESTION})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert json.loads(limited.content)["error"]["code"] == "RATE_LIMITED"
+
+
+async def test_offline_tutor_answers_with_no_llm_configured(offline_server: str, token: str) -> None:
+    _, events = await post(offline_server, token, {"question": "x^2 - 5x + 6 = 0 을 풀어 주세요"})
+    types = [e.type for e in events]
+    assert types[0] == "classification_start" and types[-1] in ("summary_complete", "clarification_required")
+    question = await MaiceQuestion.objects.select_related("answer").aget(session_id=events[0].data["session_id"])
+    if types[-1] == "summary_complete":
+        assert question.answer is not None and question.answer.model == "offline"
+        text = "".join(e.data["content"] for e in events if e.type == "answer_chunk")
+        assert text == question.answer.content and text
