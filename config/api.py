@@ -10,11 +10,13 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from conversations.errors import DomainError
 from counseling.api import router as counseling_router
+from maice.api import router as maice_router
 
 logger = logging.getLogger(__name__)
 
 api = NinjaAPI(title="Korean LLM chat backend", version="1.0", urls_namespace="api")
 api.add_router("/session", counseling_router)
+api.add_router("/maice", maice_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
 from conversations.selectors import token_user_get
@@ -82,3 +83,38 @@ def request_user(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise PermissionDenied
     return user
+
+
+def _session_user(request: HttpRequest) -> Any:
+    from django.contrib.auth import get_user
+
+    return get_user(request)
+
+
+class AsyncApiAuth:
+    """``api_auth`` for async operations: token and session look-ups on the database
+    pool (``run_db``), not on the one thread ninja's ``sync_to_async`` would use."""
+
+    is_async = True
+
+    async def __call__(self, request: HttpRequest) -> User | None:
+        from ninja.utils import check_csrf
+
+        from conversations.aio import run_db
+
+        scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and raw.strip():
+            user = await run_db(token_user_get, raw=raw.strip())
+            if user is not None:
+                request.user = user
+            return user
+        user = await run_db(_session_user, request)
+        if user is None or not user.is_authenticated:
+            return None
+        if check_csrf(request) is not None:  # cookie credentials: the CSRF token must match
+            raise HttpError(403, "CSRF check failed")
+        request.user = user
+        return user
+
+
+async_api_auth = AsyncApiAuth()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -70,3 +71,34 @@ def counseling_error(*, code: str, message: str, retry_after: int | None = None,
 
 def protocol_error(*, code: str, message: str) -> str:
     return ws_event("error", {"code": code, "message": message})
+
+
+# --- MAICE Server-Sent Events (maice.md) --------------------------------------------------
+
+# The stream ends after one of these (clarification_required waits for the student's reply).
+MAICE_TERMINAL_TYPES = frozenset({"clarification_required", "summary_complete", "error"})
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 in UTC with a ``Z``, to the millisecond."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def maice_event(event_type: str, *, session_id: int, request_id: str, **fields: Any) -> str:
+    """The JSON object of one MAICE event (an SSE ``data:`` line's content)."""
+    return _dumps({"type": event_type, "session_id": session_id, "request_id": request_id, **fields,
+                   "timestamp": utc_timestamp()})
+
+
+def maice_error(*, session_id: int, request_id: str, code: str, message: str) -> str:
+    return maice_event("error", session_id=session_id, request_id=request_id, error_code=code, message=message)
+
+
+def sse_event(event_id: str, data: str) -> bytes:
+    """One SSE event: ``id:``, one ``data:`` line (``data`` is one-line JSON), a blank line."""
+    return f"id: {event_id}\ndata: {data}\n\n".encode()
+
+
+def sse_comment(text: str = "keep-alive") -> bytes:
+    return f": {text}\n\n".encode()
