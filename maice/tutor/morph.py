@@ -51,7 +51,10 @@ def analyze(text: str) -> Morphs:
     kiwi = _load()
     lemmas: set[str] = set()
     nouns: set[str] = set()
-    for token in kiwi.tokenize(text):
+    # Callers run on several threads; one tokenization is a tenth of a millisecond.
+    with _lock:
+        tokens = kiwi.tokenize(text)
+    for token in tokens:
         tag = token.tag.split("-")[0]
         if tag in ("NNG", "NNP"):
             nouns.add(token.form)
