@@ -48,6 +48,18 @@ TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("log_{3}(27) 계산", "evaluate", "3", ()),
     ("2^10 계산해줘", "evaluate", "1024", ()),
     ("√2 × √8", "evaluate", "4", ()),
+    ("2^x = 8", "solve", "x = 3", ()),
+    ("log_2 x = 3", "solve", "x = 8", ()),
+    ("sin x = 1/2 풀어줘", "solve", r"x = \frac{\pi}{6}, x = \frac{5 \pi}{6}", ("일반해",)),
+    ("x^2+4x+k=0이 중근을 가질 때 k의 값", "solve", "k = 4", ("D = 0", "16 - 4 k")),
+    ("x^2-2x+k=0이 서로 다른 두 실근을 가질 때 k의 범위", "solve", r"\left(-\infty, 1\right)", ("D > 0",)),
+    ("|x-1| < 2 풀어줘", "inequality", r"\left(-1, 3\right)", ("$-1 < x < 3$",)),
+    ("f(x)=x^2+1일 때 f(3)의 값", "evaluate", "10", ()),
+    ("₅C₂의 값", "evaluate", "10", ()),
+    ("5P2 계산", "evaluate", "20", ()),
+    ("∑_{k=1}^{10} k^2", "sum", "385", (r"\dfrac{n(n+1)(2n+1)}{6}",)),
+    (r"$\sum_{k=1}^{n} (2k-1)$", "sum", "n^{2}", ()),
+    ("sin^2 x + cos^2 x 간단히", "simplify", "1", ()),
 ]
 
 
