@@ -163,16 +163,19 @@ def _knowledge_section(code: str, topics: list[knowledge.Topic], text: str) -> l
 def answer(context: Mapping[str, Any]) -> str:
     question = str(context.get("question") or "").strip()
     history = context.get("history") or []
-    raw_classification = context.get("classification")
-    classification: Mapping[str, Any] = raw_classification or classify_question(question)
-    if classification.get("quality") == "unanswerable" or classify_question(question)["quality"] == "unanswerable":
-        own = classify_question(question)
-        return _unanswerable(own if own["quality"] == "unanswerable" else classification)
+    own = classify_question(question)
+    # The agent's classification (an LLM's) leads; without one (freepass) our own does.
+    classification: Mapping[str, Any] = context.get("classification") or own
+    if own["quality"] == "unanswerable":
+        return _unanswerable(own)
+    if classification.get("quality") == "unanswerable":
+        return _unanswerable(classification)
 
     code = str(classification.get("knowledge_code") or "K3")
     text = _with_history(question, history)
     topics = _topics(text, classification)
-    worked = compute(text) if _asks_for_computation(text, code) else None
+    asks = _asks_for_computation(text, code)
+    worked = compute(text) if asks else None
     lines: list[str] = []
     if worked:
         lines += [f"{particle(worked['title'], '을')} 단계별로 풀어 볼게요! ✏️", "", f"## 📝 {worked['title']}", "",
@@ -184,15 +187,19 @@ def answer(context: Mapping[str, Any]) -> str:
         lines += ["", "💬 비슷한 문제를 직접 풀어 보고, 막히는 단계가 있으면 그 단계를 알려 주세요."]
         return "\n".join(lines)
 
-    query = analyze(text)
-    if query.found:
+    if asks:  # there was something to compute, and it could not be computed
         lines += ["이 식은 제가 오프라인에서 바로 계산하기 어려운 형태예요. 😥 대신 푸는 방향을 알려 드릴게요.", ""]
         if topics:
             lines += _knowledge_section("K3", topics, text)
         lines += ["", "식을 `x^2-5x+6=0`처럼 다시 적어 주거나 구하려는 것(해, 미분, 적분, 극한 등)을 함께 적어 주면 계산해 볼게요."]
         return "\n".join(lines)
 
+    glossary = knowledge.find_glossary(text)
+    if glossary and (code == "K1" or not topics):
+        return "\n\n".join(["용어의 뜻을 정리해 드릴게요! 📘", *glossary])
     if not topics:
+        if code == "K4":
+            return "문제를 푸는 전략을 함께 세워 볼게요! 🧭\n\n" + knowledge.GENERAL_STRATEGY
         kind = KIND_NAMES.get(code, "")
         return (f"좋은 질문이에요. 다만 이 {kind} 질문은 제가 오프라인으로 가진 자료로는 정확하게 답하기 어려워요. 🙏\n\n"
                 "질문에 단원 이름(예: 이차함수, 수열, 미분)이나 식을 함께 적어 주면 정의, 원리, 풀이 방법을 구체적으로 설명해 드릴게요.")

@@ -34,6 +34,7 @@ TABLE: list[tuple[str, str, str, set[str]]] = [
     ("등차수열의 합 공식이 뭐야", "K1", "answerable", {"수열", "등차수열", "수열의 합"}),
     ("벡터의 내적이 뭐예요", "K1", "answerable", {"벡터"}),
     ("sin 30°의 값은?", "K1", "answerable", {"삼각함수"}),
+    ("소수가 뭐야?", "K1", "answerable", {"수와 연산"}),
     ("log₂8의 값은?", "K1", "answerable", {"지수와 로그"}),
     # K2 conceptual
     ("미분과 적분의 관계가 뭐예요?", "K2", "answerable", {"미분", "적분"}),

@@ -59,6 +59,18 @@ async def test_answers_without_an_expression_teach_the_topic(question: str, code
     assert len(answer) > 150
 
 
+async def test_a_formula_quoted_in_a_why_question_is_explained_not_computed() -> None:
+    answer = await ask("answer", question="판별식은 왜 b^2-4ac야?", classification=None, mode="freepass", history=[])
+    assert "완전제곱식" in answer and "계산하기 어려운" not in answer
+
+
+async def test_basic_terms_and_general_strategy_have_answers_too() -> None:
+    prime = await ask("answer", question="소수가 뭐야?", classification=None, mode="freepass", history=[])
+    assert "prime" in prime and "decimal" in prime  # both Korean meanings of 소수
+    study = await ask("answer", question="수학 공부 어떻게 해야 해?", classification=None, mode="freepass", history=[])
+    assert "오답 노트" in study and "문제 해결 4단계" in study
+
+
 async def test_k3_method_answers_include_a_computed_example() -> None:
     answer = await ask("answer", question="이차함수의 그래프를 그리는 방법을 알려주세요", mode="agent", history=[],
                        classification={"knowledge_code": "K3", "quality": "answerable", "unit_tags": ["이차함수"],
