@@ -135,6 +135,11 @@ async def test_a_clarification_round_is_answered_inline(
     await expect(page.locator(".badge.quality")).to_have_text("명료화 필요")
     await expect(page.locator("#send")).to_be_enabled()
 
+    # The pending clarification survives a reload: reopened from the history, still answerable.
+    await page.reload()
+    await page.locator(".session-item").first.click()
+    await expect(page.locator("#status")).to_have_attribute("data-state", "clarifying")
+    await expect(card.locator("li")).to_have_text(["어떤 이차함수의 그래프인가요?", "어느 부분이 어려운가요?"])
     await card.locator("input").fill("y = x^2 - 4x + 3 같은 표준형 그래프요")
     await card.locator("button").click()
     await expect(card.locator(".clarify-answer")).to_have_text("내 답: y = x^2 - 4x + 3 같은 표준형 그래프요")
@@ -201,6 +206,21 @@ async def test_past_sessions_are_listed_and_reopened(
     await _ask(page, "그럼 꼭짓점은 어떻게 구해요?", "freepass")
     await _done(page)
     assert await MaiceQuestion.objects.filter(session_id=int(first_session or 0)).acount() == 2
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_an_upstream_failure_is_shown_and_the_next_question_works(
+    fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
+) -> None:
+    fake_llm.route("실패하는 질문", Behaviour(fault="500"))
+    route_steps(fake_llm)
+    await _log_in(page, maice_server, "unlucky", make_user)
+    await _ask(page, "실패하는 질문: 이차함수 그래프", "freepass")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "error")
+    await expect(page.locator(".notice-line.error")).to_contain_text("다시 질문해 주세요")
+    await _ask(page, "이차함수의 그래프를 그리는 방법을 알려주세요", "freepass")
+    await _done(page)
+    await expect(page.locator(".msg.assistant .katex-display")).to_have_count(1)
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
