@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx2
 
@@ -42,7 +43,6 @@ from bench.ws_ttfc import (
     ROOT,
     BenchError,
     cache_prefix,
-    fresh_database,
     issue_tokens,
     machine_info,
     manage,
@@ -78,6 +78,35 @@ def _check_answer_shape() -> None:
     first = ANSWER[:PIECE]
     if not any(ch.isspace() for ch in first[50:]):
         raise BenchError("the first answer piece must hold a whole first chunk (a space after character 50)")
+
+
+@contextlib.contextmanager
+def fresh_database(url: str | None, workdir: Path) -> Iterator[tuple[str, str]]:
+    """(DATABASE_URL for the server, description); a throwaway database, dropped after.
+
+    On PostgreSQL it is named after the given database (``<name>_bench_<hex>``) and
+    created beside it, so nothing of anyone else's is touched.
+    """
+    if not url:
+        options = {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                   "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}?{urlencode(options)}", "SQLite (temporary file, WAL)"
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+        raise BenchError("--database-url must be a postgres://…/<database> URL (omit it for SQLite)")
+    import psycopg
+    from psycopg import sql
+
+    name = f"{parts.path.strip('/')}_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        version = conn.info.server_version
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}")), f"PostgreSQL {version // 10000}.{version % 10000}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 # --- the fake upstream, via its own command line -------------------------------------------
@@ -190,7 +219,8 @@ async def one_baseline(client: httpx2.AsyncClient, base_url: str, mode: str) -> 
         first = None
         async with client.stream("POST", f"{base_url}/chat/completions", json=body("answer")) as response:
             async for line in response.aiter_lines():
-                if first is None and line.startswith("data: {") and '"content": "' in line and '"content": ""' not in line:
+                has_text = '"content": "' in line and '"content": ""' not in line
+                if first is None and line.startswith("data: {") and has_text:
                     first = time.monotonic()
     except httpx2.HTTPError as exc:
         return Outcome(None, type(exc).__name__)
@@ -319,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             manage(["migrate", "--noinput"], env)
             tokens = issue_tokens(USERS, env)
             workers = agent_workers(args.agents, env, Path(tmp)) if args.redis_url else contextlib.nullcontext()
-            with workers, running_server(env, Path(tmp) / "daphne.log") as host:
+            log = Path(tmp) / "daphne.log"
+            with workers, running_server(env, log) as host:
                 results = asyncio.run(measure(host, base_url, tokens, args))
+            if any(r.failed for r in results):
+                print(f"server log (tail):\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
             info = machine_info(db_kind, args.redis_url)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
