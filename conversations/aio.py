@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -49,6 +50,16 @@ def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return fn(*args, **kwargs)
     finally:
         close_old_connections()  # with CONN_MAX_AGE=0: back to the pool
+
+
+def _forget_executor_after_fork() -> None:
+    # A forked child (the live test server, a pre-fork server) inherits the executor but
+    # none of its threads: work submitted to it would wait forever.
+    global _executor
+    _executor = None
+
+
+os.register_at_fork(after_in_child=_forget_executor_after_fork)
 
 
 async def run_db(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:

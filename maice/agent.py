@@ -9,8 +9,10 @@ streaming cannot be continued word for word, so that request ends with one error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +34,16 @@ from maice.transport import Bus
 logger = logging.getLogger(__name__)
 
 CRISIS_SUMMARY = "힘든 마음을 털어놓았고, 도움을 받을 수 있는 곳을 안내받았어요."
+
+
+async def _after_first(first: asyncio.Future[Any], stream: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """The stream's items, its first one already being read by ``first``."""
+    try:
+        yield await first
+    except StopAsyncIteration:
+        return
+    async for item in stream:
+        yield item
 
 
 def _ms_since(epoch: float) -> int:
@@ -99,8 +111,15 @@ class _Run:
         await self.emitter.emit("clarification_required", questions=questions)
 
     async def _open_answer(self, state: AgentState) -> None:
-        answer = await run_db(services.answer_open, question_id=self.question_id,
-                              reply_to_id=state.last_user_message_id)
+        pending = asyncio.ensure_future(run_db(services.answer_open, question_id=self.question_id,
+                                               reply_to_id=state.last_user_message_id))
+        try:
+            answer = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            # The row is written all the same: know it, so the stop settles it.
+            with contextlib.suppress(Exception):
+                self.answer_id = (await pending).pk
+            raise
         self.answer_id = answer.pk
 
     async def _chunk(self, index: int, content: str) -> None:
@@ -118,41 +137,53 @@ class _Run:
         answer_type = steps.answer_type(mode=state.mode, classification=classification)
         request = steps.answer_request(question=question, mode=state.mode, classification=classification,
                                        history=state.history)
-        await self._open_answer(state)
-        assert self.answer_id is not None
+        # The request goes out first; the answer row is written while the model works on
+        # its first token (the row is not needed before the first chunk).
+        stream = get_provider().stream(request)
+        first: asyncio.Future[Any] = asyncio.ensure_future(anext(stream))
         chunker = AnswerChunker(min_chars=settings.MAICE_CHUNK_MIN_CHARS, max_chars=settings.MAICE_CHUNK_MAX_CHARS)
         count = 0
         blocked: str | None = None
-        stream = get_provider().stream(request)
         try:
             try:
-                async for item in stream:
-                    if isinstance(item, Usage):
-                        self.usage.add(item)
-                        continue
-                    if isinstance(item, Accepted) or not isinstance(item, TextDelta):
-                        continue
-                    for piece in chunker.feed(item.text):
-                        screening = screen_output(self.shown + piece)
-                        if screening.flagged:
-                            blocked = screening.category or "unsafe"
+                await self._open_answer(state)
+                async with contextlib.aclosing(_after_first(first, stream)) as items:
+                    async for item in items:
+                        if isinstance(item, Usage):
+                            self.usage.add(item)
+                            continue
+                        if isinstance(item, Accepted) or not isinstance(item, TextDelta):
+                            continue
+                        for piece in chunker.feed(item.text):
+                            screening = screen_output(self.shown + piece)
+                            if screening.flagged:
+                                blocked = screening.category or "unsafe"
+                                break
+                            await self._chunk(count, piece)
+                            count += 1
+                        if blocked:
                             break
-                        await self._chunk(count, piece)
-                        count += 1
-                    if blocked:
-                        break
             finally:
+                if not first.done():
+                    first.cancel()
+                    await asyncio.wait({first})
+                if not first.cancelled():
+                    first.exception()  # read: a failure of the first read is handled below
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()  # stops the upstream call, also when cancelled
         except LLMError as exc:
             logger.warning("maice answer failed: request=%s code=%s", self.emitter.request_id, exc.code)
+            if self.answer_id is None:
+                await self._open_answer(state)
+            assert self.answer_id is not None
             await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.FAILED, text=self.shown,
                          error_code=exc.code, usage=self._usage(), ttfc_ms=self.ttfc_ms,
                          total_ms=_ms_since(self.accepted_at))
             await run_db(services.question_status_set, question_id=self.question_id, status=QuestionStatus.FAILED)
             await self.emitter.error("LLM_ERROR")
             return
+        assert self.answer_id is not None
         if blocked is None:
             for piece in chunker.flush():
                 screening = screen_output(self.shown + piece, final=True)

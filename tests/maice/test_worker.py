@@ -18,7 +18,7 @@ import redis
 from conversations.models import Message
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.transport import AGENT_GROUP
-from tests.maice.conftest import ANSWER_TEXT, CLASSIFY, Agents, SSE, Stream, auth, classification, route_steps
+from tests.maice.conftest import ANSWER_TEXT, CLASSIFY, SSE, Agents, Stream, auth, classification, route_steps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
