@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_QUESTION_CHARS = 4000
 MAX_EXPRESSION_CHARS = 200
@@ -85,7 +85,6 @@ class MathQuery:
     summation: tuple[str, str, str] | None = None  # (index, first, last) of a ∑
     integral: bool = False
     derivative: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def found(self) -> bool:
@@ -223,7 +222,8 @@ def to_parsable(text: str, *, imaginary: bool = False) -> str | None:
                     part = "E"
                 elif part == "i" and imaginary:
                     part = "I"
-                elif len(part) == 1 and part.isupper() and part not in "ABCDEFGHJKLMNOPQRSTUVWXYZ":
+                elif part in ("I", "E"):
+                    # SymPy's own i and e; a student's capital I or E names a point, a set or an event.
                     return None
                 tokens.append(part)
         elif token in "+-*/^(),!" or token == "**" or token[0].isdigit():
@@ -300,7 +300,6 @@ def analyze(question: str) -> MathQuery:
     imaginary = bool(re.search(r"복소수|허수|허근|\bi\s*\^\s*2|\bi\^", text))
     point = bounds = approach = None
     integral = derivative = False
-    notes: list[str] = []
 
     summation = None
     if match := (_SUM.search(text) or _KOREAN_SUM.search(text)):
@@ -396,11 +395,9 @@ def analyze(question: str) -> MathQuery:
                 relations += [signs[0], signs[1]]
                 shown += [piece.strip()] * 2
                 sides += [(low, middle), (middle, high)]
-        else:
-            notes.append("unparsed")
     del expressions[6:], relations[6:], shown[6:], sides[6:]
     return MathQuery(
         expressions=tuple(expressions), relations=tuple(relations), shown=tuple(shown), sides=tuple(sides),
         function_name=function_name, variable=variable_hint, point=point, bounds=bounds,
-        approach=approach, summation=summation, integral=integral, derivative=derivative, notes=tuple(notes),
+        approach=approach, summation=summation, integral=integral, derivative=derivative,
     )
