@@ -275,10 +275,24 @@ def evaluate_at(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: st
     return Worked("evaluate", "함숫값 구하기", "\n".join(steps), latex(result), ("함숫값", "대입"))
 
 
+def _real_roots(expr: sp.Expr) -> sp.Expr:
+    """(-8)^(1/3) is -2 in the curriculum (the real cube root), not SymPy's principal root."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Pow) and e.exp.is_Rational and e.exp.q % 2 == 1 and e.base.is_negative,
+        lambda e: sp.real_root(e.base, e.exp.q) ** e.exp.p,
+    )
+
+
 def evaluate(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> Worked:
-    expr = exprs[0]
+    shown = parse(query.expressions[0], evaluate=False)
+    expr = _real_roots(exprs[0]) if exprs[0].is_number else exprs[0]
+    steps = [f"**계산할 식:** {inline(shown)}", ""]
+    if expr.has(sp.zoo, sp.nan) or (expr.is_number and expr.is_finite is False):
+        steps.append("1. 식 안에 $0$으로 나누는 부분(또는 정의되지 않는 값, 예: $\\log 0$, $\\tan\\dfrac{\\pi}{2}$)이 있어서 "
+                     "값이 정의되지 않아요.")
+        return Worked("evaluate", "값 계산", "\n".join(steps), r"\text{정의되지 않음}", ("정의역",))
     exact = sp.nsimplify(sp.simplify(expr)) if expr.is_number and expr.is_real else sp.simplify(expr)
-    steps = [f"**계산할 식:** {inline(parse(query.expressions[0], evaluate=False))}", "", f"1. 정확한 값: ${latex(exact)}$"]
+    steps.append(f"1. 정확한 값: ${latex(exact)}$")
     if exact.is_number and not exact.is_rational and exact.is_finite:
         steps.append(f"2. 근삿값: ${latex(sp.N(exact, 6))}$")
     return Worked("evaluate", "값 계산", "\n".join(steps), latex(exact), ("계산",))

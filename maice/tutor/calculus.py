@@ -112,6 +112,8 @@ def integrate(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str)
         if len(parts) > 1:
             steps.append("2. " + ", ".join(parts))
     if not query.bounds:
+        # The curriculum writes the antiderivative of 1/x as ln|x|.
+        antiderivative = antiderivative.replace(sp.log, lambda arg: sp.log(sp.Abs(arg)))
         steps.append(f"{len(steps) - 1}. 따라서 $\\displaystyle\\int {latex(expr)}\\,d{latex(var)} = "
                      f"{latex(antiderivative)} + C$ ($C$는 적분상수)")
         steps.append("\n**검산:** 결과를 미분하면 처음 함수가 나와요. ✔")
@@ -142,10 +144,10 @@ def limit(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> 
     target_text, side = (query.approach[1], query.approach[2]) if query.approach else ("0", "")
     target = value(target_text)
     direction = side or ("+-" if target.is_finite else "+")
-    if target in (sp.oo, -sp.oo):
-        result = sp.limit(expr, var, target)
-    else:
-        result = sp.limit(expr, var, target, dir=direction)
+    try:
+        result = sp.limit(expr, var, target) if not target.is_finite else sp.limit(expr, var, target, dir=direction)
+    except ValueError:  # SymPy refuses a two-sided limit whose sides differ
+        result = sp.nan
     side_text = {"+": "^{+}", "-": "^{-}"}.get(side, "")
     head = f"\\lim_{{{latex(var)} \\to {latex(target)}{side_text}}} {latex(expr)}"
     steps = [f"**구할 극한:** ${head}$", ""]
@@ -166,13 +168,18 @@ def limit(query: MathQuery, exprs: list[sp.Expr], var: sp.Symbol, text: str) -> 
             steps.append("2. 근호가 있는 쪽을 유리화(켤레식을 곱하기)하면 부정형이 풀립니다.")
     elif not target.is_finite and sp.fraction(sp.cancel(expr))[1].has(var):
         steps.append("1. $\\dfrac{\\infty}{\\infty}$ 꼴이면 분모의 최고차항으로 분자와 분모를 나누어 봅니다.")
-    answer = "존재하지 않아요" if result.has(sp.AccumBounds) or result is sp.nan else None
-    if answer:
-        steps.append(f"{len(steps) - 1}. 좌극한과 우극한이 다르거나 진동해서 극한값은 {answer}.")
+    if result.has(sp.AccumBounds, sp.nan, sp.zoo):
+        if target.is_finite and not side:
+            left, right = (sp.limit(expr, var, target, dir=d) for d in ("-", "+"))
+            steps.append(f"{len(steps) - 1}. 좌극한은 ${latex(left)}$, 우극한은 ${latex(right)}$로 서로 달라요.")
+        else:
+            steps.append(f"{len(steps) - 1}. 값이 한 값에 가까워지지 않고 진동해요.")
+        steps.append("\n**답:** 극한값은 존재하지 않아요.")
         return Worked("limit", "함수의 극한", "\n".join(steps), r"\text{없음}", ("극한", "좌극한·우극한"))
-    if result in (sp.oo, -sp.oo):
-        steps.append(f"{len(steps) - 1}. 값이 한없이 {'커지므로' if result == sp.oo else '작아지므로'} "
-                     f"양의 무한대로 발산해요." if result == sp.oo else f"{len(steps) - 1}. 음의 무한대로 발산해요.")
+    if result == sp.oo:
+        steps.append(f"{len(steps) - 1}. 값이 한없이 커지므로 양의 무한대로 발산해요.")
+    elif result == -sp.oo:
+        steps.append(f"{len(steps) - 1}. 값이 한없이 작아지므로 음의 무한대로 발산해요.")
     steps.append(f"\n**답:** ${head} = {latex(result)}$")
     return Worked("limit", "함수의 극한", "\n".join(steps), latex(result), ("극한", "부정형"))
 

@@ -95,4 +95,5 @@ def value(text: str) -> sp.Expr:
 
 
 def latex(expr: sp.Basic) -> str:
-    return sp.latex(expr)
+    # The curriculum writes the natural logarithm as ln.
+    return sp.latex(expr, ln_notation=True)

@@ -78,6 +78,8 @@ def work(question: str) -> Worked | None:
     var = _pick_variable(exprs, hint)
     degree = degree_in(exprs[0], var)
     task = _task(text, query, degree)
+    if task != "limit" and any(e.has(sp.zoo, sp.nan) for e in exprs):
+        task = "evaluate"  # a division by zero or log 0: the value step says it is undefined
     handler = _HANDLERS[task]
     return handler(query, exprs, var, text)
 

@@ -60,6 +60,10 @@ TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("∑_{k=1}^{10} k^2", "sum", "385", (r"\dfrac{n(n+1)(2n+1)}{6}",)),
     (r"$\sum_{k=1}^{n} (2k-1)$", "sum", "n^{2}", ()),
     ("sin^2 x + cos^2 x 간단히", "simplify", "1", ()),
+    ("1/0 계산", "evaluate", r"\text{정의되지 않음}", ("$0$으로 나누는",)),
+    ("(-8)^(1/3)", "evaluate", "-2", ()),
+    ("lim x->0 1/x", "limit", r"\text{없음}", (r"좌극한은 $-\infty$", r"우극한은 $\infty$")),
+    ("∫ 1/x dx", "integrate", r"\ln{\left(\left|{x}\right| \right)} + C", ()),
 ]
 
 
