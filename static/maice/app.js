@@ -349,6 +349,8 @@
       ui.sessions.replaceChildren(el("li", "muted small empty", "아직 대화가 없습니다."));
       return;
     }
+    const current = rows.find((row) => row.session_id === state.sessionId);
+    if (current) setSession(current.session_id, current.title);
     ui.sessions.replaceChildren(...rows.map((row) => {
       const item = el("li");
       const button = el("button", "session-item");
