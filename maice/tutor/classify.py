@@ -60,6 +60,8 @@ def _expression_units(text: str, query: MathQuery) -> list[str]:
     quadratic = re.search(r"\^ \(? ?2\b", joined) and not re.search(r"\^ \(? ?[3-9]", joined)
     if query.function_name and quadratic:
         return ["이차함수"]
+    if query.function_name:
+        return ["함수"]
     if any(rel in ("<", "<=", ">", ">=") for rel in query.relations):
         return ["방정식과 부등식"]
     if any(rel == "=" for rel in query.relations):
@@ -105,6 +107,9 @@ def classify_question(question: str) -> Classification:
     topic = "·".join(t for t in tags[:2]) or "수학"
     kind = KIND_NAMES[code]
     is_math = bool(tags or query.found or vocab.MATH_WORDS.search(text) or morphs.nouns & vocab.MATH_NOUNS)
+    if not is_math and vocab.MISSING_PROBLEM.search(text) and re.search(r"답|풀|구하|계산|문제|숙제|과제", text):
+        # "이거 답이 뭐야": a problem the student means but did not type.
+        return _result(code, "needs_clarify", tags, "가리키는 문제나 식이 질문에 없어 목표가 불분명함")
     if not is_math:
         return _result(code, "unanswerable", tags, "수학과 관련된 내용을 찾을 수 없는 질문")
 

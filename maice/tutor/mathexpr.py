@@ -65,8 +65,29 @@ _ABS_BARS = re.compile(r"\|([^|]+)\|")
 _SUM = re.compile(r"sum\s*_\s*\(?\s*([a-z])\s*=\s*(-?[0-9]+)\s*\)?\s*\^\s*\(?\s*([0-9]+|[a-z])\s*\)?")
 _KOREAN_SUM = re.compile(r"([a-z])\s*=\s*(-?[0-9]+)\s*부터\s*([0-9]+|[a-z])\s*까지")
 _CALL = re.compile(r"(?<![A-Za-z])([fgh])\s*\(\s*(-?\s*[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?)\s*\)")
+_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?"
+_LISTED_TERMS = re.compile(rf"({_NUMBER}(?:\s*,\s*{_NUMBER}){{2,}})\s*,\s*(?:\.\.\.|⋯|…)")
+_FIRST_TERM = re.compile(rf"(?:첫째\s*항|첫\s*항|초항)\s*(?:이|은|을|:|=)?\s*({_NUMBER})|a_?\(?1\)?\s*=\s*({_NUMBER})")
+_DIFFERENCE = re.compile(rf"공차\s*(?:가|는|:|=)?\s*({_NUMBER})")
+_RATIO = re.compile(rf"공비\s*(?:가|는|:|=)?\s*({_NUMBER})")
+_NTH = re.compile(r"제\s*([0-9]+)\s*항|([0-9]+)\s*번째\s*항|a_?\(?([0-9]+)\)?(?!\s*=)")
+_VECTOR = re.compile(rf"([a-z])\s*=\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})(?:\s*,\s*({_NUMBER}))?\s*\)")
+_COORDINATE_POINT = re.compile(rf"점\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)")
 _LHS_FUNCTION = re.compile(r"^\s*(?:([a-z])\s*\(\s*([a-z])\s*\)|(y))\s*=\s*(?!.*=)")
 _RELATION = re.compile(r"<=|>=|!=|=|<|>")
+
+
+@dataclass(frozen=True)
+class SequenceFacts:
+    """What a sequence question gives: listed terms, first term, difference or ratio, the term asked."""
+
+    kind: str | None = None               # "arithmetic" | "geometric" | None (decided from the terms)
+    terms: tuple[str, ...] = ()
+    first: str | None = None
+    difference: str | None = None
+    ratio: str | None = None
+    nth: str | None = None                # "5" for 제5항
+    wants_sum: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,12 +104,14 @@ class MathQuery:
     bounds: tuple[str, str] | None = None         # definite integral
     approach: tuple[str, str, str] | None = None  # (variable, target, side) of a limit
     summation: tuple[str, str, str] | None = None  # (index, first, last) of a ∑
+    sequence: SequenceFacts | None = None
+    vectors: tuple[tuple[str, tuple[str, ...]], ...] = ()  # ("a", ("1", "2")) from "a=(1,2)"
     integral: bool = False
     derivative: bool = False
 
     @property
     def found(self) -> bool:
-        return bool(self.expressions)
+        return bool(self.expressions or self.sequence or self.vectors)
 
     @property
     def numeric(self) -> bool:
@@ -230,11 +253,25 @@ def to_parsable(text: str, *, imaginary: bool = False) -> str | None:
             tokens.append(token)
         else:
             return None
-    if not tokens or not any(t[0].isalnum() for t in tokens):
-        return None
-    if tokens.count("(") != tokens.count(")"):
+    if not tokens or not any(t[0].isalnum() for t in tokens) or not _commas_in_calls(tokens):
         return None
     return re.sub(r"\s+!", "!", " ".join(_bracket_arguments(tokens)))
+
+
+def _commas_in_calls(tokens: list[str]) -> bool:
+    """Balanced parentheses, and commas only between a two-argument call's arguments:
+    ``log(8, 2)`` is an expression, ``(1, 1)`` is a point."""
+    calls: list[bool] = []
+    for index, token in enumerate(tokens):
+        if token == "(":
+            calls.append(index > 0 and tokens[index - 1] in ("log", "binomial", "ff"))
+        elif token == ")":
+            if not calls:
+                return False
+            calls.pop()
+        elif token == "," and not (calls and calls[-1]):
+            return False
+    return not calls
 
 
 _PARSER_FUNCTIONS = frozenset({"sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "Abs", "binomial", "ff"})
@@ -290,8 +327,31 @@ def _has_math(run: str) -> bool:
     has_digit = bool(re.search(r"[0-9]", run))
     if not letters and not has_digit:
         return False
-    # "2x" and "x^2" are maths, "x" alone is a variable's name, "K3" or "A4" are not.
-    return has_operator or bool(re.search(r"[0-9][a-z]", run)) or (has_digit and not letters)
+    # "2x" and "x^2" are maths; "x" alone is a variable's name, "K3", "A4" or "1" (1등급) are not.
+    return has_operator or bool(re.search(r"[0-9][a-z]", run))
+
+
+def _sequence(text: str) -> tuple[SequenceFacts | None, str]:
+    """The facts of a sequence question, and the text without them."""
+    if not re.search(r"수열|등차|등비|공차|공비|첫째\s*항|초항|일반항|제\s*[0-9]+\s*항|번째\s*항", text):
+        return None, text
+    facts: dict[str, object] = {}
+    if match := _LISTED_TERMS.search(text):
+        facts["terms"] = tuple(t.replace(" ", "") for t in match.group(1).split(","))
+        text = text[:match.start()] + " " + text[match.end():]
+    for key, pattern in (("first", _FIRST_TERM), ("difference", _DIFFERENCE), ("ratio", _RATIO)):
+        if match := pattern.search(text):
+            facts[key] = next(g for g in match.groups() if g).replace(" ", "")
+            text = text[:match.start()] + " " + text[match.end():]
+    if match := _NTH.search(text):
+        facts["nth"] = next(g for g in match.groups() if g)
+        text = text[:match.start()] + " " + text[match.end():]
+    kind = "arithmetic" if re.search(r"등차|공차", text) or "difference" in facts else (
+        "geometric" if re.search(r"등비|공비", text) or "ratio" in facts else None)
+    if not facts.get("terms") and not facts.get("first"):
+        return None, text
+    wants_sum = bool(re.search(r"합|S_?n", text))
+    return SequenceFacts(kind=kind, wants_sum=wants_sum, **facts), text  # type: ignore[arg-type]
 
 
 def analyze(question: str) -> MathQuery:
@@ -301,6 +361,15 @@ def analyze(question: str) -> MathQuery:
     point = bounds = approach = None
     integral = derivative = False
 
+    sequence, text = _sequence(text)
+    vectors: list[tuple[str, tuple[str, ...]]] = []
+    if re.search(r"벡터|내적", text):
+        for vector in _VECTOR.finditer(text):
+            vectors.append((vector.group(1), tuple(g.replace(" ", "") for g in vector.groups()[1:] if g)))
+        text = _VECTOR.sub(" ", text)
+    if match := _COORDINATE_POINT.search(text):
+        point = ("x", match.group(1).replace(" ", ""))
+        text = text[:match.start()] + " " + text[match.end():]
     summation = None
     if match := (_SUM.search(text) or _KOREAN_SUM.search(text)):
         summation = (match.group(1), match.group(2), match.group(3))
@@ -328,9 +397,10 @@ def analyze(question: str) -> MathQuery:
         text = text[:match.start()] + " " + text[match.end():]
         text = re.sub(r"lim\s*_?\s*\(\s*\)", " ", text)
     text = re.sub(r"\blim\b\s*_?", " ", text)
-    if match := _POINT.search(text):
-        point = (match.group(1), match.group(2).replace(" ", ""))
-        text = text[:match.start()] + " " + text[match.end():]
+    point_match = _POINT.search(text) if point is None else None
+    if point_match:
+        point = (point_match.group(1), point_match.group(2).replace(" ", ""))
+        text = text[:point_match.start()] + " " + text[point_match.end():]
     variable_hint = None
     if match := _DDX.search(text):
         derivative = True
@@ -399,5 +469,6 @@ def analyze(question: str) -> MathQuery:
     return MathQuery(
         expressions=tuple(expressions), relations=tuple(relations), shown=tuple(shown), sides=tuple(sides),
         function_name=function_name, variable=variable_hint, point=point, bounds=bounds,
-        approach=approach, summation=summation, integral=integral, derivative=derivative,
+        approach=approach, summation=summation, sequence=sequence, vectors=tuple(vectors), integral=integral,
+        derivative=derivative,
     )

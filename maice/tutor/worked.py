@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from maice.tutor import algebra, calculus, vocab
+from maice.tutor import algebra, calculus, geometry, sequences, vocab
 from maice.tutor.mathexpr import MathQuery, analyze
 from maice.tutor.solution import Worked, degree_in
 from maice.tutor.symbolic import parse
@@ -32,20 +32,28 @@ def _pick_variable(exprs: list[sp.Expr], hint: str | None) -> sp.Symbol:
     return symbols[0]  # type: ignore[no-any-return]
 
 
+def _symbols(query: MathQuery) -> set[str]:
+    return {name for e in query.expressions for name in re.findall(r"(?<![A-Za-z])[a-z](?![A-Za-z])", e)}
+
+
 def _task(text: str, query: MathQuery, degree: int | None) -> str:
+    relations = [r for r in query.relations if r]
     if query.summation:
         return "sum"
     if query.approach or (vocab.LIMIT.search(text) and "극한" in text):
         return "limit"
     if query.integral or vocab.INTEGRATE.search(text):
         return "integrate"
+    if query.function_name and degree == 1 and not (query.derivative or re.search(r"미분|도함수", text)):
+        return "linear"  # "y=2x+1의 기울기": slope and intercepts, no derivative needed
     if query.derivative or vocab.DIFF.search(text) or re.search(r"극값|극댓값|극솟값|증가|감소", text):
         return "diff"
     if vocab.FACTOR.search(text):
         return "factor"
     if vocab.EXPAND.search(text):
         return "expand"
-    relations = [r for r in query.relations if r]
+    if "원" in text and relations == ["="] and _symbols(query) == {"x", "y"}:
+        return "circle"
     if len(query.expressions) > 1 and relations:
         return "inequality" if any(r != "=" for r in relations) else "system"
     if relations:
@@ -57,8 +65,6 @@ def _task(text: str, query: MathQuery, degree: int | None) -> str:
             return "vertex"
         if degree is not None and degree >= 3:
             return "graph"
-    if query.point:
-        return "evaluate_at"
     if vocab.SOLVE.search(text) and re.search(r"해|근|풀", text):
         return "solve"
     if query.numeric:
@@ -69,9 +75,13 @@ def _task(text: str, query: MathQuery, degree: int | None) -> str:
 def work(question: str) -> Worked | None:
     """The worked answer, or None when the question holds nothing we can compute."""
     query = analyze(question)
-    if not query.found:
-        return None
     text = question
+    if query.sequence:
+        return sequences.sequence(query.sequence)
+    if query.vectors:
+        return geometry.vectors(query, text)
+    if not query.expressions:
+        return None
     exprs = [parse(e) for e in query.expressions]
     hint = query.variable or (query.approach[0] if query.approach else None) or (
         query.summation[0] if query.summation else None)
@@ -89,5 +99,5 @@ _HANDLERS: dict[str, Handler] = {
     "expand": algebra.expand, "vertex": algebra.vertex, "evaluate_at": algebra.evaluate_at,
     "evaluate": algebra.evaluate, "simplify": algebra.simplify,
     "diff": calculus.diff, "integrate": calculus.integrate, "limit": calculus.limit, "graph": calculus.graph,
-    "sum": calculus.series_sum,
+    "sum": calculus.series_sum, "linear": geometry.linear, "circle": geometry.circle,
 }

@@ -51,6 +51,9 @@ TABLE: list[tuple[str, str, str, set[str]]] = [
     ("수학 어려워요", "K1", "needs_clarify", set()),
     ("이 문제 어떻게 풀어요?", "K3", "needs_clarify", set()),
     ("수학 공부 어떻게 해야 해?", "K4", "needs_clarify", set()),
+    ("수능 수학 1등급 받는 법", "K4", "needs_clarify", set()),
+    ("이거 답이 뭐야", "K1", "needs_clarify", set()),
+    ("숙제 대신 해줘", "K1", "needs_clarify", set()),
     ("이차방정식의 꼭짓점 구하는 법", "K3", "needs_clarify", {"이차방정식", "이차함수"}),
     ("적분으로 접선의 기울기 구하는 법", "K3", "needs_clarify", {"미분", "적분"}),
     # unanswerable: not math, exam cheating, garbage
