@@ -8,7 +8,7 @@ Nothing heavy happens at import: Kiwi and SymPy load on first use.
 from __future__ import annotations
 
 from maice.tutor.classify import Classification, classify_question
-from maice.tutor.morph import warm_up
+from maice.tutor.compose import warm_up
 from maice.tutor.responder import respond
 
 __all__ = ["Classification", "classify_question", "respond", "warm_up"]

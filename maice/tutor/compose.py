@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
-from maice.tutor import knowledge, vocab
+from maice.tutor import knowledge, morph, vocab
 from maice.tutor.classify import KIND_NAMES, Classification, classify_question
 from maice.tutor.korean import clip, core, particle
 from maice.tutor.mathexpr import analyze
@@ -43,7 +43,14 @@ class Worked(TypedDict):
     concepts: list[str]
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
+    """Load Kiwi and SymPy now (a worker at start-up, the page when a student opens it),
+    so the first question does not pay for it (about 3 s on a small machine)."""
+    morph.load()
+    _warm_sympy()
+
+
+def _warm_sympy() -> None:
     """Import SymPy and run each task once here, so forked children start warm."""
     global _warmed
     if _warmed:
@@ -68,7 +75,7 @@ def compute(question: str) -> Worked | None:
     from maice.tutor.sandbox import ComputationFailed, ComputationTimeout, run_bounded
     from maice.tutor.worked import work
 
-    _warm_up()
+    _warm_sympy()
 
     def run() -> Worked | None:
         result = work(question)

@@ -42,8 +42,8 @@ def _load() -> Any:
     return _kiwi
 
 
-def warm_up() -> None:
-    """Load the model now (an agent worker calls this at start-up)."""
+def load() -> None:
+    """Load the model now rather than on the first question."""
     _load()
 
 
