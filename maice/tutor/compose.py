@@ -68,24 +68,26 @@ def _warm_sympy() -> None:
         _warmed = True
 
 
+def _work(question: str) -> Worked | None:
+    """Runs in a sandbox worker: the worked answer as plain data."""
+    from maice.tutor.worked import work
+
+    result = work(question)
+    if result is None:
+        return None
+    return {"task": result.task, "title": result.title, "markdown": result.markdown, "result": result.result,
+            "concepts": list(result.concepts)}
+
+
 def compute(question: str) -> Worked | None:
     """The worked answer for the question's expression, or None (nothing to compute, too slow, failed)."""
     if not analyze(question).found:
         return None
     from maice.tutor.sandbox import ComputationFailed, ComputationTimeout, run_bounded
-    from maice.tutor.worked import work
 
     _warm_sympy()
-
-    def run() -> Worked | None:
-        result = work(question)
-        if result is None:
-            return None
-        return {"task": result.task, "title": result.title, "markdown": result.markdown, "result": result.result,
-                "concepts": list(result.concepts)}
-
     try:
-        return run_bounded(run, timeout=COMPUTE_TIMEOUT)
+        return run_bounded(_work, question, timeout=COMPUTE_TIMEOUT)
     except ComputationTimeout:
         logger.info("maice tutor computation timed out")
     except ComputationFailed as exc:

@@ -9,7 +9,7 @@ import pytest
 
 from maice.tutor.compose import compute
 from maice.tutor.mathexpr import to_parsable
-from maice.tutor.sandbox import ComputationFailed, ComputationTimeout, run_bounded
+from maice.tutor.sandbox import POOL_SIZE, ComputationFailed, ComputationTimeout, run_bounded
 from maice.tutor.symbolic import NotComputable, parse
 from maice.tutor.worked import work
 
@@ -35,29 +35,53 @@ def test_a_huge_expansion_question_gets_no_result_but_no_hang() -> None:
     assert time.monotonic() - started < 10
 
 
-def test_a_computation_past_its_deadline_is_killed() -> None:
+MARKER = {"value": 1}
+
+
+def _sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _fail() -> None:
+    raise NotComputable("no")
+
+
+def _mutate() -> int:
+    MARKER["value"] = 2
+    return os.getpid()
+
+
+def test_a_computation_past_its_deadline_is_killed_and_its_worker_replaced() -> None:
+    worker = run_bounded(_sleep, 0, timeout=5)  # idle workers are reused last-in first-out
+    started = time.monotonic()
     with pytest.raises(ComputationTimeout):
-        run_bounded(lambda: time.sleep(30), timeout=0.5)
+        run_bounded(_sleep, 30, timeout=0.5)
+    assert time.monotonic() - started < 2
+    with pytest.raises(ProcessLookupError):  # the worker that overran is gone
+        os.kill(worker, 0)
+    assert run_bounded(_sleep, 0, timeout=5) not in (worker, os.getpid())  # a fresh one answers
+
+
+def test_workers_are_reused_and_run_side_by_side() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pids = {run_bounded(_sleep, 0, timeout=5) for _ in range(5)}
+    assert os.getpid() not in pids and len(pids) <= POOL_SIZE  # reused, not forked per call
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: run_bounded(_sleep, 0.2, timeout=5), range(4)))
+    assert all(pid > 0 for pid in results)
 
 
 def test_a_failing_computation_reports_its_error_kind() -> None:
-    def fail() -> None:
-        raise NotComputable("no")
-
     with pytest.raises(ComputationFailed) as caught:
-        run_bounded(fail, timeout=5)
+        run_bounded(_fail, timeout=5)
     assert caught.value.kind == "NotComputable"
 
 
 def test_the_child_cannot_touch_the_parent() -> None:
-    marker = {"value": 1}
-
-    def mutate() -> int:
-        marker["value"] = 2
-        return os.getpid()
-
-    child_pid = run_bounded(mutate, timeout=5)
-    assert child_pid != os.getpid() and marker["value"] == 1
+    child_pid = run_bounded(_mutate, timeout=5)
+    assert child_pid != os.getpid() and MARKER["value"] == 1
 
 
 def test_work_runs_inside_the_sandbox_and_returns_plain_strings() -> None:
