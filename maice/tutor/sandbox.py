@@ -30,6 +30,7 @@ MAX_TASKS_PER_CHILD = 500
 # Above what the parent already uses: enough for any question a student types.
 CHILD_EXTRA_MEMORY = 512 * 1024 * 1024
 _PARENT_CHECK_SECONDS = 5.0
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536
 
 
 class ComputationTimeout(Exception):
@@ -82,17 +83,18 @@ def _serve(conn: Connection, parent: int) -> None:
 
 
 class _Child:
-    def __init__(self, siblings: set[_Child]) -> None:
+    def __init__(self) -> None:
         parent_end, child_end = Pipe()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never return into the parent's code
             status = 0
             try:
-                parent_end.close()
-                # A sibling's pipe held open here would keep that sibling alive after the parent.
-                for sibling in siblings:
-                    sibling.conn.close()
+                # Only the pipe stays open: a copy of the parent's sockets (database, Redis,
+                # clients) or of a sibling's pipe must not outlive the parent's own use of it.
+                keep = child_end.fileno()
+                os.closerange(3, keep)
+                os.closerange(keep + 1, _MAX_FD)
                 _serve(child_end, parent)
             except BaseException:  # noqa: BLE001
                 status = 1
@@ -135,14 +137,13 @@ class _Pool:
                     return self._idle.pop()
                 if len(self._live) + self._starting < self.size:
                     self._starting += 1
-                    siblings = set(self._live)
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._cond.wait(remaining):
                     raise ComputationTimeout("every computation worker is busy")
         child = None
         try:
-            child = _Child(siblings)
+            child = _Child()
         finally:
             with self._cond:
                 self._starting -= 1
