@@ -94,3 +94,13 @@ def test_ab_assignment_is_balanced_and_fixed(settings: Any, make_user: Any) -> N
     assert [services.mode_assign(user=u) for u in users] == modes
     settings.MAICE_MODE_ASSIGNMENT = "agent"
     assert services.mode_assign(user=users[0]) == "agent"
+
+
+def test_quality_page_charts_maice_answers(admin_client: Any, user: Any) -> None:
+    from conversations.reports import quality_report
+
+    answered(user, "근의 공식이 뭐예요?", code="K1")
+    today = quality_report(days=1).stats["maice"][-1]
+    assert today.replies == 1 and today.ttfc == [40] and today.total == [900]
+    page = admin_client.get("/admin/conversations/chatsession/quality/?days=7")
+    assert page.status_code == 200 and "MAICE p50" in page.content.decode()
