@@ -12,4 +12,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
     path("counseling/", include("counseling.urls")),
+    path("maice/", include("maice.urls")),
 ]

@@ -104,7 +104,7 @@ def classify_question(question: str) -> Classification:
     code = _knowledge_code(text, morphs.lemmas, query)
     topic = "·".join(t for t in tags[:2]) or "수학"
     kind = KIND_NAMES[code]
-    is_math = bool(tags or query.found or vocab.MATH_WORDS.search(text))
+    is_math = bool(tags or query.found or vocab.MATH_WORDS.search(text) or morphs.nouns & vocab.MATH_NOUNS)
     if not is_math:
         return _result(code, "unanswerable", tags, "수학과 관련된 내용을 찾을 수 없는 질문")
 

@@ -86,6 +86,20 @@ def compute(question: str) -> Worked | None:
     return None
 
 
+_TASK_WORDS = (vocab.SOLVE, vocab.FACTOR, vocab.EXPAND, vocab.DIFF, vocab.INTEGRATE, vocab.VERTEX, vocab.LIMIT,
+               vocab.SIMPLIFY)
+
+
+def _asks_for_computation(text: str, code: str) -> bool:
+    """A formula quoted in a "why" question ("판별식은 왜 b^2-4ac야?") is not a task to compute."""
+    query = analyze(text)
+    if not query.found:
+        return False
+    if code in ("K1", "K3") or query.integral or query.derivative or query.approach:
+        return True
+    return any(pattern.search(text) for pattern in _TASK_WORDS)
+
+
 def _topics(text: str, classification: Mapping[str, Any]) -> list[knowledge.Topic]:
     found = knowledge.find_topics(text)
     if not found:
@@ -149,16 +163,19 @@ def _knowledge_section(code: str, topics: list[knowledge.Topic], text: str) -> l
 def answer(context: Mapping[str, Any]) -> str:
     question = str(context.get("question") or "").strip()
     history = context.get("history") or []
-    raw_classification = context.get("classification")
-    classification: Mapping[str, Any] = raw_classification or classify_question(question)
-    if classification.get("quality") == "unanswerable" or classify_question(question)["quality"] == "unanswerable":
-        own = classify_question(question)
-        return _unanswerable(own if own["quality"] == "unanswerable" else classification)
+    own = classify_question(question)
+    # The agent's classification (an LLM's) leads; without one (freepass) our own does.
+    classification: Mapping[str, Any] = context.get("classification") or own
+    if own["quality"] == "unanswerable":
+        return _unanswerable(own)
+    if classification.get("quality") == "unanswerable":
+        return _unanswerable(classification)
 
     code = str(classification.get("knowledge_code") or "K3")
     text = _with_history(question, history)
     topics = _topics(text, classification)
-    worked = compute(text)
+    asks = _asks_for_computation(text, code)
+    worked = compute(text) if asks else None
     lines: list[str] = []
     if worked:
         lines += [f"{particle(worked['title'], '을')} 단계별로 풀어 볼게요! ✏️", "", f"## 📝 {worked['title']}", "",
@@ -170,15 +187,19 @@ def answer(context: Mapping[str, Any]) -> str:
         lines += ["", "💬 비슷한 문제를 직접 풀어 보고, 막히는 단계가 있으면 그 단계를 알려 주세요."]
         return "\n".join(lines)
 
-    query = analyze(text)
-    if query.found:
+    if asks:  # there was something to compute, and it could not be computed
         lines += ["이 식은 제가 오프라인에서 바로 계산하기 어려운 형태예요. 😥 대신 푸는 방향을 알려 드릴게요.", ""]
         if topics:
             lines += _knowledge_section("K3", topics, text)
         lines += ["", "식을 `x^2-5x+6=0`처럼 다시 적어 주거나 구하려는 것(해, 미분, 적분, 극한 등)을 함께 적어 주면 계산해 볼게요."]
         return "\n".join(lines)
 
+    glossary = knowledge.find_glossary(text)
+    if glossary and (code == "K1" or not topics):
+        return "\n\n".join(["용어의 뜻을 정리해 드릴게요! 📘", *glossary])
     if not topics:
+        if code == "K4":
+            return "문제를 푸는 전략을 함께 세워 볼게요! 🧭\n\n" + knowledge.GENERAL_STRATEGY
         kind = KIND_NAMES.get(code, "")
         return (f"좋은 질문이에요. 다만 이 {kind} 질문은 제가 오프라인으로 가진 자료로는 정확하게 답하기 어려워요. 🙏\n\n"
                 "질문에 단원 이름(예: 이차함수, 수열, 미분)이나 식을 함께 적어 주면 정의, 원리, 풀이 방법을 구체적으로 설명해 드릴게요.")
@@ -221,8 +242,8 @@ def clarify(context: Mapping[str, Any]) -> list[str]:
         if pattern.search(combined):
             questions.append(confusion)
     if vocab.MISSING_PROBLEM.search(question) and not analyze(combined).found:
-        questions.append("풀고 싶은 문제의 식이나 조건을 그대로 적어 주세요. (예: `x^2-5x+6=0`, `y=x^2-4x+3의 꼭짓점`) ✍️")
-        questions.append("어느 단계에서 막혔는지, 또는 무엇을 구해야 하는지 알려 주세요.")
+        questions.append("풀고 싶은 문제의 식이나 조건을 그대로 적어 줄 수 있나요? (예: `x^2-5x+6=0`, `y=x^2-4x+3의 꼭짓점`) ✍️")
+        questions.append("어느 단계에서 막혔나요, 아니면 무엇을 구해야 하는지부터 헷갈리나요?")
     if topics and ("범위" in reasoning or "불분명" in reasoning or not questions):
         topic = topics[0]
         questions.append(f"'{topic.name}'에서 어떤 부분이 궁금한가요? 예: {', '.join(topic.aspects)} 😊")
@@ -235,7 +256,7 @@ def clarify(context: Mapping[str, Any]) -> list[str]:
             questions.append("어느 단원에 대한 질문인가요? (예: 이차함수, 수열, 지수와 로그, 미분, 적분) 😊")
             questions.append("개념 설명, 문제 풀이, 공부 방법 중 어떤 도움이 필요한가요? 💡")
     if round_number == 1 and not re.search(r"고[123]|학년|수학Ⅰ|수학Ⅱ|수학1|수학2|미적분|공통수학", combined):
-        questions.append("지금 배우고 있는 과목이나 학년을 알려 주면 수준에 맞춰 설명할게요. (예: 고1 공통수학, 고2 수학Ⅱ)")
+        questions.append("수준에 맞춰 설명할 수 있게, 지금 몇 학년이고 어떤 과목(예: 고1 공통수학, 고2 수학Ⅱ)을 배우고 있나요?")
 
     fresh = [q for q in dict.fromkeys(questions) if q not in asked]
     if not fresh:

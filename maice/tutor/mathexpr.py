@@ -38,7 +38,7 @@ _LATEX_WORD_RE = re.compile("|".join(re.escape(k) + (r"(?![a-zA-Z])" if k[-1].is
                                      for k in sorted(_LATEX_WORDS, key=len, reverse=True)))
 
 # Function and constant names an expression may use; every other letter is a variable.
-FUNCTIONS = ("sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "abs")
+FUNCTIONS = ("sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "abs", "binomial", "ff")
 CONSTANTS = ("theta", "alpha", "beta", "pi", "oo")
 _NAMES = sorted(FUNCTIONS + CONSTANTS, key=len, reverse=True)
 
@@ -59,7 +59,12 @@ _KOREAN_APPROACH = re.compile(
 _DDX = re.compile(r"d\s*/\s*d\s*([a-z])\s*")
 _LOG_BASE = re.compile(r"log\s*_\s*\(?\s*([0-9]+|[a-z])\s*\)?\s*(\([^()]*\)|[0-9.]+|[a-z])")
 _DEGREES = re.compile(r"((?:sin|cos|tan)\s*\(?\s*)(-?[0-9]+(?:\.[0-9]+)?)\s*(?:°|º|도(?![가-힣]*함수))")
+# ₅C₂ (→ _5C_2), 5C2, {}_5P_2 and 중복조합 5H2.
+_COMBINATORICS = re.compile(r"(?:\(\s*\))?_?\(?([0-9]+)\)?\s*([CPH])\s*_?\(?([0-9]+)\)?(?![0-9])")
 _ABS_BARS = re.compile(r"\|([^|]+)\|")
+_SUM = re.compile(r"sum\s*_\s*\(?\s*([a-z])\s*=\s*(-?[0-9]+)\s*\)?\s*\^\s*\(?\s*([0-9]+|[a-z])\s*\)?")
+_KOREAN_SUM = re.compile(r"([a-z])\s*=\s*(-?[0-9]+)\s*부터\s*([0-9]+|[a-z])\s*까지")
+_CALL = re.compile(r"(?<![A-Za-z])([fgh])\s*\(\s*(-?\s*[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?)\s*\)")
 _LHS_FUNCTION = re.compile(r"^\s*(?:([a-z])\s*\(\s*([a-z])\s*\)|(y))\s*=\s*(?!.*=)")
 _RELATION = re.compile(r"<=|>=|!=|=|<|>")
 
@@ -77,6 +82,7 @@ class MathQuery:
     point: tuple[str, str] | None = None          # (variable, value) from "x=1에서"
     bounds: tuple[str, str] | None = None         # definite integral
     approach: tuple[str, str, str] | None = None  # (variable, target, side) of a limit
+    summation: tuple[str, str, str] | None = None  # (index, first, last) of a ∑
     integral: bool = False
     derivative: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -89,7 +95,7 @@ class MathQuery:
     def numeric(self) -> bool:
         """No variables: a value to compute (``sin (30*pi/180)``, ``log (8, 2)``)."""
         names = {t for e in self.expressions for t in e.split() if t[0].isalpha()}
-        return not (names - {"sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "Abs", "pi", "E"})
+        return not (names - _PARSER_FUNCTIONS - {"pi", "E"})
 
 
 def _strip_braces(text: str, start: int) -> tuple[str, int]:
@@ -154,7 +160,17 @@ def normalize(text: str) -> str:
     text = text.replace("{", "(").replace("}", ")")
     text = _DEGREES.sub(lambda m: f"{m.group(1)}({m.group(2)}*pi/180)", text)
     text = _LOG_BASE.sub(lambda m: f"log({m.group(2)}, {m.group(1)})", text)
+    text = _COMBINATORICS.sub(_combinatorics, text)
     return text
+
+
+def _combinatorics(match: re.Match[str]) -> str:
+    n, kind, r = match.group(1), match.group(2), match.group(3)
+    if kind == "C":
+        return f"binomial({n}, {r})"
+    if kind == "P":
+        return f"ff({n}, {r})"
+    return f"binomial({n} + {r} - 1, {r})"  # H: combinations with repetition
 
 
 def _split_identifier(word: str) -> list[str] | None:
@@ -218,7 +234,51 @@ def to_parsable(text: str, *, imaginary: bool = False) -> str | None:
         return None
     if tokens.count("(") != tokens.count(")"):
         return None
-    return re.sub(r"\s+!", "!", " ".join(tokens))
+    return re.sub(r"\s+!", "!", " ".join(_bracket_arguments(tokens)))
+
+
+_PARSER_FUNCTIONS = frozenset({"sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "Abs", "binomial", "ff"})
+
+
+def _is_variable(token: str) -> bool:
+    return token.isalpha() and token not in _PARSER_FUNCTIONS
+
+
+def _bracket_arguments(tokens: list[str]) -> list[str]:
+    """``sin x cos x`` → ``sin(x) cos(x)``, ``sin 2x`` → ``sin(2x)``, ``sin^2 x`` → ``(sin(x))^2``.
+
+    SymPy's implicit application would read ``sin x cos x`` as ``sin(x cos x)``: a function
+    written without parentheses takes only the next number-and-letters atom (and its power).
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token not in _PARSER_FUNCTIONS or index + 1 >= len(tokens) or tokens[index + 1] == "(":
+            out.append(token)
+            index += 1
+            continue
+        power: list[str] = []
+        cursor = index + 1
+        if tokens[cursor] == "^" and cursor + 2 < len(tokens) and tokens[cursor + 1][0].isdigit():
+            power = ["^", tokens[cursor + 1]]
+            cursor += 2
+        start = cursor
+        if cursor < len(tokens) and tokens[cursor][0].isdigit():
+            cursor += 1
+        while cursor < len(tokens) and _is_variable(tokens[cursor]):
+            cursor += 1
+        if cursor + 1 < len(tokens) and cursor > start and tokens[cursor] == "^" and tokens[cursor + 1][0].isalnum():
+            cursor += 2
+        if cursor == start:  # "sin (" handled above; anything else stays as written
+            out.append(token)
+            index += 1
+            continue
+        argument = _bracket_arguments(tokens[start:cursor])
+        call = [token, "(", *argument, ")"]
+        out.extend(["(", *call, ")", *power] if power else call)
+        index = cursor
+    return out
 
 
 def _has_math(run: str) -> bool:
@@ -242,6 +302,17 @@ def analyze(question: str) -> MathQuery:
     integral = derivative = False
     notes: list[str] = []
 
+    summation = None
+    if match := (_SUM.search(text) or _KOREAN_SUM.search(text)):
+        summation = (match.group(1), match.group(2), match.group(3))
+        text = text[:match.start()] + " " + text[match.end():]
+    text = re.sub(r"\bsum\b", " ", text)
+    for call in _CALL.finditer(text):
+        definition = re.search(rf"(?<![A-Za-z]){call.group(1)}\s*\(\s*([a-z])\s*\)\s*=", text)
+        if definition and point is None:
+            # f(3) of a function defined in the question: its value at 3.
+            point = (definition.group(1), call.group(2).replace(" ", ""))
+            text = text[:call.start()] + " " * (call.end() - call.start()) + text[call.end():]
     if match := _BOUNDS.search(text):
         bounds = (match.group(1), match.group(2))
         text = text[:match.start()] + " " + text[match.end():]
@@ -331,5 +402,5 @@ def analyze(question: str) -> MathQuery:
     return MathQuery(
         expressions=tuple(expressions), relations=tuple(relations), shown=tuple(shown), sides=tuple(sides),
         function_name=function_name, variable=variable_hint, point=point, bounds=bounds,
-        approach=approach, integral=integral, derivative=derivative, notes=tuple(notes),
+        approach=approach, summation=summation, integral=integral, derivative=derivative, notes=tuple(notes),
     )

@@ -18,6 +18,7 @@ _TRANSFORMS = (*standard_transformations, implicit_multiplication_application, c
 _FUNCTIONS: dict[str, object] = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "cot": sp.cot, "sec": sp.sec, "csc": sp.csc,
     "log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt, "Abs": sp.Abs, "factorial": sp.factorial,
+    "binomial": sp.binomial, "ff": sp.ff,
 }
 # The parser's generated code may only name these: no builtins, no other SymPy object.
 _GLOBALS: dict[str, object] = {
@@ -63,7 +64,7 @@ def _check(node: sp.Basic, budget: list[int]) -> None:
             base = abs(complex(sp.N(node.base, 8)))
             if exponent * math.log10(base + 1) > MAX_NUMBER_DIGITS:
                 raise NotComputable("number too large")
-    if isinstance(node, sp.factorial) and not node.args[0].free_symbols:
+    if isinstance(node, (sp.factorial, sp.binomial, sp.ff)) and not node.args[0].free_symbols:
         if abs(complex(sp.N(node.args[0], 8))) > MAX_FACTORIAL:
             raise NotComputable("factorial too large")
 
