@@ -185,7 +185,8 @@ async def test_a_stalled_answer_ends_with_agent_timeout_not_a_hang(
     assert ended - started < 3.0
     await wait_stopped(fake_llm, ended)
     question = await MaiceQuestion.objects.select_related("answer").aget(session_id=events[0].data["session_id"])
-    assert question.answer is not None and question.answer.status in ("failed", "interrupted")
+    assert question.answer is not None and question.answer.status == "failed"
+    assert question.answer.error_code == "AGENT_TIMEOUT"
     assert question.answer.content == "가" * 60 + " "
 
 
