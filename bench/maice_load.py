@@ -353,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
             with workers, running_server(env, log) as host:
                 results = asyncio.run(measure(host, base_url, tokens, args))
             if any(r.failed for r in results):
-                print(f"server log (tail):\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+                # Access lines say nothing about a failure; the rest does.
+                lines = [line for line in log.read_text(errors="replace").splitlines() if '] "' not in line]
+                print("server log (without access lines, tail):\n" + "\n".join(lines[-60:]), file=sys.stderr)
             info = machine_info(db_kind, args.redis_url)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)

@@ -133,6 +133,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, channel layer ----------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
+# Connections of a process's asyncio Redis client (conversations.aio): one per stream
+# waiting on a blocking read, so at least the streams one process serves at once.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10)
 if REDIS_URL:
     CACHES = {
         "default": {

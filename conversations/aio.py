@@ -86,7 +86,10 @@ def redis_client() -> aioredis.Redis:
     client = _redis_clients.get(loop)
     if client is None:
         # No read timeout: blocking reads (XREADGROUP BLOCK, BLPOP) wait longer than any default.
+        # Each stream blocked on a read holds a connection: redis-py's default pool of 100
+        # refused the 101st concurrent stream ("Too many connections").
         client = _redis_clients[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+            settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
         )
     return client

@@ -227,11 +227,16 @@ class _Run:
                      summary=steps.Summary(summary, title, []))
         await self.emitter.emit("summary_complete", summary=summary)
 
-    async def stopped(self, code: str = "CANCELLED") -> None:
+    async def stopped(self) -> None:
         """Cancelled (stop, the client left, the web side timed out): keep what was shown."""
+        # The web side ends a stalled request with its own error before it stops us.
+        ended = terminal_in(await self.emitter.bus.history(self.emitter.request_id))
+        code = ended if ended in ("AGENT_TIMEOUT", "AGENT_UNAVAILABLE") else "CANCELLED"
         if self.answer_id is not None:
-            await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.INTERRUPTED,
-                         text=self.shown, usage=self._usage(), ttfc_ms=self.ttfc_ms,
+            stopped = code == "CANCELLED"
+            await run_db(message_finalize, message_id=self.answer_id,
+                         status=MessageStatus.INTERRUPTED if stopped else MessageStatus.FAILED, text=self.shown,
+                         error_code="" if stopped else code, usage=self._usage(), ttfc_ms=self.ttfc_ms,
                          total_ms=_ms_since(self.accepted_at))
         await run_db(services.request_settle, request_id=self.emitter.request_id, outcome=code, error_code=code)
         if not self.emitter.finished:

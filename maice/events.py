@@ -15,8 +15,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "AGENT_UNAVAILABLE": "지금은 튜터 에이전트에 연결할 수 없습니다. 잠시 후 다시 질문해 주세요.",
     "LLM_ERROR": "답변을 만드는 중 문제가 생겼습니다. 다시 질문해 주세요.",
     "CANCELLED": "답변 생성을 중단했습니다.",
-    "INVALID_REQUEST": "요청 형식이 올바르지 않습니다.",
-    "BUSY": "이전 답변을 아직 만들고 있습니다. 잠시만 기다려 주세요.",
 }
 # Not sent to clients: the agent took the request (the web side's pick-up timer stops).
 ACCEPTED = "agent_accepted"

@@ -8,6 +8,7 @@ from django.conf import settings
 from ninja import Schema
 from pydantic import AliasChoices, Field, field_validator
 
+from conversations.frames import utc_timestamp
 from conversations.models import ChatSession
 from maice.models import MaiceQuestion
 
@@ -31,8 +32,6 @@ class ChatIn(Schema):
 
 
 def _iso(value: Any) -> str | None:
-    from conversations.frames import utc_timestamp
-
     return utc_timestamp(value) if value else None
 
 

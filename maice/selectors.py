@@ -57,7 +57,6 @@ class AgentState:
     # Earlier answered questions of the session, oldest first.
     history: list[dict[str, str]] = field(default_factory=list)
     last_user_message_id: int = 0
-    answer_id: int | None = None
 
 
 def agent_state(*, question_id: int) -> AgentState:
@@ -77,7 +76,7 @@ def agent_state(*, question_id: int) -> AgentState:
         crisis=Flag.CRISIS in (question.asked.flags or []), classification=classification,
         improved_question=question.improved_question, rounds=rounds,
         history=history_pairs(session_id=question.session_id, before_id=question.pk),
-        last_user_message_id=last_user, answer_id=question.answer_id,
+        last_user_message_id=last_user,
     )
 
 

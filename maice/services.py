@@ -96,8 +96,14 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
                 raise SessionNotFound()
             session = found
             recent = timezone.now() - timedelta(seconds=settings.MAICE_CONNECTION_TIMEOUT + 5)
-            if MaiceRequest.objects.filter(session=session, finished_at__isnull=True, created_at__gte=recent).exists():
+            open_requests = list(MaiceRequest.objects.filter(session=session, finished_at__isnull=True)
+                                 .values_list("request_id", "created_at"))
+            if any(created >= recent for _rid, created in open_requests):
                 raise Busy()
+            for stale, _created in open_requests:
+                # Outlived every timeout: its process died (a web process without Redis, or
+                # the web side and the agent both). Its answer must not stay "streaming".
+                request_settle(request_id=stale, outcome="AGENT_UNAVAILABLE", error_code="AGENT_UNAVAILABLE")
         flags: list[str] = [Flag.CRISIS] if screening.flagged else []
         detail = f"{screening.category}: {screening.matched}" if screening.flagged else ""
         asked = message_append(session=session, role=Role.USER, text=question, flags=flags, flag_detail=detail)

@@ -169,11 +169,6 @@ class LocalBus(Bus):
         log.readers = max(0, log.readers + delta)
         return log.readers
 
-    async def wait_idle(self) -> None:
-        """Tests and shutdown: let running agents finish."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks.values()))
-
 
 # --- Redis Streams ---------------------------------------------------------------------------
 

@@ -94,3 +94,34 @@ def test_ab_assignment_is_balanced_and_fixed(settings: Any, make_user: Any) -> N
     assert [services.mode_assign(user=u) for u in users] == modes
     settings.MAICE_MODE_ASSIGNMENT = "agent"
     assert services.mode_assign(user=users[0]) == "agent"
+
+
+def test_quality_page_charts_maice_answers(admin_client: Any, user: Any) -> None:
+    from conversations.reports import quality_report
+
+    answered(user, "근의 공식이 뭐예요?", code="K1")
+    today = quality_report(days=1).stats["maice"][-1]
+    assert today.replies == 1 and today.ttfc == [40] and today.total == [900]
+    page = admin_client.get("/admin/conversations/chatsession/quality/?days=7")
+    assert page.status_code == 200 and "MAICE p50" in page.content.decode()
+
+
+def test_a_request_whose_process_died_is_settled_by_the_next_question(user: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations.errors import Busy
+    from conversations.models import Message
+    from maice.models import MaiceRequest
+
+    first = services.chat_accept(user=user, question="첫 질문", session_id=None, mode="freepass")
+    answer = services.answer_open(question_id=first.question_id,
+                                  reply_to_id=MaiceQuestion.objects.get(pk=first.question_id).asked_id)
+    with pytest.raises(Busy):
+        services.chat_accept(user=user, question="두 번째", session_id=first.session_id, mode="freepass")
+    MaiceRequest.objects.filter(request_id=first.request_id).update(created_at=timezone.now() - timedelta(minutes=5))
+    services.chat_accept(user=user, question="두 번째", session_id=first.session_id, mode="freepass")
+    stale = MaiceRequest.objects.get(request_id=first.request_id)
+    assert stale.finished_at is not None and stale.outcome == "AGENT_UNAVAILABLE"
+    assert Message.objects.get(pk=answer.pk).status == "failed"

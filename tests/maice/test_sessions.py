@@ -38,3 +38,13 @@ def test_latest_stream_without_any_request_is_404(client: Any, make_user: Any) -
     raw = token_issue(user=make_user("newbie"))[1]
     response = client.get("/api/maice/chat", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert response.status_code == 404 and response.json()["error"]["code"] == "REQUEST_NOT_FOUND"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_refuses_a_malformed_last_event_id(client: Any, user: Any, token: str) -> None:
+    from maice import services
+
+    accepted = services.chat_accept(user=user, question="질문", session_id=None, mode="agent")
+    response = client.get(f"/api/maice/chat/{accepted.request_id}/events", HTTP_AUTHORIZATION=f"Bearer {token}",
+                          HTTP_LAST_EVENT_ID="drop table")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_REQUEST"

@@ -185,7 +185,8 @@ async def test_a_stalled_answer_ends_with_agent_timeout_not_a_hang(
     assert ended - started < 3.0
     await wait_stopped(fake_llm, ended)
     question = await MaiceQuestion.objects.select_related("answer").aget(session_id=events[0].data["session_id"])
-    assert question.answer is not None and question.answer.status in ("failed", "interrupted")
+    assert question.answer is not None and question.answer.status == "failed"
+    assert question.answer.error_code == "AGENT_TIMEOUT"
     assert question.answer.content == "가" * 60 + " "
 
 
@@ -203,3 +204,32 @@ async def test_no_agent_running_is_an_error_event_not_a_hang(bare_server: str, t
     assert events[0].data["error_code"] == "AGENT_UNAVAILABLE" and events[0].data["message"]
     assert time.monotonic() - started < 5
     assert not fake_llm.requests
+
+
+async def test_a_second_question_while_one_streams_is_busy(maice_server: str, token: str,
+                                                           fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm, answer=SLOW_ANSWER)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            seen = await read_until(Stream(response), "answer_chunk", 1)
+            busy = await client.post(f"{maice_server}/api/maice/chat", headers=auth(token),
+                                     json={"question": QUESTION, "session_id": seen[0].data["session_id"]})
+            assert busy.status_code == 409 and busy.json()["error"]["code"] == "BUSY"
+            await client.post(f"{maice_server}/api/maice/chat/{response.headers['x-request-id']}/cancel",
+                              headers=auth(token))
+
+
+async def test_a_student_in_crisis_gets_the_help_lines_and_no_model(maice_server: str, token: str,
+                                                                     fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": "수학 때문에 죽고 싶어요"},
+                                 headers=auth(token)) as response:
+            events = await Stream(response).all()
+    text = "".join(e.data["content"] for e in events if e.type == "answer_chunk")
+    assert "109" in text and events[-1].type == "summary_complete"
+    assert events[-2].data["answer_type"] == "unanswerable"
+    assert not fake_llm.requests
+    question = await MaiceQuestion.objects.select_related("session").aget(session_id=events[0].data["session_id"])
+    assert question.session.flagged
