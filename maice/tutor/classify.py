@@ -17,6 +17,9 @@ KnowledgeCode = Literal["K1", "K2", "K3", "K4"]
 Quality = Literal["answerable", "needs_clarify", "unanswerable"]
 
 KIND_NAMES: dict[str, str] = {"K1": "사실적", "K2": "개념적", "K3": "절차적", "K4": "메타인지적"}
+# Reasons the answer step tells apart (its polite reply differs).
+REASON_EMPTY = "수학 질문으로 읽을 수 있는 내용이 없음"
+REASON_CHEATING = "시험 중 부정행위로 볼 수 있는 요청이라 도울 수 없음"
 MAX_TAGS = 4
 
 _HANGUL = re.compile(r"[가-힣]")
@@ -98,9 +101,9 @@ def classify_question(question: str) -> Classification:
     query = analyze(text)
     tags = unit_tags(text, query)
     if not text or _JAMO_ONLY.match(text) or (not _HANGUL.search(text) and not query.found):
-        return _result("K1", "unanswerable", tags, "수학 질문으로 읽을 수 있는 내용이 없음")
+        return _result("K1", "unanswerable", tags, REASON_EMPTY)
     if vocab.CHEATING.search(text):
-        return _result("K1", "unanswerable", tags, "시험 중 부정행위로 볼 수 있는 요청이라 도울 수 없음")
+        return _result("K1", "unanswerable", tags, REASON_CHEATING)
 
     morphs = morphemes(text)
     code = _knowledge_code(text, morphs.lemmas, query)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from maice.tutor import knowledge, morph, vocab
-from maice.tutor.classify import KIND_NAMES, Classification, classify_question
+from maice.tutor.classify import KIND_NAMES, REASON_CHEATING, REASON_EMPTY, Classification, classify_question
 from maice.tutor.korean import clip, core, particle
 from maice.tutor.mathexpr import analyze
 
@@ -131,10 +131,10 @@ def _with_history(question: str, history: Sequence[Mapping[str, Any]]) -> str:
 
 def _unanswerable(classification: Mapping[str, Any]) -> str:
     reasoning = str(classification.get("reasoning") or "")
-    if "부정행위" in reasoning:
+    if reasoning == REASON_CHEATING or "부정행위" in reasoning:
         return ("시험이나 평가를 보는 중에 답을 알려 드리는 것은 도와드릴 수 없어요. 🙏\n\n"
                 "시험이 끝난 뒤 같은 문제를 가져오면, 어디서 막혔는지 함께 살펴보고 풀이 과정을 차근차근 설명해 드릴게요.")
-    if "내용이 없음" in reasoning:
+    if reasoning == REASON_EMPTY:
         return ("질문을 이해하지 못했어요. 😅 수학 질문을 문장이나 식으로 적어 주세요.\n\n"
                 "예: `x^2-5x+6=0을 풀어줘`, `이차함수의 꼭짓점은 어떻게 구해요?`, `미분과 적분의 관계가 뭐예요?`")
     return ("저는 고등학교 수학을 돕는 튜터라서, 수학과 관련 없는 질문에는 답하기 어려워요. 🙂\n\n"
@@ -191,9 +191,8 @@ def answer(context: Mapping[str, Any]) -> str:
                   worked["markdown"]]
         if code in ("K1", "K2", "K4") and topics:
             lines += ["", *_knowledge_section(code, topics, text)]
-        elif topics:
-            lines += ["", f"**핵심 개념:** {', '.join(worked['concepts'])}"]
-        lines += ["", "💬 비슷한 문제를 직접 풀어 보고, 막히는 단계가 있으면 그 단계를 알려 주세요."]
+        lines += ["", f"**핵심 개념:** {', '.join(worked['concepts'])}",
+                  "", "💬 비슷한 문제를 직접 풀어 보고, 막히는 단계가 있으면 그 단계를 알려 주세요."]
         return "\n".join(lines)
 
     if asks:  # there was something to compute, and it could not be computed
