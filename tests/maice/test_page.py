@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -254,14 +255,30 @@ async def test_the_renderer_sanitises_and_keeps_code_literal(
     assert "onerror" not in html and "<script" not in html
 
 
+@pytest.fixture
+def one_question_a_minute(maice_settings: Any) -> None:
+    maice_settings.MAICE_RATE = "1/m"  # before the server starts: it reads the setting
+
+
 async def test_a_question_that_is_too_long_or_rate_limited_is_explained(
-    fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page, settings: Any
+    one_question_a_minute: None, fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page, settings: Any
 ) -> None:
+    route_steps(fake_llm)
     await _log_in(page, maice_server, "wordy", make_user)
     limit = settings.MAICE_QUESTION_MAX_CHARS
     await page.fill("#question", "가" * (limit + 10))
     await expect(page.locator("#question")).to_have_value("가" * limit)
     await expect(page.locator("#counter")).to_have_text(f"{limit} / {limit}")
+
+    await _ask(page, "이차함수의 그래프를 그리는 방법을 알려주세요", "freepass")
+    await _done(page)
+    await _ask(page, "하나 더 물어봐도 될까요?", "freepass")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "error")
+    notice = page.locator(".notice-line.error")
+    await expect(notice).to_contain_text("요청이 너무 많습니다")
+    await expect(notice).to_contain_text(re.compile(r"\d+초 후 다시 시도해 주세요"))
+    await expect(page.locator("#send")).to_be_enabled()
+    assert page.js_errors == []  # type: ignore[attr-defined]
 
 
 async def test_the_offline_tutor_answers_through_the_page(
