@@ -23,16 +23,39 @@ _warm_lock = threading.Lock()
 _warmed = False
 # Follow-up questions that lean on the previous question's expression.
 _FOLLOW_UP = re.compile(r"그럼|그러면|그거|그\s*식|이\s*식|위\s*식|같은\s*식|그\s*함수|이\s*함수|이어서|다시|방금")
-_EXAMPLES: dict[str, str] = {
-    "이차함수": "y = x^2 - 4x + 3의 꼭짓점",
-    "이차방정식": "x^2 - 5x + 6 = 0을 풀어줘",
-    "인수분해": "x^2 + 5x + 6 인수분해",
-    "다항식": "(x + 1)^3 전개",
-    "미분": "f(x) = x^3 - 3x의 극값",
-    "적분": "0부터 2까지 x^2 적분",
-    "극한": "lim x->1 (x^2 - 1)/(x - 1)",
-    "지수와 로그": "log_2 8의 값",
-}
+# A worked example for a method question, by what it asks about (first match wins).
+_EXAMPLES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), example)
+    for pattern, example in (
+        (r"접선", "x=1에서 f(x)=x^3+2x의 접선의 방정식"),
+        (r"극값|극대|극소|증가|감소", "f(x) = x^3 - 3x의 극값"),
+        (r"넓이", "0부터 2까지 y=x^2-1의 그래프와 x축 사이의 넓이"),
+        (r"부정\s*적분", "∫ (3x^2+2x) dx"),
+        (r"적분", "0부터 2까지 x^2 적분"),
+        (r"미분|도함수", "f(x)=x^3-3x 미분"),
+        (r"극한|lim", "lim x->1 (x^2 - 1)/(x - 1)"),
+        (r"판별식|중근", "x^2+4x+k=0이 중근을 가질 때 k의 값"),
+        (r"근의\s*공식", "x^2-2x-1=0"),
+        (r"부등식", "x^2-3x+2<0을 풀어줘"),
+        (r"연립", "x+y=3, x-y=1 연립방정식 풀어줘"),
+        (r"이차\s*함수|꼭짓점|꼭지점|포물선|최댓값|최솟값", "y = x^2 - 4x + 3의 꼭짓점"),
+        (r"이차\s*방정식|방정식", "x^2 - 5x + 6 = 0을 풀어줘"),
+        (r"인수\s*분해", "x^2 + 5x + 6 인수분해"),
+        (r"전개|다항식|곱셈\s*공식", "(x + 1)^3 전개"),
+        (r"등비", "첫째항이 2이고 공비가 3인 등비수열의 제5항"),
+        (r"시그마|∑|수열의\s*합", "∑_{k=1}^{10} k^2"),
+        (r"등차|수열", "등차수열 3, 7, 11, ...의 일반항"),
+        (r"로그|지수", "log_2 8의 값"),
+        (r"삼각|sin|cos|tan|사인|코사인", "sin x = 1/2 풀어줘"),
+        (r"벡터|내적", "벡터 a=(1,2), b=(3,4)의 내적"),
+        (r"원의|반지름", "원 x^2+y^2-2x+4y-4=0의 중심과 반지름"),
+        (r"순열|조합|경우의\s*수", "₅C₂의 값"),
+    )
+)
+
+
+def _example_for(text: str) -> str | None:
+    return next((example for pattern, example in _EXAMPLES if pattern.search(text)), None)
 
 
 class Worked(TypedDict):
@@ -60,7 +83,7 @@ def _warm_sympy() -> None:
             return
         from maice.tutor.worked import work
 
-        for example in _EXAMPLES.values():
+        for _pattern, example in _EXAMPLES:
             try:
                 work(example)
             except Exception:
@@ -223,7 +246,7 @@ def answer(context: Mapping[str, Any]) -> str:
     intro = {"K1": "정의와 공식을 정리해 드릴게요! 📘", "K2": "원리를 차근차근 설명해 드릴게요! 💡",
              "K3": "단계별로 설명해 드릴게요! 📋", "K4": "문제를 푸는 전략을 함께 세워 볼게요! 🧭"}[code]
     lines += [intro, "", *_knowledge_section(code, topics, text)]
-    example = _EXAMPLES.get(topics[0].name)
+    example = _example_for(text) or _example_for(topics[0].name)
     if code in ("K3", "K4") and example:
         worked_example = compute(example)
         if worked_example:
