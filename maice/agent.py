@@ -79,7 +79,6 @@ class _Run:
         classification = state.classification
         question = state.question
         if self.job["kind"] == "clarification":
-            improvement = None
             if state.improved_question and "clarification_complete" in self.seen:
                 improvement = steps.Improvement(state.improved_question, False)
             else:

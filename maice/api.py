@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
+from redis.exceptions import RedisError
 
 from conversations.aio import run_db
 from conversations.auth import api_auth, async_api_auth, request_user
@@ -22,6 +23,12 @@ from maice.streams import request_cancel, request_events
 from maice.transport import Bus, get_bus, valid_event_id
 
 router = Router(tags=["maice"])
+
+
+class AgentUnavailable(DomainError):
+    code = "AGENT_UNAVAILABLE"
+    status = 503
+    message = "지금은 튜터 에이전트에 연결할 수 없습니다. 잠시 후 다시 질문해 주세요."
 
 
 class StreamExpired(DomainError):
@@ -45,13 +52,19 @@ async def chat(request: HttpRequest, payload: ChatIn) -> StreamingHttpResponse:
     accepted = await run_db(services.chat_accept, user=user, question=payload.question,
                             session_id=payload.session_id, mode=payload.mode)
     bus = get_bus()
-    if await bus.agents_available():
-        await bus.dispatch({**accepted.job(), "accepted_at": time.time()})
-    else:
-        # Nobody would take it: say so now rather than after the pick-up timeout.
-        await Emitter(bus, request_id=accepted.request_id, session_id=accepted.session_id).error("AGENT_UNAVAILABLE")
+    try:
+        if await bus.agents_available():
+            await bus.dispatch({**accepted.job(), "accepted_at": time.time()})
+        else:
+            # Nobody would take it: say so now rather than after the pick-up timeout.
+            await Emitter(bus, request_id=accepted.request_id,
+                          session_id=accepted.session_id).error("AGENT_UNAVAILABLE")
+            await run_db(services.request_settle, request_id=accepted.request_id, outcome="AGENT_UNAVAILABLE",
+                         error_code="AGENT_UNAVAILABLE")
+    except RedisError as exc:
         await run_db(services.request_settle, request_id=accepted.request_id, outcome="AGENT_UNAVAILABLE",
                      error_code="AGENT_UNAVAILABLE")
+        raise AgentUnavailable() from exc
     events = request_events(bus, request_id=accepted.request_id, session_id=accepted.session_id)
     return _sse(events, request_id=accepted.request_id)
 

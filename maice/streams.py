@@ -11,16 +11,19 @@ like any other (the web side appends it), so a resumed stream replays it too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from conversations import frames
 from conversations.aio import run_db
 from maice import services
-from maice.events import ACCEPTED, Emitter, terminal_in
+from maice.events import ACCEPTED, ERROR_MESSAGES, Emitter, terminal_in
 from maice.transport import Bus, Entry
 
 logger = logging.getLogger(__name__)
@@ -110,7 +113,16 @@ async def request_events(
                 deadlines += [last_chunk + settings.MAICE_CHUNK_TIMEOUT, answer_started + settings.MAICE_ANSWER_TIMEOUT]
             else:
                 deadlines.append(last_event + settings.MAICE_ANSWER_TIMEOUT)
-            entries = await bus.read(request_id, after, max(0.0, min(deadlines) - loop.time()))
+            try:
+                entries = await bus.read(request_id, after, max(0.0, min(deadlines) - loop.time()))
+            except RedisError:
+                # Redis is gone: the stream cannot go on, but it ends with an event, not a cut.
+                logger.exception("maice stream lost Redis: request=%s", request_id)
+                ended = True
+                data = frames.maice_error(session_id=session_id, request_id=request_id, code="AGENT_UNAVAILABLE",
+                                          message=ERROR_MESSAGES["AGENT_UNAVAILABLE"])
+                yield frames.sse_event(f"{int(time.time() * 1000)}-0", data)
+                return
             now = loop.time()
             for event_id, data in entries:
                 after, last_event = event_id, now
@@ -154,6 +166,7 @@ async def request_events(
                 last_write = now
     finally:
         # Runs on a client's disconnect too (the server cancels the response task).
-        await asyncio.shield(bus.readers_change(request_id, -1))
+        with contextlib.suppress(RedisError):
+            await asyncio.shield(bus.readers_change(request_id, -1))
         if not ended:
             _on_left(bus, request_id=request_id, session_id=session_id)

@@ -82,20 +82,13 @@ class OpenAICompatibleProvider(LLMProvider):
         total_timeout: float,
         max_retries: int,
         moderation_model: str | None = None,
-        keepalive_connections: int = 8,
     ) -> None:
         # The SDK's own retries would also retry mid-stream; ours stop at the first token.
-        timeout = httpx2.Timeout(read_timeout, connect=connect_timeout)
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
             max_retries=0,
-            timeout=timeout,
-            # The pool probes every idle connection's socket each time a request starts or
-            # ends: with the SDK's 100 idle connections kept, that cost ~10 ms of CPU per
-            # call at 100 concurrent streams. A few kept idle is all reuse needs.
-            http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, limits=httpx2.Limits(
-                max_connections=1000, max_keepalive_connections=keepalive_connections)),
+            timeout=httpx2.Timeout(read_timeout, connect=connect_timeout),
         )
         self._total_timeout = total_timeout
         self._max_retries = max_retries
