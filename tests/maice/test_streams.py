@@ -78,7 +78,13 @@ async def test_cancel_stops_the_agent_and_the_upstream_call(maice_server: str, t
     assert again.json()["status"] == "finished"
 
 
-async def test_disconnect_stops_the_agent_and_the_upstream_call(maice_server: str, token: str,
+@pytest.fixture
+def no_grace(maice_settings: Any) -> None:
+    # The 1 s allowed below is for the stop itself, not for the grace a reconnect gets.
+    maice_settings.MAICE_DISCONNECT_GRACE_MS = 0
+
+
+async def test_disconnect_stops_the_agent_and_the_upstream_call(no_grace: None, maice_server: str, token: str,
                                                                 fake_llm: FakeOpenAI) -> None:
     route_steps(fake_llm, answer=SLOW_ANSWER)
     async with httpx2.AsyncClient(timeout=20) as client:
