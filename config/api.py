@@ -12,6 +12,7 @@ from conversations.errors import DomainError
 from counseling.api import router as counseling_router
 from customs.api import cargo_router as customs_cargo_router
 from customs.api import router as customs_router
+from maice.api import router as maice_router
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ api = NinjaAPI(title="Korean LLM chat backend", version="1.0", urls_namespace="a
 api.add_router("/session", counseling_router)
 api.add_router("/v1", customs_router)
 api.add_router("/cargo", customs_cargo_router)
+api.add_router("/maice", maice_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:

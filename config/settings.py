@@ -135,8 +135,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, channel layer ----------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
-# Per process and event loop: the asyncio client's connections (conversations.aio).
-REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)
+# Connections of a process's asyncio Redis client (conversations.aio): one per stream
+# waiting on a blocking read, so at least the streams one process serves at once.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -258,6 +259,36 @@ UNIPASS_READ_TIMEOUT = env_float("UNIPASS_READ_TIMEOUT", 10.0, minimum=0.1)
 HS_LLM_MODEL = env_str("HS_LLM_MODEL") or env_str("CUSTOMS_LLM_MODEL") or LLM_MODEL
 # The seed's LLM time limit; past it the retrieval result answers.
 HS_LLM_TIMEOUT = env_float("HS_LLM_TIMEOUT", 45.0, minimum=1.0)
+# --- MAICE math tutor (shared/spec/maice.md) ------------------------------------------------
+
+MAICE_LLM_MODEL = env_str("MAICE_LLM_MODEL") or LLM_MODEL
+MAICE_QUESTION_MAX_CHARS = env_int("MAICE_QUESTION_MAX_CHARS", 4000, minimum=1)
+MAICE_RATE = env_rate("MAICE_RATE", "20/m")
+# "agent": everyone gets the agent; "ab": a balanced A/B assignment per user, stored once.
+MAICE_MODE_ASSIGNMENT = env_str("MAICE_MODE_ASSIGNMENT", "agent")
+if MAICE_MODE_ASSIGNMENT not in ("agent", "ab"):
+    raise ImproperlyConfigured(f"MAICE_MODE_ASSIGNMENT must be agent or ab, got {MAICE_MODE_ASSIGNMENT!r}")
+MAICE_HISTORY_WINDOW = env_int("MAICE_HISTORY_WINDOW", 5, minimum=0, maximum=20)
+MAICE_MAX_CLARIFICATIONS = env_int("MAICE_MAX_CLARIFICATIONS", 3, minimum=0, maximum=10)
+MAICE_ANSWER_MAX_TOKENS = env_int("MAICE_ANSWER_MAX_TOKENS", 2048, minimum=16)
+MAICE_CHUNK_MIN_CHARS = env_int("MAICE_CHUNK_MIN_CHARS", 50, minimum=1)
+MAICE_CHUNK_MAX_CHARS = env_int("MAICE_CHUNK_MAX_CHARS", 200, minimum=MAICE_CHUNK_MIN_CHARS)
+# The seed's timeouts: between chunks once the answer streams, per answer, per connection.
+MAICE_CHUNK_TIMEOUT = env_float("MAICE_CHUNK_TIMEOUT", 2.0, minimum=0.05)
+MAICE_ANSWER_TIMEOUT = env_float("MAICE_ANSWER_TIMEOUT", 30.0, minimum=0.1)
+MAICE_CONNECTION_TIMEOUT = env_float("MAICE_CONNECTION_TIMEOUT", 60.0, minimum=0.1)
+# No agent took the request within this: AGENT_UNAVAILABLE.
+MAICE_PICKUP_TIMEOUT = env_float("MAICE_PICKUP_TIMEOUT", 5.0, minimum=0.05)
+MAICE_KEEPALIVE_SECONDS = env_float("MAICE_KEEPALIVE_SECONDS", 15.0, minimum=0.05)
+# A client that leaves stops its answer unless a reader (the seed's EventSource, a resume)
+# is attached within this.
+MAICE_DISCONNECT_GRACE_MS = env_int("MAICE_DISCONNECT_GRACE_MS", 300, minimum=0, maximum=10_000)
+MAICE_REDIS_PREFIX = env_str("MAICE_REDIS_PREFIX", "maice")
+MAICE_EVENTS_TTL = env_int("MAICE_EVENTS_TTL", 3600, minimum=60)
+MAICE_EVENTS_MAXLEN = env_int("MAICE_EVENTS_MAXLEN", 2000, minimum=100)
+MAICE_AGENT_CONCURRENCY = env_int("MAICE_AGENT_CONCURRENCY", 200, minimum=1, maximum=10_000)
+# A worker's request left unacknowledged this long (its worker died) is claimed by another.
+MAICE_AGENT_CLAIM_IDLE_MS = env_int("MAICE_AGENT_CLAIM_IDLE_MS", 3000, minimum=200)
 
 # --- Streams, sockets, retention ------------------------------------------------------------
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("counseling/", include("counseling.urls")),
     path("customs/", include("customs.urls")),
+    path("maice/", include("maice.urls")),
 ]

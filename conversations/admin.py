@@ -32,6 +32,7 @@ from conversations.models import (
     Flag,
     Message,
     ModerationAction,
+    Product,
     TranscriptAccess,
 )
 from conversations.pii import preview
@@ -58,6 +59,14 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+def _maice_questions(session: ChatSession) -> list[dict[str, Any]]:
+    if session.product != Product.MAICE:
+        return []
+    from maice.reports import maice_transcript
+
+    return maice_transcript(session)
 
 
 def _session_link(session_id: int, label: str) -> str:
@@ -211,6 +220,7 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
             "can_moderate": self.has_moderate_permission(request),
             "can_review": self.has_review_permission(request),
             "can_note": request.user.has_perm("conversations.add_counselornote"),
+            "maice_questions": _maice_questions(session),
         }
 
     def get_urls(self) -> list[URLPattern]:

@@ -120,3 +120,19 @@ async def request_user_optional(request: HttpRequest) -> User | None:
     if check_csrf(request, request_user_optional) is not None:
         raise HttpError(403, "CSRF check failed")
     return cookie_user
+
+
+class AsyncApiAuth:
+    """``api_auth`` for async operations: token and session look-ups on the database
+    pool (``run_db``), not on the one thread ninja's ``sync_to_async`` would use."""
+
+    is_async = True
+
+    async def __call__(self, request: HttpRequest) -> User | None:
+        try:
+            return await request_user_optional(request)
+        except AuthenticationError:
+            return None  # ninja answers 401
+
+
+async_api_auth = AsyncApiAuth()

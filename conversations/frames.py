@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -75,12 +76,12 @@ def protocol_error(*, code: str, message: str) -> str:
 # --- Customs SSE, Anthropic Messages format (customs.md) -------------------------------------
 
 
-def sse_event(event: str, data: Mapping[str, Any]) -> str:
+def _named_event(event: str, data: Mapping[str, Any]) -> str:
     return f"event: {event}\ndata: {_dumps(data)}\n\n"
 
 
 def customs_session_info(*, session_uuid: str, timestamp: float) -> str:
-    return sse_event("session_info", {"session_uuid": session_uuid, "timestamp": timestamp})
+    return _named_event("session_info", {"session_uuid": session_uuid, "timestamp": timestamp})
 
 
 def customs_message_start(*, message_id: str, model: str, parent_uuid: str, uuid: str,
@@ -91,23 +92,23 @@ def customs_message_start(*, message_id: str, model: str, parent_uuid: str, uuid
         "parent_uuid": parent_uuid, "uuid": uuid, "content": [], "stop_reason": None, "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "output_tokens": 0},
     }  # fmt: skip
-    return sse_event("message_start", {"type": "message_start", "message": message})
+    return _named_event("message_start", {"type": "message_start", "message": message})
 
 
 def customs_metadata_block_start(*, index: int, session_uuid: str, start_timestamp: str) -> str:
     block: dict[str, Any] = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "metadata",
                              "metadata": {"session_uuid": session_uuid}}
-    return sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+    return _named_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
 
 
 def customs_text_block_start(*, index: int, start_timestamp: str) -> str:
     block: dict[str, Any] = {"start_timestamp": start_timestamp, "stop_timestamp": None, "type": "text", "text": "",
                              "citations": []}
-    return sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+    return _named_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
 
 
 def _customs_delta(index: int, delta: Mapping[str, Any]) -> str:
-    return sse_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": dict(delta)})
+    return _named_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": dict(delta)})
 
 
 def customs_text_delta(*, index: int, text: str) -> str:
@@ -128,7 +129,7 @@ def customs_buttons_timeout(*, index: int, message: str) -> str:
 
 
 def customs_block_stop(*, index: int, stop_timestamp: str) -> str:
-    return sse_event("content_block_stop", {"type": "content_block_stop", "index": index,
+    return _named_event("content_block_stop", {"type": "content_block_stop", "index": index,
                                             "stop_timestamp": stop_timestamp})
 
 
@@ -136,10 +137,41 @@ def customs_message_delta(*, stop_reason: str, input_tokens: int | None, output_
     usage: dict[str, Any] = {"output_tokens": output_tokens}
     if input_tokens is not None:
         usage["input_tokens"] = input_tokens
-    return sse_event("message_delta", {"type": "message_delta",
+    return _named_event("message_delta", {"type": "message_delta",
                                        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                                        "usage": usage})
 
 
 def customs_message_stop() -> str:
-    return sse_event("message_stop", {"type": "message_stop"})
+    return _named_event("message_stop", {"type": "message_stop"})
+
+
+# --- MAICE Server-Sent Events (maice.md) --------------------------------------------------
+
+# The stream ends after one of these (clarification_required waits for the student's reply).
+MAICE_TERMINAL_TYPES = frozenset({"clarification_required", "summary_complete", "error"})
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 in UTC with a ``Z``, to the millisecond."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def maice_event(event_type: str, *, session_id: int, request_id: str, **fields: Any) -> str:
+    """The JSON object of one MAICE event (an SSE ``data:`` line's content)."""
+    return _dumps({"type": event_type, "session_id": session_id, "request_id": request_id, **fields,
+                   "timestamp": utc_timestamp()})
+
+
+def maice_error(*, session_id: int, request_id: str, code: str, message: str) -> str:
+    return maice_event("error", session_id=session_id, request_id=request_id, error_code=code, message=message)
+
+
+def sse_event(event_id: str, data: str) -> bytes:
+    """One SSE event: ``id:``, one ``data:`` line (``data`` is one-line JSON), a blank line."""
+    return f"id: {event_id}\ndata: {data}\n\n".encode()
+
+
+def sse_comment(text: str = "keep-alive") -> bytes:
+    return f": {text}\n\n".encode()

@@ -81,7 +81,13 @@ def message_export_row(message: Message) -> dict[str, Any]:
 
 def transcript_data(session: ChatSession) -> dict[str, Any]:
     messages = [message_export_row(m) for m in session_messages(session=session)]
-    return {"session": {**session_export_meta(session), "message_count": len(messages)}, "messages": messages}
+    data = {"session": {**session_export_meta(session), "message_count": len(messages)}, "messages": messages}
+    if session.product == Product.MAICE:
+        from maice.reports import maice_transcript
+
+        # Classification, clarification rounds, answer types and summaries per question.
+        data["maice_questions"] = maice_transcript(session)
+    return data
 
 
 def transcript_json(session: ChatSession, *, indent: int | None = 2) -> str:

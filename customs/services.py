@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from conversations.aio import run_db
 from conversations.errors import SessionNotFound
+from conversations.frames import utc_timestamp
 from conversations.llm import ChatMessage
 from conversations.models import ChatSession, Message, Product, Role
 from conversations.pii import mask_pii
@@ -57,12 +57,6 @@ class Turn:
 class ChatOutcome:
     body: dict[str, Any] | None = None  # a JSON answer
     stream: AsyncIterator[str] | None = None  # or SSE frames
-
-
-def utc_stamp(moment: datetime | None = None) -> str:
-    """``2025-07-06T12:39:43.632Z``, as the seed writes timestamps."""
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def elapsed_ms(started: float) -> int:
@@ -153,7 +147,7 @@ def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started:
             "user_id": user_id,
             "suggestions": CARGO_SUGGESTIONS,
             "retry_available": True,
-            "processed_at": utc_stamp(),
+            "processed_at": utc_timestamp(),
         }
     primary, others = matches[0], matches[1:]
     patterns = list(dict.fromkeys(m.pattern for m in matches))
@@ -170,7 +164,7 @@ def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started:
         "spring_endpoint": "/api/cargo/tracking",
         "session_uuid": session_uuid,
         "user_id": user_id,
-        "processed_at": utc_stamp(),
+        "processed_at": utc_timestamp(),
         "processing_time_ms": elapsed_ms(started),
         "error_code": None,
         "error_details": None,

@@ -31,7 +31,7 @@ from conversations.services import message_append, message_finalize
 from customs import limits
 from customs.prompts import system_prompt
 from customs.selectors import detail_buttons_select
-from customs.services import Turn, utc_stamp
+from customs.services import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +94,10 @@ async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, No
                                            parent_uuid=turn.asked.client_msg_id or "", uuid=reply_uuid)
         if turn.is_new:
             yield frames.customs_metadata_block_start(index=index, session_uuid=session_uuid,
-                                                      start_timestamp=utc_stamp())
-            yield frames.customs_block_stop(index=index, stop_timestamp=utc_stamp())
+                                                      start_timestamp=frames.utc_timestamp())
+            yield frames.customs_block_stop(index=index, stop_timestamp=frames.utc_timestamp())
             index += 1
-        yield frames.customs_text_block_start(index=index, start_timestamp=utc_stamp())
+        yield frames.customs_text_block_start(index=index, start_timestamp=frames.utc_timestamp())
         try:
             # Shielded: past the limit the row may still be written, and is then settled below.
             assistant = await asyncio.wait_for(asyncio.shield(saving), settings.CUSTOMS_SAVE_TIMEOUT)
@@ -182,7 +182,7 @@ async def _merge(index: int, events: AsyncGenerator[ReplyEvent, None],
             return
         assert finished is not None
         usage = finished.usage
-        yield frames.customs_block_stop(index=index, stop_timestamp=utc_stamp())
+        yield frames.customs_block_stop(index=index, stop_timestamp=frames.utc_timestamp())
         yield frames.customs_message_delta(
             stop_reason="end_turn",
             input_tokens=usage.prompt_tokens if usage else None,

@@ -38,7 +38,8 @@ class OfflineProvider(LLMProvider):
         if responder is None:
             raise LLMError(LLMError.UNAVAILABLE, f"no offline responder for {request.product}", permanent=True)
         yield Accepted()
-        reply = responder(request)
+        # Responders are pure but not all instant (MAICE computes with SymPy): off the loop.
+        reply = await asyncio.to_thread(responder, request)
         for piece in _PIECE.findall(reply):
             if self._token_delay:
                 await asyncio.sleep(self._token_delay)

@@ -493,9 +493,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--route", action="append", default=[], metavar="MARKER=REPLY",
                         help="answer requests containing MARKER with REPLY at once, in one chunk (repeatable)")
     parser.add_argument("--log", action="store_true", help="log each request to stderr")
+    parser.add_argument("--route", action="append", default=[], metavar="MARKER=REPLY",
+                        help="requests whose messages contain MARKER get REPLY in one chunk after --ttft (repeatable)")
     args = parser.parse_args(argv)
     fields = ("reply", "ttft", "delay", "chunk_size", "fault", "fault_after", "model")
     fake = FakeOpenAI(Behaviour(**{f: getattr(args, f) for f in fields}), host=args.host, port=args.port)
+    for route in args.route:
+        marker, sep, reply = route.partition("=")
+        if not sep or not marker:
+            parser.error(f"--route must look like MARKER=REPLY, got {route!r}")
+        fake.route(marker, Behaviour(reply=reply, ttft=args.ttft, chunk_size=0, model=args.model))
     fake.flag_words = args.flag_word
     for route in args.route:
         marker, sep, reply = route.partition("=")

@@ -1,0 +1,70 @@
+"""Request bodies and history payloads of the MAICE API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.conf import settings
+from ninja import Schema
+from pydantic import AliasChoices, Field, field_validator
+
+from conversations.frames import utc_timestamp
+from conversations.models import ChatSession
+from maice.models import MaiceQuestion
+
+
+class ChatIn(Schema):
+    # ``message`` is accepted as an alias (spec).
+    question: str = Field(validation_alias=AliasChoices("question", "message"))
+    session_id: int | None = Field(default=None, gt=0)
+    mode: Literal["agent", "freepass"] | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _question_length(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("질문을 입력해 주세요.")
+        limit = settings.MAICE_QUESTION_MAX_CHARS
+        if len(value) > limit:
+            raise ValueError(f"질문은 {limit}자까지 보낼 수 있습니다. (현재 {len(value)}자)")
+        return value
+
+
+def _iso(value: Any) -> str | None:
+    return utc_timestamp(value) if value else None
+
+
+def session_row(session: ChatSession, *, summary: str | None) -> dict[str, Any]:
+    return {
+        "session_id": session.pk,
+        "title": session.title,
+        "summary": summary,
+        "question_count": getattr(session, "question_count", None),
+        "started_at": _iso(session.started_at),
+        "last_activity_at": _iso(session.last_activity_at),
+    }
+
+
+def question_data(question: MaiceQuestion) -> dict[str, Any]:
+    answer = question.answer
+    return {
+        "question_id": question.pk,
+        "question": question.asked.content,
+        "mode": question.mode,
+        "status": question.status,
+        "classification": question.classification(),
+        "clarifications": [
+            {"round": c.round, "questions": list(c.questions), "answer": c.reply.content if c.reply else None}
+            for c in question.clarifications.all()
+        ],
+        "improved_question": question.improved_question,
+        "answer": None if answer is None else {
+            "text": answer.content, "status": answer.status, "answer_type": question.answer_type or None,
+            "model": answer.model, "ttfc_ms": answer.ttfc_ms, "total_ms": answer.total_ms,
+        },
+        "summary": question.summary,
+        "title": question.title,
+        "key_concepts": list(question.key_concepts),
+        "created_at": _iso(question.created_at),
+    }

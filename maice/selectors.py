@@ -1,0 +1,116 @@
+"""MAICE reads: ownership checks, the agent's view of a request, session history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db.models import Count, Prefetch, QuerySet
+
+from conversations.errors import NotFound, SessionNotFound
+from conversations.models import ChatSession, Flag, MessageStatus, Product
+from maice.models import MaiceClarification, MaiceQuestion, MaiceRequest
+from maice.steps import Classification
+
+
+class RequestNotFound(NotFound):
+    code = "REQUEST_NOT_FOUND"
+    message = "요청을 찾을 수 없습니다."
+
+
+def session_get_owned(*, session_id: int, user: User) -> ChatSession:
+    session = ChatSession.objects.filter(pk=session_id, product=Product.MAICE, user_id=user.pk).first()
+    if session is None:
+        raise SessionNotFound()
+    return session
+
+
+def request_get_owned(*, request_id: str, user: User) -> MaiceRequest:
+    request = MaiceRequest.objects.filter(request_id=request_id, user_id=user.pk).first()
+    if request is None:
+        raise RequestNotFound()
+    return request
+
+
+def request_latest(*, user: User) -> MaiceRequest:
+    request = MaiceRequest.objects.filter(user_id=user.pk).order_by("-created_at", "-id").first()
+    if request is None:
+        raise RequestNotFound("진행 중이거나 최근에 받은 답변이 없습니다.")
+    return request
+
+
+# --- the agent's view ------------------------------------------------------------------------
+
+
+@dataclass
+class AgentState:
+    question_id: int
+    question: str  # the student's own words
+    mode: str
+    crisis: bool
+    classification: Classification | None
+    improved_question: str | None
+    # Finished rounds and the current one: [{"questions": [...], "answer": "..."}]
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    # Earlier answered questions of the session, oldest first.
+    history: list[dict[str, str]] = field(default_factory=list)
+    last_user_message_id: int = 0
+
+
+def agent_state(*, question_id: int) -> AgentState:
+    question = MaiceQuestion.objects.select_related("asked").get(pk=question_id)
+    classification = None
+    if question.knowledge_code:
+        classification = Classification(question.knowledge_code, question.quality, list(question.unit_tags),
+                                        question.reasoning, question.classified_by or "llm")
+    rounds, last_user = [], question.asked_id
+    for clarification in question.clarifications.select_related("reply").order_by("round"):
+        rounds.append({"questions": list(clarification.questions),
+                       "answer": clarification.reply.content if clarification.reply else ""})
+        if clarification.reply_id:
+            last_user = clarification.reply_id
+    return AgentState(
+        question_id=question.pk, question=question.asked.content, mode=question.mode,
+        crisis=Flag.CRISIS in (question.asked.flags or []), classification=classification,
+        improved_question=question.improved_question, rounds=rounds,
+        history=history_pairs(session_id=question.session_id, before_id=question.pk),
+        last_user_message_id=last_user,
+    )
+
+
+def history_pairs(*, session_id: int, before_id: int) -> list[dict[str, str]]:
+    """The last ``MAICE_HISTORY_WINDOW`` answered questions before this one, oldest first."""
+    limit = settings.MAICE_HISTORY_WINDOW
+    if limit <= 0:
+        return []
+    earlier = (MaiceQuestion.objects.filter(session_id=session_id, pk__lt=before_id, answer__isnull=False,
+                                            answer__status=MessageStatus.COMPLETE, answer__hidden=False)
+               .select_related("asked", "answer").order_by("-id")[:limit])
+    pairs = [{"question": q.improved_question or q.asked.content, "answer": q.answer.content}
+             for q in earlier if q.answer is not None]
+    return list(reversed(pairs))
+
+
+# --- history for students ---------------------------------------------------------------------
+
+
+def sessions_of(*, user: User) -> QuerySet[ChatSession]:
+    return (ChatSession.objects.filter(product=Product.MAICE, user_id=user.pk)
+            .annotate(question_count=Count("maice_questions")).order_by("-last_activity_at", "-id"))
+
+
+def session_questions(*, session: ChatSession) -> list[MaiceQuestion]:
+    rounds = Prefetch("clarifications", queryset=MaiceClarification.objects.select_related("reply"))
+    return list(MaiceQuestion.objects.filter(session=session).select_related("asked", "answer")
+                .prefetch_related(rounds).order_by("created_at", "id"))
+
+
+def latest_summaries(*, session_ids: list[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False)
+                 .order_by("session_id", "-created_at"))
+    for question in questions:
+        found.setdefault(question.session_id, question.summary or "")
+    return found

@@ -1,0 +1,269 @@
+"""Between the web side and the agent: a request queue, one event log per request, stop.
+
+``RedisBus`` (with ``REDIS_URL``): requests go on the stream ``maice:backend_to_agent``,
+read by the agents' consumer group; each request's events are the stream
+``maice:agent_to_backend:<request_id>`` (trimmed, expiring), whose entry ids are the SSE
+event ids. Stop is a flag key plus a message on a pub/sub channel every agent listens to.
+
+``LocalBus`` (embedded default): the same operations inside the web process. The agent
+runs as a task of the web process's loop; event ids have Redis's ``<ms>-<seq>`` form, so
+clients and the resume code see no difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from conversations.aio import redis_client
+
+Entry = tuple[str, str]  # (event id, JSON data)
+AGENT_GROUP = "agents"
+
+
+def _ms_id(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def valid_event_id(value: str) -> bool:
+    ms, sep, seq = value.partition("-")
+    return ms.isdigit() and (not sep or seq.isdigit()) and len(value) <= 40
+
+
+class Bus(ABC):
+    @abstractmethod
+    async def dispatch(self, job: dict[str, Any]) -> None:
+        """Hand a request to an agent."""
+
+    @abstractmethod
+    async def publish(self, request_id: str, data: str) -> str:
+        """Append one event; returns its id."""
+
+    @abstractmethod
+    async def read(self, request_id: str, after: str, wait: float) -> list[Entry]:
+        """Events after ``after`` (``"0"``: from the start), waiting up to ``wait`` seconds for one."""
+
+    @abstractmethod
+    async def history(self, request_id: str) -> list[Entry]:
+        """Every event stored for the request (nothing once it expired)."""
+
+    @abstractmethod
+    async def cancel(self, request_id: str) -> None:
+        """Tell the agent working on the request (or the one that will) to stop."""
+
+    @abstractmethod
+    async def is_cancelled(self, request_id: str) -> bool: ...
+
+    @abstractmethod
+    async def agents_available(self) -> bool: ...
+
+    @abstractmethod
+    async def readers_change(self, request_id: str, delta: int) -> int:
+        """Count streams attached to a request; returns the new count."""
+
+
+# --- embedded ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Log:
+    entries: list[Entry] = field(default_factory=list)
+    last: tuple[int, int] = (0, 0)
+    created: float = field(default_factory=time.monotonic)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelled: bool = False
+    readers: int = 0
+
+
+AgentRunner = Callable[[dict[str, Any], "Bus"], Awaitable[None]]
+
+
+class LocalBus(Bus):
+    def __init__(self, runner: AgentRunner) -> None:
+        self._runner = runner
+        self._logs: dict[str, _Log] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_purge = time.monotonic()
+
+    def _log(self, request_id: str) -> _Log:
+        log = self._logs.get(request_id)
+        if log is None:
+            self._purge()
+            log = self._logs[request_id] = _Log()
+        return log
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge < 60:
+            return
+        self._last_purge = now
+        ttl = settings.MAICE_EVENTS_TTL
+        for request_id in [r for r, log in self._logs.items() if now - log.created > ttl]:
+            if request_id not in self._tasks:
+                del self._logs[request_id]
+
+    async def dispatch(self, job: dict[str, Any]) -> None:
+        request_id = str(job["request_id"])
+        self._log(request_id)
+        task: asyncio.Task[None] = asyncio.ensure_future(self._runner(job, self))
+        self._tasks[request_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(request_id, None))
+
+    async def publish(self, request_id: str, data: str) -> str:
+        log = self._log(request_id)
+        ms = int(time.time() * 1000)
+        last_ms, last_seq = log.last
+        log.last = (ms, 0) if ms > last_ms else (last_ms, last_seq + 1)
+        event_id = f"{log.last[0]}-{log.last[1]}"
+        log.entries.append((event_id, data))
+        if len(log.entries) > settings.MAICE_EVENTS_MAXLEN:
+            del log.entries[: len(log.entries) - settings.MAICE_EVENTS_MAXLEN]
+        changed, log.changed = log.changed, asyncio.Event()
+        changed.set()
+        return event_id
+
+    def _after(self, log: _Log, after: str) -> list[Entry]:
+        mark = _ms_id(after)
+        return [entry for entry in log.entries if _ms_id(entry[0]) > mark]
+
+    async def read(self, request_id: str, after: str, wait: float) -> list[Entry]:
+        log = self._log(request_id)
+        found = self._after(log, after)
+        if found or wait <= 0:
+            return found
+        waiter = log.changed
+        try:
+            await asyncio.wait_for(waiter.wait(), wait)
+        except TimeoutError:
+            return []
+        return self._after(log, after)
+
+    async def history(self, request_id: str) -> list[Entry]:
+        log = self._logs.get(request_id)
+        return list(log.entries) if log else []
+
+    async def cancel(self, request_id: str) -> None:
+        self._log(request_id).cancelled = True
+        task = self._tasks.get(request_id)
+        if task is not None:
+            task.cancel()
+
+    async def is_cancelled(self, request_id: str) -> bool:
+        log = self._logs.get(request_id)
+        return bool(log and log.cancelled)
+
+    async def agents_available(self) -> bool:
+        return True  # the agent is this process
+
+    async def readers_change(self, request_id: str, delta: int) -> int:
+        log = self._log(request_id)
+        log.readers = max(0, log.readers + delta)
+        return log.readers
+
+
+# --- Redis Streams ---------------------------------------------------------------------------
+
+
+class Keys:
+    """Key names; the prefix (``MAICE_REDIS_PREFIX``) is ``maice`` as in the spec."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.requests = f"{prefix}:backend_to_agent"
+        self.cancel_channel = f"{prefix}:cancel"
+        self.agents = f"{prefix}:agents"
+
+    def events(self, request_id: str) -> str:
+        return f"{self.prefix}:agent_to_backend:{request_id}"
+
+    def cancelled(self, request_id: str) -> str:
+        return f"{self.prefix}:cancelled:{request_id}"
+
+    def readers(self, request_id: str) -> str:
+        return f"{self.prefix}:readers:{request_id}"
+
+
+# An agent counts as alive while its heartbeat (AgentWorker) is this recent.
+AGENT_ALIVE_SECONDS = 5.0
+REQUESTS_MAXLEN = 100_000
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisBus(Bus):
+    def __init__(self) -> None:
+        self.keys = Keys(settings.MAICE_REDIS_PREFIX)
+
+    async def dispatch(self, job: dict[str, Any]) -> None:
+        await redis_client().xadd(self.keys.requests, {"job": json.dumps(job)}, maxlen=REQUESTS_MAXLEN,
+                                  approximate=True)
+
+    async def publish(self, request_id: str, data: str) -> str:
+        key = self.keys.events(request_id)
+        async with redis_client().pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"data": data}, maxlen=settings.MAICE_EVENTS_MAXLEN, approximate=True)
+            pipe.expire(key, settings.MAICE_EVENTS_TTL)
+            event_id, _ = await pipe.execute()
+        return _text(event_id)
+
+    async def read(self, request_id: str, after: str, wait: float) -> list[Entry]:
+        block = max(1, int(wait * 1000))
+        found: Any = await redis_client().xread({self.keys.events(request_id): after or "0"}, block=block)
+        entries: list[Entry] = []
+        for _key, items in found or ():
+            entries.extend((_text(event_id), _text(fields[b"data"])) for event_id, fields in items)
+        return entries
+
+    async def history(self, request_id: str) -> list[Entry]:
+        items: Any = await redis_client().xrange(self.keys.events(request_id))
+        return [(_text(event_id), _text(fields[b"data"])) for event_id, fields in items]
+
+    async def cancel(self, request_id: str) -> None:
+        async with redis_client().pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.cancelled(request_id), 1, ex=settings.MAICE_EVENTS_TTL)
+            pipe.publish(self.keys.cancel_channel, request_id)
+            await pipe.execute()
+
+    async def is_cancelled(self, request_id: str) -> bool:
+        return bool(await redis_client().exists(self.keys.cancelled(request_id)))
+
+    async def agents_available(self) -> bool:
+        since = time.time() - AGENT_ALIVE_SECONDS
+        return bool(await redis_client().zcount(self.keys.agents, since, "+inf"))
+
+    async def readers_change(self, request_id: str, delta: int) -> int:
+        key = self.keys.readers(request_id)
+        async with redis_client().pipeline(transaction=False) as pipe:
+            pipe.incrby(key, delta)
+            pipe.expire(key, settings.MAICE_EVENTS_TTL)
+            count, _ = await pipe.execute()
+        return max(0, int(count))
+
+
+# --- which one ---------------------------------------------------------------------------------
+
+_local_buses: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalBus] = weakref.WeakKeyDictionary()
+
+
+def get_bus() -> Bus:
+    """The Redis bus with ``REDIS_URL``, else this loop's in-process bus."""
+    if settings.REDIS_URL:
+        return RedisBus()
+    loop = asyncio.get_running_loop()
+    bus = _local_buses.get(loop)
+    if bus is None:
+        from maice.agent import agent_run
+
+        bus = _local_buses[loop] = LocalBus(agent_run)
+    return bus

@@ -1,0 +1,50 @@
+"""GET /api/maice/sessions[/{id}]: the caller's history, nobody else's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conversations.services import token_issue
+from tests.maice.test_admin import answered
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sessions_list_and_detail(client: Any, user: Any, token: str, make_user: Any) -> None:
+    q = answered(user, "그래프 어떻게 그려요?", code="K3", quality="needs_clarify", clarify=True)
+    other = answered(make_user("bob"), "남의 질문", code="K1")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    listed = client.get("/api/maice/sessions", **headers).json()["sessions"]
+    assert [s["session_id"] for s in listed] == [q.session_id]
+    assert listed[0]["title"] == "이차함수 그래프" and listed[0]["summary"] == "그래프 그리기 학습"
+    assert listed[0]["question_count"] == 1
+    detail = client.get(f"/api/maice/sessions/{q.session_id}", **headers).json()
+    [question] = detail["questions"]
+    assert question["question"] == "그래프 어떻게 그려요?"
+    assert question["classification"] == {"knowledge_code": "K3", "quality": "needs_clarify",
+                                          "unit_tags": ["이차함수"], "reasoning": "절차를 묻는 질문"}
+    assert question["clarifications"] == [{"round": 1, "questions": ["어떤 함수인가요?"], "answer": "y=x^2 이요"}]
+    assert question["improved_question"] == "y=x^2 그래프 그리는 법"
+    assert question["answer"]["text"] == "꼭짓점부터 찾습니다." and question["answer"]["status"] == "complete"
+    assert question["summary"] == "그래프 그리기 학습" and question["key_concepts"] == ["꼭짓점"]
+    assert client.get(f"/api/maice/sessions/{other.session_id}", **headers).status_code == 404
+    assert client.get("/api/maice/sessions").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_latest_stream_without_any_request_is_404(client: Any, make_user: Any) -> None:
+    raw = token_issue(user=make_user("newbie"))[1]
+    response = client.get("/api/maice/chat", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "REQUEST_NOT_FOUND"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_refuses_a_malformed_last_event_id(client: Any, user: Any, token: str) -> None:
+    from maice import services
+
+    accepted = services.chat_accept(user=user, question="질문", session_id=None, mode="agent")
+    response = client.get(f"/api/maice/chat/{accepted.request_id}/events", HTTP_AUTHORIZATION=f"Bearer {token}",
+                          HTTP_LAST_EVENT_ID="drop table")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_REQUEST"

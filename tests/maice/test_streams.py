@@ -1,0 +1,241 @@
+"""Stop, disconnect, resume, replay, keep-alive and timeouts, through the live server.
+
+The upstream's own record (the fake server's ``client_disconnected``/``finished_at``)
+shows that a stop reaches the LLM call, not only the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx2
+import pytest
+
+from conversations.models import Message
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
+from maice.models import MaiceQuestion, MaiceRequest
+from tests.maice.conftest import ANSWER, ANSWER_TEXT, CLASSIFY, SSE, Stream, auth, classification, route_steps
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUESTION = "이차함수의 그래프를 그리는 방법을 알려주세요"
+SLOW_ANSWER = Behaviour(reply=ANSWER_TEXT * 3, chunk_size=5, delay=0.05)
+
+
+def answer_call(fake: FakeOpenAI) -> RecordedRequest:
+    calls = [r for r in fake.requests if ANSWER in r.body["messages"][0]["content"]]
+    assert calls, "the answer was never asked"
+    return calls[-1]
+
+
+async def wait_stopped(fake: FakeOpenAI, since: float, *, within: float = 1.0) -> RecordedRequest:
+    deadline = since + within
+    while time.monotonic() < deadline:
+        call = answer_call(fake)
+        if call.finished_at is not None:
+            assert call.client_disconnected, "the upstream finished on its own, it was not stopped"
+            assert call.finished_at - since <= within
+            return call
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the upstream call was still running {within}s after the stop")
+
+
+async def read_until(stream: Stream, kind: str, count: int = 1) -> list[SSE]:
+    seen: list[SSE] = []
+    async for event in stream.events():
+        seen.append(event)
+        if sum(e.type == kind for e in seen) >= count:
+            return seen
+    raise AssertionError(f"stream ended before {count} {kind}: {[e.type for e in seen]}")
+
+
+async def test_cancel_stops_the_agent_and_the_upstream_call(maice_server: str, token: str,
+                                                             fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm, answer=SLOW_ANSWER)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            stream = Stream(response)
+            seen = await read_until(stream, "answer_chunk", 2)
+            request_id = response.headers["x-request-id"]
+            stopped_at = time.monotonic()
+            cancel = await client.post(f"{maice_server}/api/maice/chat/{request_id}/cancel", headers=auth(token))
+            assert cancel.status_code == 202 and cancel.json()["status"] == "cancelled"
+            rest = [event async for event in stream.events()]
+    await wait_stopped(fake_llm, stopped_at)
+    events = seen + rest
+    assert events[-1].type == "error" and events[-1].data["error_code"] == "CANCELLED"
+    assert sum(e.type == "error" for e in events) == 1
+    shown = "".join(e.data["content"] for e in events if e.type == "answer_chunk")
+    question = await MaiceQuestion.objects.select_related("answer").aget(session_id=events[0].data["session_id"])
+    assert question.answer is not None and question.answer.status == "interrupted"
+    assert question.answer.content == shown and 0 < len(shown) < len(SLOW_ANSWER.reply)
+    # Stopping again changes nothing.
+    async with httpx2.AsyncClient(timeout=10) as client:
+        again = await client.post(f"{maice_server}/api/maice/chat/{request_id}/cancel", headers=auth(token))
+    assert again.json()["status"] == "finished"
+
+
+@pytest.fixture
+def no_grace(maice_settings: Any) -> None:
+    # The 1 s allowed below is for the stop itself, not for the grace a reconnect gets.
+    maice_settings.MAICE_DISCONNECT_GRACE_MS = 0
+
+
+async def test_disconnect_stops_the_agent_and_the_upstream_call(no_grace: None, maice_server: str, token: str,
+                                                                fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm, answer=SLOW_ANSWER)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            seen = await read_until(Stream(response), "answer_chunk", 1)
+    left_at = time.monotonic()
+    await wait_stopped(fake_llm, left_at)
+    session_id = seen[0].data["session_id"]
+    for _ in range(50):
+        answer = await Message.objects.filter(session_id=session_id, role="assistant").alast()
+        if answer is not None and answer.status != "streaming":
+            break
+        await asyncio.sleep(0.05)
+    assert answer is not None and answer.status == "interrupted"
+    request = await MaiceRequest.objects.aget(session_id=session_id)
+    assert request.finished_at is not None and request.outcome == "CANCELLED"
+
+
+@pytest.fixture
+def long_grace(maice_settings: Any) -> None:
+    maice_settings.MAICE_DISCONNECT_GRACE_MS = 3000
+
+
+async def test_resume_with_last_event_id_misses_nothing_and_repeats_nothing(
+    long_grace: None, maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    route_steps(fake_llm, answer=Behaviour(reply=ANSWER_TEXT * 2, chunk_size=5, delay=0.02))
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            first = await read_until(Stream(response), "answer_chunk", 2)
+            request_id = response.headers["x-request-id"]
+        # The connection dropped; the client comes back with the last id it saw.
+        headers = {**auth(token), "Last-Event-ID": str(first[-1].id)}
+        async with client.stream("GET", f"{maice_server}/api/maice/chat/{request_id}/events",
+                                 headers=headers) as resumed:
+            assert resumed.status_code == 200 and resumed.headers["x-request-id"] == request_id
+            rest = await Stream(resumed).all()
+        async with client.stream("GET", f"{maice_server}/api/maice/chat/{request_id}/events",
+                                 headers=auth(token)) as replay:
+            everything = await Stream(replay).all()
+    combined = first + rest
+    assert [e.id for e in combined] == [e.id for e in everything]
+    assert [e.data for e in combined] == [e.data for e in everything]
+    assert combined[-1].type == "summary_complete"
+    chunks = [e.data["content"] for e in combined if e.type == "answer_chunk"]
+    assert "".join(chunks) == ANSWER_TEXT * 2
+
+
+async def test_get_chat_replays_the_latest_stream_for_the_seeds_event_source(
+    maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    route_steps(fake_llm)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            posted = await Stream(response).all()
+        # What `new EventSource(response.url)` does after the seed's POST.
+        async with client.stream("GET", f"{maice_server}/api/maice/chat", headers=auth(token)) as again:
+            assert again.headers["content-type"].startswith("text/event-stream")
+            replayed = await Stream(again).all()
+    assert [(e.id, e.data) for e in replayed] == [(e.id, e.data) for e in posted]
+
+
+@pytest.fixture
+def fast_keepalive(maice_settings: Any) -> None:
+    maice_settings.MAICE_KEEPALIVE_SECONDS = 0.2
+
+
+async def test_keep_alive_comments_during_silence(fast_keepalive: None, maice_server: str, token: str,
+                                                  fake_llm: FakeOpenAI) -> None:
+    fake_llm.route(CLASSIFY, Behaviour(reply=classification(), chunk_size=50, ttft=1.0))
+    route_steps(fake_llm)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            stream = Stream(response)
+            events = await stream.all()
+    assert "keep-alive" in stream.comments
+    assert ": keep-alive" in stream.raw
+    assert events[-1].type == "summary_complete"
+
+
+@pytest.fixture
+def short_chunk_timeout(maice_settings: Any) -> None:
+    maice_settings.MAICE_CHUNK_TIMEOUT = 0.4
+
+
+async def test_a_stalled_answer_ends_with_agent_timeout_not_a_hang(
+    short_chunk_timeout: None, maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    # 60 characters, then nothing for 6 s: far past the gap allowed between chunks.
+    stall = Behaviour(reply="가" * 60 + " " + "나" * 60 + " ", chunk_size=61, delay=6.0)
+    route_steps(fake_llm, answer=stall)
+    started = time.monotonic()
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            events = await Stream(response).all()
+            ended = time.monotonic()
+    assert [e.type for e in events][-2:] == ["answer_chunk", "error"]
+    assert events[-1].data["error_code"] == "AGENT_TIMEOUT"
+    assert ended - started < 6.0  # before the upstream's next piece: the timeout ended it
+    await wait_stopped(fake_llm, ended)
+    question = await MaiceQuestion.objects.select_related("answer").aget(session_id=events[0].data["session_id"])
+    assert question.answer is not None and question.answer.status == "failed"
+    assert question.answer.error_code == "AGENT_TIMEOUT"
+    assert question.answer.content == "가" * 60 + " "
+
+
+async def test_no_agent_running_is_an_error_event_not_a_hang(bare_server: str, token: str, settings: Any,
+                                                             fake_llm: FakeOpenAI) -> None:
+    if not settings.REDIS_URL:
+        pytest.skip("embedded mode always has its in-process agent")
+    started = time.monotonic()
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{bare_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            assert response.status_code == 200
+            events = await Stream(response).all()
+    assert [e.type for e in events] == ["error"]
+    assert events[0].data["error_code"] == "AGENT_UNAVAILABLE" and events[0].data["message"]
+    assert time.monotonic() - started < 5
+    assert not fake_llm.requests
+
+
+async def test_a_second_question_while_one_streams_is_busy(maice_server: str, token: str,
+                                                           fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm, answer=SLOW_ANSWER)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            seen = await read_until(Stream(response), "answer_chunk", 1)
+            busy = await client.post(f"{maice_server}/api/maice/chat", headers=auth(token),
+                                     json={"question": QUESTION, "session_id": seen[0].data["session_id"]})
+            assert busy.status_code == 409 and busy.json()["error"]["code"] == "BUSY"
+            await client.post(f"{maice_server}/api/maice/chat/{response.headers['x-request-id']}/cancel",
+                              headers=auth(token))
+
+
+async def test_a_student_in_crisis_gets_the_help_lines_and_no_model(maice_server: str, token: str,
+                                                                     fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": "수학 때문에 죽고 싶어요"},
+                                 headers=auth(token)) as response:
+            events = await Stream(response).all()
+    text = "".join(e.data["content"] for e in events if e.type == "answer_chunk")
+    assert "109" in text and events[-1].type == "summary_complete"
+    assert events[-2].data["answer_type"] == "unanswerable"
+    assert not fake_llm.requests
+    question = await MaiceQuestion.objects.select_related("session").aget(session_id=events[0].data["session_id"])
+    assert question.session.flagged
