@@ -141,8 +141,8 @@ async def test_upstream_failure_is_an_llm_error_event(maice_server: str, token: 
 
 
 async def test_classifier_failure_falls_back_to_rules(maice_server: str, token: str, fake_llm: FakeOpenAI) -> None:
-    fake_llm.route(CLASSIFY, Behaviour(reply="분류할 수 없습니다", chunk_size=50))  # not JSON
     route_steps(fake_llm)
+    fake_llm.route(CLASSIFY, Behaviour(reply="분류할 수 없습니다", chunk_size=50))  # not JSON
     _, events = await post(maice_server, token, {"question": QUESTION})
     result = events[1].data["result"]
     assert result["knowledge_code"] in ("K1", "K2", "K3", "K4")

@@ -124,9 +124,9 @@ async def test_agent_mode_streams_markdown_and_math_then_the_summary(
 async def test_a_clarification_round_is_answered_inline(
     fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
 ) -> None:
+    route_steps(fake_llm, classify=classification("K3", "needs_clarify"))
     fake_llm.route(CLARIFY, Behaviour(reply=json.dumps({"questions": ["어떤 이차함수의 그래프인가요?",
                                                                       "어느 부분이 어려운가요?"]}, ensure_ascii=False)))
-    route_steps(fake_llm, classify=classification("K3", "needs_clarify"))
     await _log_in(page, maice_server, "unsure", make_user)
     await _ask(page, "그래프 알려줘", "agent")
 

@@ -157,8 +157,8 @@ def fast_keepalive(maice_settings: Any) -> None:
 
 async def test_keep_alive_comments_during_silence(fast_keepalive: None, maice_server: str, token: str,
                                                   fake_llm: FakeOpenAI) -> None:
-    fake_llm.route(CLASSIFY, Behaviour(reply=classification(), chunk_size=50, ttft=1.0))
     route_steps(fake_llm)
+    fake_llm.route(CLASSIFY, Behaviour(reply=classification(), chunk_size=50, ttft=1.0))
     async with httpx2.AsyncClient(timeout=20) as client:
         async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
                                  headers=auth(token)) as response:

@@ -89,8 +89,8 @@ async def test_a_worker_killed_before_answering_leaves_the_request_to_another(
     agents: Agents, bare_server: str, token: str, settings: Any, fake_llm: FakeOpenAI
 ) -> None:
     # The classifier takes 1.5 s: the first worker dies while it waits.
-    fake_llm.route(CLASSIFY, Behaviour(reply=classification(), chunk_size=50, ttft=1.5))
     route_steps(fake_llm)
+    fake_llm.route(CLASSIFY, Behaviour(reply=classification(), chunk_size=50, ttft=1.5))
     agents.start()
     agents.start()
     agents.wait_ready(2)
