@@ -1,0 +1,290 @@
+"""Screening a user message: its risk level, with the evidence a reviewer needs.
+
+``assess(text, previous=…)`` returns an ``Assessment``. The rules in ``rules.py`` find
+predicates in each sentence; what is said about them then decides the level:
+negated ("죽고 싶지 않아요") counts for nothing, said of someone else ("친구가 죽고
+싶대요") is third-party concern, told as news or a loss is a mention, told of the past
+with nothing recent ("예전에 그런 적이 있어요") is history. The last few user turns
+raise the level when risk builds across messages ("약을 모아 뒀어요" then "다 포기하고
+싶어요" is a plan).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from conversations.safety import harm
+from conversations.safety.kiwi import kiwi
+from conversations.safety.levels import Level, Urgency, higher
+from conversations.safety.normalise import normalise_input
+from conversations.safety.patterns import compile_seq
+from conversations.safety.rules import (
+    BENIGN_PURPOSE,
+    COPING,
+    ENGLISH_HISTORY,
+    ENGLISH_OTHER,
+    ENGLISH_RULES,
+    FIRST_PERSON,
+    HELPING,
+    HISTORY_CUES,
+    IDIOMS,
+    JAMO,
+    MENTION_CUES,
+    NEGATION_AFTER,
+    OTHER_AS_SUBJECT,
+    OTHER_PERSON,
+    OTHER_POSSESSIVE,
+    RECENT_CUES,
+    REPORTED,
+    RULES,
+    SLANG,
+    Rule,
+)
+
+CONTEXT_TURNS = 3
+_KEYWORDS = (("자살", "active.suicide"), ("자해", "active.self_harm_urge"))  # earlier user turns that count
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: Level
+    evidence: tuple[str, ...] = ()  # rule ids, e.g. "preparation.pills", "context.plan"
+    matched: str = ""  # the words that decided it, for reviewers
+    signals: frozenset[str] = field(default_factory=frozenset)  # weak cues for the next turns
+    source: str = "rules"
+    category: str | None = None  # the reply family: suicide, violence_to_others, abuse
+
+    @property
+    def urgency(self) -> Urgency:
+        return self.level.urgency
+
+    @property
+    def flagged(self) -> bool:
+        return self.urgency != Urgency.NONE
+
+
+CLEAR = Assessment(level=Level.NONE)
+
+
+@dataclass
+class _Analysis:
+    text: str  # the analysed text
+    sentences: list[tuple[str, list[tuple[int, int]]]]  # morpheme string, token char spans
+
+
+def _prepare(text: str) -> tuple[str, bool]:
+    normalised = normalise_input(text)
+    idiom = bool(IDIOMS.search(normalised))
+    normalised = IDIOMS.sub(" ", normalised)
+    for pattern, replacement in SLANG:
+        normalised = pattern.sub(replacement, normalised)
+    return JAMO.sub(" ", normalised), idiom
+
+
+def _analyse(text: str) -> _Analysis:
+    sentences: list[tuple[str, list[tuple[int, int]]]] = []
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for token in kiwi().tokenize(text):
+        parts.append(f"{token.form}/{token.tag}")
+        spans.append((token.start, token.start + token.len))
+        if token.tag == "SF":
+            sentences.append((" " + " ".join(parts) + " ", spans))
+            parts, spans = [], []
+    if parts:
+        sentences.append((" " + " ".join(parts) + " ", spans))
+    return _Analysis(text=text, sentences=sentences)
+
+
+def _surface(analysis: _Analysis, morphs: str, spans: list[tuple[int, int]], start: int, end: int) -> str:
+    first = morphs.count(" ", 0, start) - 1
+    last = morphs.count(" ", 0, end) - 2
+    if not spans or last < first:
+        return ""
+    return analysis.text[spans[max(first, 0)][0]:spans[min(last, len(spans) - 1)][1]]
+
+
+@dataclass
+class _Finding:
+    rule: str
+    level: Level
+    act: bool
+    matched: str
+
+
+def _negated(morphs: str, end: int) -> bool:
+    return bool(NEGATION_AFTER.match(morphs, end - 1))
+
+
+def _findings(analysis: _Analysis) -> list[_Finding]:
+    found: list[_Finding] = []
+    for morphs, spans in analysis.sentences:
+        for item in RULES:
+            match = _first_live_match(item, morphs)
+            if match is None:
+                continue
+            if any(pattern.search(morphs) is None for pattern in item.all_of[1:]):
+                continue
+            found.append(_Finding(item.id, item.level, item.act, _surface(analysis, morphs, spans, *match.span())))
+    return found
+
+
+def _first_live_match(item: Rule, morphs: str) -> re.Match[str] | None:
+    for match in item.all_of[0].finditer(morphs):
+        if not item.negatable or not _negated(morphs, match.end()):
+            return match
+    return None
+
+
+def _cues(pattern: re.Pattern[str], analysis: _Analysis) -> bool:
+    return any(pattern.search(morphs) for morphs, _ in analysis.sentences)
+
+
+# Weak cues: nothing alone, a level in the context of earlier risk.
+_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("giving_up", compile_seq("포기하|포기/* ~2 싶|하/V", "끝내|끝나|떠나/V %3 려고|려고요|으려고|으려고요|ᆯ|을|고/E", "그만하/V", "다/MAG 끝내/V")),
+    ("timing", compile_seq("오늘|내일|모레|주말|새벽|밤|토요일|일요일|월요일|이따|날/N|MAG", "아무도/* ~2 없/VA ~1 때|날/N")),
+    ("doing_it", compile_seq("하/VV ᆯ|을/ETM 거/NNB", "하/VV 려고/E", "먹/VV 으려고|려고/E", "하/VV 기로/E")),
+    ("method_question", compile_seq("몇/MM 알|층|개/N", "어떻게/MAG ~2 하/V %1 면/E", "뛰어내리|먹/V %1 면|으면/EC",
+                                    "방법|법/N")),
+    ("continuing", compile_seq("그|그런|이런/MM 생각/N", "네|응|맞/* ~1 맞/V", "계속/MAG ~3 생각/N", "그렇/VA")),
+    ("hopeless", compile_seq("필요/N ~2 하/* %2 않|없/V", "의미|소용/N ~2 없/V", "아무도|아무것도/* ~4 없|않|모르/V")),
+    ("letter", compile_seq("편지|쪽지/N ~3 쓰/V")),
+    ("planning", compile_seq("계획/N", "날짜|날|시간|장소/N ~3 정하/V", "언제/* ~2 어디/*", "정하/VV %2 놓|두/VX")),
+    ("means", compile_seq("수면제|약|번개탄|밧줄|끈/N ~5 모으|사|준비/*")),
+)
+
+
+def _signals(analysis: _Analysis) -> frozenset[str]:
+    return frozenset(name for name, pattern in _SIGNALS if _cues(pattern, analysis))
+
+
+def _english(text: str) -> tuple[Level, str, str] | None:
+    lowered = text.lower()
+    for rule_id, level, pattern in ENGLISH_RULES:
+        match = pattern.search(lowered)
+        if match:
+            return level, rule_id, match.group(0)
+    return None
+
+
+def _judge(findings: list[_Finding], analysis: _Analysis, english_history: bool, english_other: bool
+           ) -> tuple[Level, list[_Finding]]:
+    """The level of one message's findings, given what the whole message says about them."""
+    if not findings:
+        return Level.NONE, []
+    top = max(findings, key=lambda f: f.level.rank)
+    reported = _cues(REPORTED, analysis)
+    first_person = _cues(FIRST_PERSON, analysis)
+    other = (_cues(OTHER_AS_SUBJECT, analysis) or english_other
+             or (_cues(OTHER_POSSESSIVE, analysis) and not first_person))
+    helping = _cues(HELPING, analysis) and _cues(OTHER_PERSON, analysis)
+    if _cues(MENTION_CUES, analysis) and not (first_person and not other):
+        return Level.MENTION, [top]
+    if (other and (reported or top.act or helping)) or helping or (english_other and not first_person):
+        return Level.THIRD_PARTY, [top]
+    if top.rule.startswith("preparation.") and _cues(BENIGN_PURPOSE, analysis):
+        findings = [f for f in findings if not f.rule.startswith("preparation.")]
+        return _judge(findings, analysis, english_history, english_other)
+    if (_cues(HISTORY_CUES, analysis) or english_history) and not _cues(RECENT_CUES, analysis):
+        return Level.HISTORY, [top]
+    if top.level.rank >= Level.METHOD.rank and top.rule.startswith("method.") and _cues(COPING, analysis):
+        return Level.ACTIVE, [top]
+    return top.level, [f for f in findings if f.level == top.level]
+
+
+def _assess_one(text: str) -> tuple[Assessment, bool]:
+    """One message alone, and whether it held an idiom."""
+    prepared, idiom = _prepare(text)
+    analysis = _analyse(prepared)
+    findings = _findings(analysis)
+    if not findings:
+        # Kiwi now and then splits a keyword it should not ("자해 같아요" -> 자/IC 해/NNG):
+        # the bare words still count.
+        for word, rule_id in _KEYWORDS:
+            if word in prepared and not any(f" {word}/" in morphs for morphs, _ in analysis.sentences):
+                findings.append(_Finding(rule_id, Level.ACTIVE, True, word))
+                break
+    english = _english(prepared)
+    if english is not None:
+        level, rule_id, matched = english
+        findings.append(_Finding(rule_id, level, level == Level.SELF_HARM, matched))
+    level, decisive = _judge(findings, analysis, bool(ENGLISH_HISTORY.search(prepared.lower())),
+                             bool(ENGLISH_OTHER.search(prepared.lower())))
+    if level == Level.NONE and _cues(_HISTORY_THAT, analysis):
+        level, decisive = Level.HISTORY, [_Finding("history.that_thought", Level.HISTORY, False, "")]
+    signals = _signals(analysis)
+    if level.at_risk:
+        signals |= {"at_risk", level.value}
+    assessment = Assessment(
+        level=level,
+        evidence=tuple(dict.fromkeys(f.rule for f in decisive)),
+        matched=" / ".join(dict.fromkeys(f.matched for f in decisive if f.matched))[:200],
+        signals=signals,
+        category="suicide" if level.at_risk or level == Level.HISTORY else None,
+    )
+    return assessment, idiom
+
+
+# "예전에 그런 생각을 한 적 있어요": said in answer to a counselor's question about
+# suicidal thoughts; worth a reviewer's look, nothing more.
+_HISTORY_THAT = compile_seq("그런|그|이런/MM 생각|적|시기/N ~4 적/NNB %2 있/V")
+
+
+def _with_context(current: Assessment, previous: Sequence[Assessment]) -> Assessment:
+    """Raise ``current`` by what the earlier turns said (risk builds across messages)."""
+    if not previous:
+        return current
+    worst = max(previous, key=lambda a: a.level.rank)
+    before = frozenset().union(*(a.signals for a in previous))
+    now = current.signals
+    at_risk = worst.level.at_risk
+    raised: Level | None = None
+    if ("means" in before or worst.level in (Level.PREPARATION, Level.SELF_HARM)) and now & _ACTING:
+        raised = Level.PLAN  # means at hand, then giving up or a time: "약을 모아 뒀어요" + "다 포기하고 싶어요"
+    elif "giving_up" in before and "letter" in now:
+        raised = Level.PREPARATION  # "이제 떠나려고요" + "편지도 다 써 놨어요"
+    elif at_risk and now & {"timing", "planning"}:
+        raised = Level.PLAN  # "죽고 싶어요" + "내일이요 아무도 없을 때"
+    elif at_risk and "method_question" in now:
+        raised = Level.METHOD  # "죽고 싶어요" + "몇 알 먹으면 되는지"
+    elif at_risk and "doing_it" in now and worst.level.rank >= Level.ACTIVE.rank:
+        raised = Level.INTENT  # "자살 생각이 계속 나요" + "이번엔 진짜 할 거예요"
+    elif at_risk and now & {"continuing", "hopeless", "giving_up"}:
+        raised = min(worst.level, Level.ACTIVE, key=lambda level: level.rank)  # the thought goes on
+    if raised is None or raised.rank <= current.level.rank:
+        return current
+    return Assessment(
+        level=raised,
+        evidence=(*current.evidence, f"context.{raised.value}", *worst.evidence),
+        matched=current.matched,
+        signals=current.signals | {"at_risk", raised.value},
+        category="suicide",
+    )
+
+
+_ACTING = frozenset({"giving_up", "timing", "doing_it", "planning", "at_risk"})
+
+
+def assess(text: str, *, previous: Sequence[str] = ()) -> Assessment:
+    """The risk level of ``text``; ``previous`` are the user's earlier turns, oldest first."""
+    if not text or not text.strip():
+        return CLEAR
+    current, idiom = _assess_one(text)
+    if previous:
+        current = _with_context(current, [_assess_one(turn)[0] for turn in previous[-CONTEXT_TURNS:]])
+    if current.level.rank < Level.PASSIVE.rank:
+        # Violence and abuse keep their own replies; a suicide signal outranks them.
+        other = harm.screen_harm(text)
+        if other is not None:
+            return other
+    if current.level == Level.NONE and idiom:
+        return Assessment(level=Level.IDIOM, evidence=("idiom",), signals=current.signals)
+    return current
+
+
+def needs_context(assessment: Assessment) -> bool:
+    """Whether earlier turns could change this message's level (else skip reading them)."""
+    return bool(assessment.signals) or assessment.level.rank >= Level.HISTORY.rank
