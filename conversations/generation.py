@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Self
 
@@ -58,6 +58,22 @@ def _ms(start: float, end: float) -> int:
     return max(0, round((end - start) * 1000))
 
 
+async def with_tail(stream: AsyncIterator[StreamItem], tail: str) -> AsyncIterator[StreamItem]:
+    """``stream`` with ``tail`` as its last text (before usage): fixed words the reply must end with."""
+    try:
+        async for item in stream:
+            if isinstance(item, Usage):
+                yield TextDelta(" " + tail)
+                tail = ""
+            yield item
+        if tail:
+            yield TextDelta(" " + tail)
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class Upstream:
     """An LLM call already on its way: the request is sent when this is built.
 
@@ -67,8 +83,11 @@ class Upstream:
     Items arrive coalesced (``STREAM_FLUSH_MS``); ``Accepted`` is not passed on.
     """
 
-    def __init__(self, request: ChatRequest) -> None:
-        self._source = coalesce(get_provider().stream(request), interval=settings.STREAM_FLUSH_MS / 1000)
+    def __init__(self, request: ChatRequest, *, tail: str = "") -> None:
+        stream = get_provider().stream(request)
+        if tail:
+            stream = with_tail(stream, tail)
+        self._source = coalesce(stream, interval=settings.STREAM_FLUSH_MS / 1000)
         self._first: asyncio.Future[StreamItem] | None = asyncio.ensure_future(anext(self._source))
 
     async def accepted(self) -> None:

@@ -27,15 +27,19 @@ from conversations.generation import (
     message_finalize_async,
     reply_generate,
 )
-from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest, get_provider
+from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce
-from conversations.safety import Screening, crisis_reply, screen_input
+from conversations.aio import run_db
+from conversations.alerts import alert_dispatch
+from conversations.risk import moderation_assess, risk_guard, risk_start
+from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, needs_context
+from conversations.safety.replies import guidance
+from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
 from conversations.services import message_append
 from counseling.prompts import emotion_normalize, system_prompt
 
-SAFETY_MODEL = "safety"
 T = TypeVar("T")
 
 # --- Sessions ---------------------------------------------------------------------------
@@ -134,6 +138,7 @@ class _Prepared:
     reply: Message | None = None  # crisis, replay: the stored answer
     asked: Message | None = None  # generate: the user's message, committed
     history: list[ChatMessage] = field(default_factory=list)
+    decision_id: int | None = None  # crisis: the stored screening decision
 
 
 def _model_name() -> str:
@@ -151,26 +156,28 @@ def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
     return _Prepared("replay", reply=reply)
 
 
-def _reply_prepare(*, session: ChatSession, user: User, req: ReplyRequest, screening: Screening) -> _Prepared:
+def _reply_prepare(*, session: ChatSession, user: User, req: ReplyRequest, screening: Assessment) -> _Prepared:
     """Everything before the upstream call, in one thread hop and the fewest queries.
 
     ``session`` was checked to be the user's when the socket attached; the user
     message's insert re-checks that it is not ended. A repeated ``client_msg_id``
     is caught by its unique index rather than looked up first: repeats are rare.
     """
-    if screening.flagged:
+    fixed = fixed_reply(screening.level)
+    if fixed is not None:
         # A person in crisis is answered at once: no rate limit, no model, no queue.
         try:
             with transaction.atomic():
                 asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                        client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
-                                       flags=[Flag.CRISIS], flag_detail=f"{screening.category}: {screening.matched}")
-                answer = message_append(session=session, role=Role.ASSISTANT,
-                                        text=crisis_reply(screening.category or ""),
+                                       flags=[Flag.CRISIS], flag_detail=screening_detail(screening))
+                answer = message_append(session=session, role=Role.ASSISTANT, text=fixed,
                                         reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
+                decision = screening_record(session=session, message=asked, assessment=screening,
+                                            source=screening.source)
         except IntegrityError:
             return _replay(session=session, client_msg_id=req.client_msg_id)
-        return _Prepared("crisis", reply=answer)
+        return _Prepared("crisis", reply=answer, decision_id=decision.pk if decision.urgent else None)
 
     ttl = int(settings.LLM_TOTAL_TIMEOUT) + 30
     if not generation_lock_acquire(session_id=session.pk, ttl=ttl):
@@ -178,7 +185,10 @@ def _reply_prepare(*, session: ChatSession, user: User, req: ReplyRequest, scree
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
-                                   client_msg_id=req.client_msg_id, client_timestamp=req.timestamp)
+                                   client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
+                                   flags=screening_flags(screening), flag_detail=screening_detail(screening))
+            if screening.level != Level.NONE:
+                screening_record(session=session, message=asked, assessment=screening, source=screening.source)
             # Counted after the insert so a replay is answered from the store even when
             # the user is limited, and a limited request leaves nothing behind.
             rate_limit_enforce(scope="counseling.reply", key=f"user:{user.pk}", rate=settings.COUNSELING_RATE)
@@ -202,10 +212,13 @@ _open = database_sync_to_async(_reply_open)
 _release = sync_to_async(generation_lock_release)  # cache only
 
 
-def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None) -> ChatRequest:
+def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None,
+                      level: Level = Level.NONE) -> ChatRequest:
+    extra = guidance(level)
+    system = (ChatMessage("system", system_prompt(emotion)), *([ChatMessage("system", extra)] if extra else []))
     return ChatRequest(
         product=Product.COUNSELING,
-        messages=(ChatMessage("system", system_prompt(emotion)), *history, ChatMessage("user", text)),
+        messages=(*system, *history, ChatMessage("user", text)),
         model=settings.COUNSELING_LLM_MODEL,
         temperature=settings.COUNSELING_TEMPERATURE,
         top_p=settings.COUNSELING_TOP_P,
@@ -232,10 +245,16 @@ async def _settled(pending: asyncio.Future[T]) -> T:
         raise
 
 
-async def _screen(text: str) -> Screening:
-    screening = screen_input(text)
-    if not screening.flagged and settings.LLM_MODERATION and await get_provider().moderate(text):
-        return Screening(flagged=True, category="moderation", matched=None)
+async def _screen(text: str, session: ChatSession) -> Assessment:
+    """The rules' level (with the last user turns when they could change it), then moderation's."""
+    screening = assess(text)
+    if needs_context(screening):
+        previous = await run_db(user_turns_recent, session_id=session.pk, limit=3)
+        screening = assess(text, previous=previous)
+    if settings.LLM_MODERATION and screening.level.urgency != "urgent":
+        moderated = await moderation_assess(text)
+        if moderated is not None and moderated.level.rank > screening.level.rank:
+            return moderated
     return screening
 
 
@@ -247,7 +266,7 @@ async def reply_stream(
     ``session`` must be the user's own (checked when the socket attached).
     """
     req = reply_request_parse(data)
-    screening = await _screen(req.message)
+    screening = await _screen(req.message, session)
     pending = asyncio.ensure_future(_prepare(session=session, user=user, req=req, screening=screening))
     try:
         prepared = await _settled(pending)
@@ -273,11 +292,16 @@ async def reply_stream(
         yield ReplyBegin(reply.pk, req.emotion)
         yield ReplyChunk(reply.content)
         yield ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)
+        if prepared.decision_id is not None:
+            alert_dispatch(decision_id=prepared.decision_id)  # returns at once; failures are logged
         return
 
     assert prepared.asked is not None
     # The request goes out now; the reply row is written while the model thinks.
-    upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion))
+    upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion,
+                                          level=screening.level), tail=check_in(screening.level))
+    risk = risk_start(text=req.message, previous=[m.content for m in prepared.history if m.role == "user"],
+                      rules=screening)
     opening: asyncio.Future[Message] | None = None
     settled = False  # the reply reached its final state and the session was released
     try:
@@ -286,13 +310,16 @@ async def reply_stream(
         assistant = await _settled(opening)
         yield ReplyBegin(assistant.pk, req.emotion)
         async with aclosing(reply_generate(assistant=assistant, upstream=upstream, started=started)) as events:
-            async for event in events:
+            async for event in risk_guard(events, risk, session=session, asked_id=prepared.asked.pk,
+                                          reply_id=assistant.pk, rules=screening):
                 if isinstance(event, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
                     settled = True
                     await _release(session_id=session.pk)
                 yield event
     finally:
+        if risk is not None and not risk.done():
+            risk.cancel()
         await upstream.aclose()  # a no-op once reply_generate has closed it
         if not settled and opening is not None and _succeeded(opening):
             # Closed before the generator could settle the message (a no-op if it did).

@@ -73,6 +73,32 @@ def check_in(level: Level) -> str:
     return _CHECK_INS.get(level, "")
 
 
+_GUIDANCE = {
+    Level.PASSIVE: (
+        "The user has said they wish they were dead. Answer with warmth in one or two short sentences: "
+        "acknowledge the pain and thank them for saying it. Do not ask a question; the service adds a "
+        "check-in question and the help lines after your reply. Never discuss methods."
+    ),
+    Level.ACTIVE: (
+        "The user has said they think of killing themself. Answer with warmth in one or two short sentences, "
+        "take it seriously, and do not ask a question; the service adds a safety question and the help lines "
+        "after your reply. Never discuss methods."
+    ),
+    Level.HISTORY: (
+        "The user mentioned past suicidal thoughts or self-harm. Acknowledge it gently and ask how they are now."
+    ),
+    Level.MENTION: (
+        "The user talks about a suicide they heard of or a loss. Follow safe-messaging practice: no details of "
+        "methods, no romanticising; ask how it is affecting them."
+    ),
+}
+
+
+def guidance(level: Level) -> str:
+    """An extra system instruction for the counselor model at ``level``, or ""."""
+    return _GUIDANCE.get(level, "")
+
+
 def crisis_reply(category: str) -> str:
     """Fixed reply for a flagged category; the suicide text for anything unknown."""
     return _CATEGORY_REPLIES.get(category, CRISIS_REPLY)

@@ -70,6 +70,7 @@ RULES: tuple[Rule, ...] = (
     rule("passive.life_is_pain", P, "살/VV 어/EC 있/VX 는/ETM 거|것/NNB ~2 고통|지옥/NNG"),
     rule("passive.end_life", P, ("끝내|그만두|그만하|포기하|마감하|포기/V|N ~4 싶/VX", "그만/MAG 하/VV ~2 싶/VX"),
          "삶|인생|생|목숨/NNG"),
+    rule("passive.end_everything", P, "모든/MM 거|것/NNB ~2 끝내/VV %3 싶/VX"),
     rule("passive.all_over", P, "모든/MM 거|것/NNB ~1 끝나/VV 었/EP 으면/EC"),
     rule("passive.heaven", P, ("하늘나라|저세상|천국|저승/N ~2 가/VV %3 싶/VX",)),
     rule("passive.join_the_dead", P, "곁/NNG ~2 가/VV %3 싶/VX", ("먼저/MAG 가/VV", "돌아가시/V")),
@@ -88,6 +89,7 @@ RULES: tuple[Rule, ...] = (
                                 "덜/MAG 아프/VA 게/EC ~1 죽/VV", "어떻/VA 게/EC ~4 죽|자살/V|N",
                                 "고통/NNG 없이/MAG ~1 죽/VV"), negatable=False),
     rule("method.how_deep", M, ("얼마나|어떻/* ~4 긋|그/V",), ("손목|팔|허벅지/N",)),
+    rule("method.jump", M, ("뛰어내리|뛰어들/V %3 싶/VX", "뛰어내리|뛰어들/V %2 ᆯ까|을까/E")),
     rule("method.charcoal", M, "번개탄/N ~3 피우/V %2 면|으면/EC"),
     # --- C-SSRS 4: intent ---------------------------------------------------------------------
     rule("intent.will_die", I, _will(_DIE) + _will("자살/N 하/XSV") + _will("끝내/VV") + _will("끊/VV"),
@@ -182,7 +184,7 @@ _EN = r"(?<![a-z'])"
 ENGLISH_RULES: tuple[tuple[str, Level, re.Pattern[str]], ...] = (
     ("english.self_harm", SH, re.compile(
         _EN + r"(?:cut|burn(?:ed|t)?|hurt) myself|took (?:a whole bottle|all (?:of )?(?:my|the) pills)|overdosed"
-        r"|self[ -]?harm\S*\s*했|(?:i|i've|i have) (?:self[ -]?harmed|attempted suicide (?:last|this|yesterday)) ")),
+        r"|self[ -]?harm\S*\s*했|i self[ -]?harm|(?:i|i've|i have) (?:self[ -]?harmed|attempted suicide (?:last|this|yesterday)) ")),
     ("english.preparation", PR, re.compile(_EN + r"suicide note|saving up pills|(?:bought|got) (?:a )?rope")),
     ("english.plan", PL, re.compile(_EN + r"plan to (?:kill myself|end my life|die)|have a plan")),
     ("english.intent", I, re.compile(

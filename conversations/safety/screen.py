@@ -277,7 +277,7 @@ def assess(text: str, *, previous: Sequence[str] = ()) -> Assessment:
         current = _with_context(current, [_assess_one(turn)[0] for turn in previous[-CONTEXT_TURNS:]])
     if current.level.rank < Level.PASSIVE.rank:
         # Violence and abuse keep their own replies; a suicide signal outranks them.
-        other = harm.screen_harm(text)
+        other = harm.screen_harm(_prepare(text)[0])
         if other is not None:
             return other
     if current.level == Level.NONE and idiom:
