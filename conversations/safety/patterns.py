@@ -18,7 +18,7 @@ every conjugation, and spacing or particles do not change the sequence.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 _ANY_IN_SENTENCE = r"(?:[^ /]+/(?!SF)[^ ]* )"
 _GLUE = r"(?:[^ /]+/(?:E|J|VX|XS)[^ ]* )"
@@ -45,7 +45,7 @@ def seq(spec: str) -> str:
     return "".join(parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_seq(*specs: str) -> re.Pattern[str]:
     """Alternatives, each a sequence; matched against the text with its leading space."""
     return re.compile("(?<= )(?:" + "|".join(seq(spec) for spec in specs) + ")")

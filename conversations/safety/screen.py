@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from conversations.safety import harm
 from conversations.safety.kiwi import kiwi
-from conversations.safety.levels import Level, Urgency, higher
+from conversations.safety.levels import Level, Urgency
 from conversations.safety.normalise import normalise_input
 from conversations.safety.patterns import compile_seq
 from conversations.safety.rules import (
+    ACCIDENT,
     BENIGN_PURPOSE,
     COPING,
     ENGLISH_HISTORY,
@@ -44,6 +45,7 @@ from conversations.safety.rules import (
 )
 
 CONTEXT_TURNS = 3
+_ACCIDENT_PRONE = frozenset({"self_harm.wound", "self_harm.cut"})
 _KEYWORDS = (("자살", "active.suicide"), ("자해", "active.self_harm_urge"))  # earlier user turns that count
 
 
@@ -152,6 +154,7 @@ _SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("continuing", compile_seq("그|그런|이런/MM 생각/N", "네|응|맞/* ~1 맞/V", "계속/MAG ~3 생각/N", "그렇/VA")),
     ("hopeless", compile_seq("필요/N ~2 하/* %2 않|없/V", "의미|소용/N ~2 없/V", "아무도|아무것도/* ~4 없|않|모르/V")),
     ("letter", compile_seq("편지|쪽지/N ~3 쓰/V")),
+    ("settling", compile_seq("정리/N", "떠나/V", "맡기/V")),
     ("planning", compile_seq("계획/N", "날짜|날|시간|장소/N ~3 정하/V", "언제/* ~2 어디/*", "정하/VV %2 놓|두/VX")),
     ("means", compile_seq("수면제|약|번개탄|밧줄|끈/N ~5 모으|사|준비/*")),
 )
@@ -185,6 +188,9 @@ def _judge(findings: list[_Finding], analysis: _Analysis, english_history: bool,
         return Level.MENTION, [top]
     if (other and (reported or top.act or helping)) or helping or (english_other and not first_person):
         return Level.THIRD_PARTY, [top]
+    if top.rule in _ACCIDENT_PRONE and _cues(ACCIDENT, analysis):
+        findings = [f for f in findings if f.rule not in _ACCIDENT_PRONE]
+        return _judge(findings, analysis, english_history, english_other)
     if top.rule.startswith("preparation.") and _cues(BENIGN_PURPOSE, analysis):
         findings = [f for f in findings if not f.rule.startswith("preparation.")]
         return _judge(findings, analysis, english_history, english_other)
@@ -244,7 +250,7 @@ def _with_context(current: Assessment, previous: Sequence[Assessment]) -> Assess
     raised: Level | None = None
     if ("means" in before or worst.level in (Level.PREPARATION, Level.SELF_HARM)) and now & _ACTING:
         raised = Level.PLAN  # means at hand, then giving up or a time: "약을 모아 뒀어요" + "다 포기하고 싶어요"
-    elif "giving_up" in before and "letter" in now:
+    elif ("giving_up" in before or at_risk) and now & {"letter", "settling"}:
         raised = Level.PREPARATION  # "이제 떠나려고요" + "편지도 다 써 놨어요"
     elif at_risk and now & {"timing", "planning"}:
         raised = Level.PLAN  # "죽고 싶어요" + "내일이요 아무도 없을 때"
