@@ -134,7 +134,7 @@ def notifiers_connect() -> None:
 
 def email_notify(alert: CrisisAlert) -> None:
     """E-mail through Django's mail backend to CRISIS_ALERT_EMAILS (else ADMINS)."""
-    recipients = list(settings.CRISIS_ALERT_EMAILS) or [email for _name, email in settings.ADMINS]
+    recipients = list(settings.CRISIS_ALERT_EMAILS) or [admin[1] for admin in settings.ADMINS]
     if not recipients:
         logger.warning("crisis alert: no e-mail recipients configured (CRISIS_ALERT_EMAILS)")
         return

@@ -109,8 +109,8 @@ async def moderation_assess(text: str) -> Assessment | None:
     categories = await get_provider().moderation_categories(text)
     for category, level in _MODERATION_LEVELS:
         if category in categories:
-            return Assessment(level=level, evidence=(f"moderation.{category}",), source=ScreeningDecision.Source.MODERATION,
-                              category="suicide")
+            return Assessment(level=level, evidence=(f"moderation.{category}",),
+                              source=ScreeningDecision.Source.MODERATION, category="suicide")
     if any(name.startswith("violence") for name in categories):
         return Assessment(level=Level.VIOLENCE, evidence=("moderation.violence",),
                           source=ScreeningDecision.Source.MODERATION, category="violence_to_others")

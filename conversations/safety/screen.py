@@ -40,13 +40,16 @@ from conversations.safety.rules import (
     RECENT_CUES,
     REPORTED,
     RULES,
+    SELF_WISH,
     SLANG,
+    TOPIC_NOUN,
     Rule,
 )
 
-CONTEXT_TURNS = 3
+CONTEXT_TURNS = 3  # earlier user turns that count
 _ACCIDENT_PRONE = frozenset({"self_harm.wound", "self_harm.cut"})
-_KEYWORDS = (("자살", "active.suicide"), ("자해", "active.self_harm_urge"))  # earlier user turns that count
+_KEYWORDS = (("자살", "active.suicide"), ("자해", "active.self_harm_urge"))
+_WISH_WINDOW = 6  # morphemes after a match where a wish or intention still belongs to it
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class _Finding:
     level: Level
     act: bool
     matched: str
+    wish: bool = False  # the speaker wants or means to: "자살하고 싶어요", "죽으려고요"
 
 
 def _negated(morphs: str, end: int) -> bool:
@@ -129,29 +133,46 @@ def _findings(analysis: _Analysis) -> list[_Finding]:
                 continue
             if any(pattern.search(morphs) is None for pattern in item.all_of[1:]):
                 continue
-            found.append(_Finding(item.id, item.level, item.act, _surface(analysis, morphs, spans, *match.span())))
+            found.append(_Finding(item.id, item.level, item.act, _surface(analysis, morphs, spans, *match.span()),
+                                  wish=_wished(morphs, match)))
     return found
 
 
+def _wished(morphs: str, match: re.Match[str]) -> bool:
+    if TOPIC_NOUN.match(morphs, match.end() - 1):
+        return False  # "자살 예방 교육을 받고 싶어요": the wish is for the topic
+    end = match.end()
+    for _ in range(_WISH_WINDOW):
+        following = morphs.find(" ", end)
+        if following < 0:
+            break
+        end = following + 1
+    return bool(SELF_WISH.search(morphs, match.start(), end))
+
+
 def _first_live_match(item: Rule, morphs: str) -> re.Match[str] | None:
-    for match in item.all_of[0].finditer(morphs):
-        if not item.negatable or not _negated(morphs, match.end()):
-            return match
-    return None
+    """The rule's first match that is not negated, preferring one the speaker wishes."""
+    live = [m for m in item.all_of[0].finditer(morphs) if not item.negatable or not _negated(morphs, m.end())]
+    return next((m for m in live if _wished(morphs, m)), live[0] if live else None)
 
 
 def _cues(pattern: re.Pattern[str], analysis: _Analysis) -> bool:
     return any(pattern.search(morphs) for morphs, _ in analysis.sentences)
 
 
+_TIME = "오늘|내일|모레|주말|새벽|밤|토요일|일요일|월요일|화요일|수요일|목요일|금요일|이따|날"
 # Weak cues: nothing alone, a level in the context of earlier risk.
 _SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("giving_up", compile_seq("포기하|포기/* ~2 싶|하/V", "끝내|끝나|떠나/V %3 려고|려고요|으려고|으려고요|ᆯ|을|고/E", "그만하/V", "다/MAG 끝내/V")),
-    ("timing", compile_seq("오늘|내일|모레|주말|새벽|밤|토요일|일요일|월요일|이따|날/N|MAG", "아무도/* ~2 없/VA ~1 때|날/N")),
+    ("giving_up", compile_seq("포기하|포기/* ~2 싶|하/V", "끝내|끝나|떠나/V %3 려고|려고요|으려고|으려고요|ᆯ|을|고/E",
+                              "그만하/V", "다/MAG 끝내/V")),
+    ("timing", compile_seq(f"{_TIME}/N|MAG")),
+    # An answer to "when": "오늘 밤이요", "내일이요 아무도 없을 때".
+    ("when", compile_seq(f"{_TIME}|때/N|MAG 이/VCP", f"{_TIME}|때/N|MAG 요|이요/JX|EF", "아무/* ~2 없/VA ~1 때|날/N")),
     ("doing_it", compile_seq("하/VV ᆯ|을/ETM 거/NNB", "하/VV 려고/E", "먹/VV 으려고|려고/E", "하/VV 기로/E")),
     ("method_question", compile_seq("몇/MM 알|층|개/N", "어떻게/MAG ~2 하/V %1 면/E", "뛰어내리|먹/V %1 면|으면/EC",
                                     "방법|법/N")),
-    ("continuing", compile_seq("그|그런|이런/MM 생각/N", "네|응|맞/* ~1 맞/V", "계속/MAG ~3 생각/N", "그렇/VA")),
+    ("continuing", compile_seq("그|그런|이런/MM 생각/N", "네|응|맞/* ~1 맞/V", "계속/MAG ~3 생각/N",
+                               "그렇/VA 어요|어|다|죠|지|습니다/EF")),
     ("hopeless", compile_seq("필요/N ~2 하/* %2 않|없/V", "의미|소용/N ~2 없/V", "아무도|아무것도/* ~4 없|않|모르/V")),
     ("letter", compile_seq("편지|쪽지/N ~3 쓰/V")),
     ("settling", compile_seq("정리/N", "떠나/V", "맡기/V")),
@@ -183,21 +204,25 @@ def _judge(findings: list[_Finding], analysis: _Analysis, english_history: bool,
     first_person = _cues(FIRST_PERSON, analysis)
     other = (_cues(OTHER_AS_SUBJECT, analysis) or english_other
              or (_cues(OTHER_POSSESSIVE, analysis) and not first_person))
+    # A wish is the speaker's own unless someone else's is reported: "엄마가 보고 싶어서
+    # 죽고 싶어요" is the speaker's, "친구가 죽고 싶대요" the friend's.
+    own_wish = top.wish and not (reported and other)
     helping = _cues(HELPING, analysis) and _cues(OTHER_PERSON, analysis)
-    if _cues(MENTION_CUES, analysis) and not (first_person and not other):
+    if not own_wish and _cues(MENTION_CUES, analysis) and not (first_person and not other):
         return Level.MENTION, [top]
-    if (other and (reported or top.act or helping)) or helping or (english_other and not first_person):
+    if not own_wish and ((other and (reported or top.act)) or (helping and top.act)
+                         or (english_other and not first_person)):
         return Level.THIRD_PARTY, [top]
-    if top.rule in _ACCIDENT_PRONE and _cues(ACCIDENT, analysis):
-        findings = [f for f in findings if f.rule not in _ACCIDENT_PRONE]
-        return _judge(findings, analysis, english_history, english_other)
+    retry = _ACCIDENT_PRONE if top.rule in _ACCIDENT_PRONE and _cues(ACCIDENT, analysis) else None
     if top.rule.startswith("preparation.") and _cues(BENIGN_PURPOSE, analysis):
-        findings = [f for f in findings if not f.rule.startswith("preparation.")]
-        return _judge(findings, analysis, english_history, english_other)
+        retry = frozenset(f.rule for f in findings if f.rule.startswith("preparation."))
+    if retry:
+        # An accident or a farewell before a move: judge what is left.
+        return _judge([f for f in findings if f.rule not in retry], analysis, english_history, english_other)
     if (_cues(HISTORY_CUES, analysis) or english_history) and not _cues(RECENT_CUES, analysis):
         return Level.HISTORY, [top]
-    if top.level.rank >= Level.METHOD.rank and top.rule.startswith("method.") and _cues(COPING, analysis):
-        return Level.ACTIVE, [top]
+    if top.level.urgency == Urgency.URGENT and top.rule.startswith("method.") and _cues(COPING, analysis):
+        return Level.ACTIVE, [top]  # "자해 충동을 참는 방법": asks for coping, has the urge
     return top.level, [f for f in findings if f.level == top.level]
 
 
@@ -252,7 +277,7 @@ def _with_context(current: Assessment, previous: Sequence[Assessment]) -> Assess
         raised = Level.PLAN  # means at hand, then giving up or a time: "약을 모아 뒀어요" + "다 포기하고 싶어요"
     elif ("giving_up" in before or at_risk) and now & {"letter", "settling"}:
         raised = Level.PREPARATION  # "이제 떠나려고요" + "편지도 다 써 놨어요"
-    elif at_risk and now & {"timing", "planning"}:
+    elif at_risk and (now & {"when", "planning"} or {"timing", "doing_it"} <= now):
         raised = Level.PLAN  # "죽고 싶어요" + "내일이요 아무도 없을 때"
     elif at_risk and "method_question" in now:
         raised = Level.METHOD  # "죽고 싶어요" + "몇 알 먹으면 되는지"
@@ -271,7 +296,7 @@ def _with_context(current: Assessment, previous: Sequence[Assessment]) -> Assess
     )
 
 
-_ACTING = frozenset({"giving_up", "timing", "doing_it", "planning", "at_risk"})
+_ACTING = frozenset({"giving_up", "when", "doing_it", "planning", "at_risk"})
 
 
 def assess(text: str, *, previous: Sequence[str] = ()) -> Assessment:
