@@ -17,6 +17,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversations.aio import run_db
+from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, InvalidMessage, MessageTooLong, SessionEnded
 from conversations.generation import (
     ReplyChunk,
@@ -30,8 +32,6 @@ from conversations.generation import (
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce
-from conversations.aio import run_db
-from conversations.alerts import alert_dispatch
 from conversations.risk import moderation_assess, risk_guard, risk_start
 from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, needs_context
 from conversations.safety.replies import guidance
@@ -223,7 +223,7 @@ def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | N
         temperature=settings.COUNSELING_TEMPERATURE,
         top_p=settings.COUNSELING_TOP_P,
         max_tokens=settings.COUNSELING_MAX_TOKENS,
-        context={"emotion": emotion},
+        context={"emotion": emotion, "risk": level.value},
     )
 
 
@@ -299,7 +299,8 @@ async def reply_stream(
     assert prepared.asked is not None
     # The request goes out now; the reply row is written while the model thinks.
     upstream = Upstream(reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion,
-                                          level=screening.level), tail=check_in(screening.level))
+                                          level=screening.level),
+                        tail=check_in(screening.level, earlier=[m.content for m in prepared.history[-4:]]))
     risk = risk_start(text=req.message, previous=[m.content for m in prepared.history if m.role == "user"],
                       rules=screening)
     opening: asyncio.Future[Message] | None = None

@@ -3,6 +3,8 @@ no markdown, digits kept as digits."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from conversations.safety.levels import Level
 
 CRISIS_REPLY = (
@@ -68,9 +70,20 @@ def fixed_reply(level: Level) -> str | None:
     return _FIXED.get(level)
 
 
-def check_in(level: Level) -> str:
-    """The question and help lines that follow the counselor's reply, or ""."""
-    return _CHECK_INS.get(level, "")
+# Once the question has been asked, later replies keep only the help lines.
+HELP_LINES = "힘들 때는 언제든 24시간 자살예방상담전화 109나 정신건강위기상담전화 1577-0199에 연락해 주세요."
+
+
+def check_in(level: Level, *, earlier: Sequence[str] = ()) -> str:
+    """The question and help lines that follow the counselor's reply at ``level``, or "".
+
+    ``earlier`` are the last assistant replies: a question already asked there is not
+    asked again word for word.
+    """
+    text = _CHECK_INS.get(level, "")
+    if text and any(text in reply for reply in earlier):
+        return HELP_LINES
+    return text
 
 
 _GUIDANCE = {

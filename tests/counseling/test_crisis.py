@@ -16,6 +16,7 @@ from django.core import mail
 from conversations.models import ChatSession, MessageStatus, ScreeningDecision
 from conversations.risk import CLASSIFIER_MARKER, RISK_PROMPT
 from conversations.safety import CHECK_IN_ACTIVE, CHECK_IN_PASSIVE, CRISIS_REPLY, THIRD_PARTY_REPLY, Level
+from conversations.safety.replies import HELP_LINES
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from tests.counseling.conftest import chunks, collect, messages_of, request
 from tests.webhook import WebhookReceiver
@@ -255,3 +256,16 @@ async def test_an_urgent_reply_is_replayed_from_the_store(connect: Any, session:
     assert len(mail.outbox) == 1
 
 
+
+
+async def test_offline_counselor_asks_one_question_and_does_not_repeat_the_check_in(
+        connect: Any, session: ChatSession) -> None:
+    ws = await connect()
+    await request(ws, message="그냥 사라지고 싶어요", emotion="sad")
+    first = chunks(await collect(ws))
+    assert first.endswith(CHECK_IN_PASSIVE) and first.count("?") == 1  # the offline reply asks none itself
+    await request(ws, message="살기 싫어요 정말", emotion="sad")
+    second = chunks(await collect(ws))
+    assert CHECK_IN_PASSIVE not in second and second.endswith(HELP_LINES)
+    answers = [m for m in await messages_of(session) if m.role == "assistant"]
+    assert [m.model for m in answers] == ["offline", "offline"]
