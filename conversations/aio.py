@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -32,6 +33,15 @@ T = TypeVar("T")
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+
+
+def _forget_executor() -> None:
+    # A forked child inherits the pool but not its threads: work sent there would wait forever.
+    global _executor
+    _executor = None
+
+
+os.register_at_fork(after_in_child=_forget_executor)
 
 
 def _db_executor() -> ThreadPoolExecutor:

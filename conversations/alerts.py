@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -54,6 +55,15 @@ Notifier = Callable[[CrisisAlert], None]
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    # A forked child inherits the pool but not its threads.
+    global _executor
+    _executor = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _pool() -> ThreadPoolExecutor:

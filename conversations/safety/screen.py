@@ -318,4 +318,5 @@ def assess(text: str, *, previous: Sequence[str] = ()) -> Assessment:
 
 def needs_context(assessment: Assessment) -> bool:
     """Whether earlier turns could change this message's level (else skip reading them)."""
-    return bool(assessment.signals) or assessment.level.rank >= Level.HISTORY.rank
+    # A time word alone ("오늘") raises nothing; it only counts with "하려고" or as an answer.
+    return bool(assessment.signals - {"timing"}) or assessment.level.rank >= Level.HISTORY.rank
