@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversations.safety import URGENT_LEVELS, Level, kiwi_warm  # noqa: E402
-from conversations.safety.evaluation import cases_load, evaluate  # noqa: E402
-from conversations.safety.kiwi import kiwi  # noqa: E402
+from conversations.safety import URGENT_LEVELS, Level, kiwi_warm
+from conversations.safety.evaluation import cases_load, evaluate
+from conversations.safety.kiwi import kiwi
 
 
 def _percentile(values: list[float], fraction: float) -> float:

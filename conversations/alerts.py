@@ -51,7 +51,8 @@ class CrisisAlert:
     created_at: str
 
 
-Notifier = Callable[[CrisisAlert], None]
+# A notifier returns False when it had nowhere to send (no URL, no recipients).
+Notifier = Callable[[CrisisAlert], bool | None]
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -91,28 +92,37 @@ def alert_build(decision: ScreeningDecision) -> CrisisAlert:
 
 
 def alert_send(*, decision_id: int) -> int:
-    """Send the signal for one decision (sync); returns how many notifiers succeeded."""
+    """Send the signal for one decision (sync); returns how many channels delivered it.
+
+    The decision counts as alerted once one channel has delivered it; else
+    ``send_pending_alerts`` tries again.
+    """
+    decision = ScreeningDecision.objects.select_related("message").get(pk=decision_id)
+    alert = alert_build(decision)
+    delivered = 0
+    for _receiver, result in crisis_alert.send_robust(sender=ScreeningDecision, alert=alert):
+        if isinstance(result, Exception):
+            logger.error("crisis alert receiver failed: decision=%s error=%r", decision_id, result)
+        elif isinstance(result, int):
+            delivered += result
+    if delivered:
+        ScreeningDecision.objects.filter(pk=decision_id).update(alerted_at=timezone.now())
+    logger.warning("crisis alert: decision=%s level=%s session=%s channels=%d", decision_id, alert.level,
+                   alert.session_id, delivered)
+    return delivered
+
+
+def _send_in_thread(decision_id: int) -> int:
     close_old_connections()
     try:
-        decision = ScreeningDecision.objects.select_related("message").get(pk=decision_id)
-        alert = alert_build(decision)
-        delivered = 0
-        for _receiver, result in crisis_alert.send_robust(sender=ScreeningDecision, alert=alert):
-            if isinstance(result, Exception):
-                logger.error("crisis alert notifier failed: decision=%s error=%r", decision_id, result)
-            else:
-                delivered += 1
-        ScreeningDecision.objects.filter(pk=decision_id).update(alerted_at=timezone.now())
-        logger.warning("crisis alert sent: decision=%s level=%s session=%s", decision_id, alert.level,
-                       alert.session_id)
-        return delivered
+        return alert_send(decision_id=decision_id)
     finally:
-        close_old_connections()
+        close_old_connections()  # with CONN_MAX_AGE=0: back to the pool
 
 
 def alert_dispatch(*, decision_id: int) -> Future[int]:
     """Queue the alert and return at once; failures are logged, never raised to the caller."""
-    future = _pool().submit(alert_send, decision_id=decision_id)
+    future = _pool().submit(_send_in_thread, decision_id)
     future.add_done_callback(_log_failure)
     return future
 
@@ -122,17 +132,17 @@ def _log_failure(future: Future[int]) -> None:
         logger.error("crisis alert failed: %r", future.exception())
 
 
-def _notify(sender: object, alert: CrisisAlert, **kwargs: object) -> None:
-    failures = []
+def _notify(sender: object, alert: CrisisAlert, **kwargs: object) -> int:
+    """Every configured notifier in turn; one that fails is logged and the others still run."""
+    delivered = 0
     for path in settings.CRISIS_ALERT_NOTIFIERS:
         try:
             notifier: Notifier = import_string(path)
-            notifier(alert)
+            if notifier(alert) is not False:
+                delivered += 1
         except Exception as exc:  # noqa: BLE001 - one channel down must not silence the others
             logger.error("crisis alert channel failed: %s error=%r", path, exc)
-            failures.append(exc)
-    if failures:
-        raise failures[0]
+    return delivered
 
 
 def notifiers_connect() -> None:
@@ -142,12 +152,12 @@ def notifiers_connect() -> None:
 # --- default notifiers ----------------------------------------------------------------------
 
 
-def email_notify(alert: CrisisAlert) -> None:
+def email_notify(alert: CrisisAlert) -> bool:
     """E-mail through Django's mail backend to CRISIS_ALERT_EMAILS (else ADMINS)."""
     recipients = list(settings.CRISIS_ALERT_EMAILS) or [admin[1] for admin in settings.ADMINS]
     if not recipients:
         logger.warning("crisis alert: no e-mail recipients configured (CRISIS_ALERT_EMAILS)")
-        return
+        return False
     body = (
         f"긴급 위기 신호가 감지되었습니다.\n\n"
         f"단계: {alert.label} ({alert.level})\n"
@@ -158,13 +168,14 @@ def email_notify(alert: CrisisAlert) -> None:
         f"관리 화면에서 대화를 바로 확인해 주세요."
     )
     send_mail(f"[긴급] 상담 위기 신호: {alert.label}", body, settings.DEFAULT_FROM_EMAIL, recipients)
+    return True
 
 
-def webhook_notify(alert: CrisisAlert) -> None:
+def webhook_notify(alert: CrisisAlert) -> bool:
     """POST the alert as JSON to CRISIS_ALERT_WEBHOOK_URL (nothing when unset)."""
     url = settings.CRISIS_ALERT_WEBHOOK_URL
     if not url:
-        return
+        return False
     payload = json.dumps({"event": "crisis_alert", **asdict(alert)}, ensure_ascii=False).encode()
     request = urllib.request.Request(url, data=payload, method="POST",
                                      headers={"Content-Type": "application/json; charset=utf-8"})
@@ -173,3 +184,4 @@ def webhook_notify(alert: CrisisAlert) -> None:
     with opener.open(request, timeout=settings.CRISIS_ALERT_WEBHOOK_TIMEOUT) as response:
         if response.status >= 300:
             raise RuntimeError(f"webhook answered {response.status}")
+    return True

@@ -131,23 +131,24 @@ async def risk_guard(
     """Pass the reply's events on, unless the second opinion finds an urgent level first.
 
     The reply's end waits for the opinion (up to ``CRISIS_CLASSIFIER_TIMEOUT``), so an
-    urgent answer can still replace a reply the model finished quickly.
+    urgent answer can still replace a reply the model finished quickly. Each next event
+    is awaited in a task raced against the opinion; cancelling that task stops the reply
+    generator, which stores what was shown as interrupted.
     """
     if risk is None:
         async for event in events:
             yield event
         return
     shown = False
+    step: asyncio.Future[ReplyEvent] | None = None
     try:
         while True:
             step = asyncio.ensure_future(anext(events))
             if not risk.done():
                 await asyncio.wait({step, risk}, return_when=asyncio.FIRST_COMPLETED)
-            if _raised(risk, rules) and _urgent(risk):
-                step.cancel()  # the reply generator stores what it had as interrupted
-                await asyncio.wait({step})
-                if not step.cancelled() and step.exception() is None:
-                    step.result()
+            if _urgent_raise(risk, rules):
+                await _stop(step)
+                step = None
                 async for event in _escalate(risk, session=session, asked_id=asked_id, reply_id=reply_id,
                                              shown=shown):
                     yield event
@@ -155,37 +156,43 @@ async def risk_guard(
             try:
                 event = await step
             except StopAsyncIteration:
+                step = None
                 return
-            if isinstance(event, ReplyFinished | ReplyFailed) and not risk.done():
-                await asyncio.wait({risk}, timeout=settings.CRISIS_CLASSIFIER_TIMEOUT)
-                if _raised(risk, rules) and _urgent(risk):
+            step = None  # (still set if we were cancelled while waiting: the finally stops it)
+            if isinstance(event, ReplyFinished | ReplyFailed):
+                if not risk.done():
+                    await asyncio.wait({risk}, timeout=settings.CRISIS_CLASSIFIER_TIMEOUT)
+                if _urgent_raise(risk, rules):
                     async for escalated in _escalate(risk, session=session, asked_id=asked_id,
                                                      reply_id=reply_id, shown=shown):
                         yield escalated
                     return
-            if isinstance(event, ReplyFinished | ReplyFailed):
                 await _flag_if_raised(risk, rules, session=session, asked_id=asked_id)
             shown = shown or isinstance(event, ReplyChunk)
             yield event
     finally:
+        if step is not None:
+            await _stop(step)  # cancelled meanwhile: the generator must not be left running
         if not risk.done():
             risk.cancel()
+
+
+async def _stop(step: asyncio.Future[ReplyEvent]) -> None:
+    step.cancel()
+    await asyncio.wait({step})
+    if not step.cancelled():
+        step.exception()  # retrieved: an event or the end nobody will read now
+
+
+def _urgent_raise(risk: asyncio.Task[Assessment | None], rules: Assessment) -> bool:
+    opinion = _opinion(risk)
+    return opinion is not None and opinion.level.rank > rules.level.rank and opinion.level.urgency == "urgent"
 
 
 def _opinion(risk: asyncio.Task[Assessment | None]) -> Assessment | None:
     if not risk.done() or risk.cancelled() or risk.exception() is not None:
         return None
     return risk.result()
-
-
-def _raised(risk: asyncio.Task[Assessment | None], rules: Assessment) -> bool:
-    opinion = _opinion(risk)
-    return opinion is not None and opinion.level.rank > rules.level.rank
-
-
-def _urgent(risk: asyncio.Task[Assessment | None]) -> bool:
-    opinion = _opinion(risk)
-    return opinion is not None and opinion.level.urgency == "urgent"
 
 
 async def _flag_if_raised(risk: asyncio.Task[Assessment | None], rules: Assessment, *, session: ChatSession,

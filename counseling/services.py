@@ -289,11 +289,13 @@ async def reply_stream(
     if prepared.kind == "crisis":
         reply = prepared.reply
         assert reply is not None
+        if prepared.decision_id is not None:
+            # Before the reply goes out, so a client leaving at once cannot skip it; it
+            # returns at once and its failures are logged, never raised here.
+            alert_dispatch(decision_id=prepared.decision_id)
         yield ReplyBegin(reply.pk, req.emotion)
         yield ReplyChunk(reply.content)
         yield ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)
-        if prepared.decision_id is not None:
-            alert_dispatch(decision_id=prepared.decision_id)  # returns at once; failures are logged
         return
 
     assert prepared.asked is not None

@@ -177,14 +177,15 @@ async def test_the_classifier_raising_to_urgent_stops_the_reply_and_sends_the_cr
         connect: Any, session: ChatSession, classifier: FakeOpenAI) -> None:
     classifier.behaviour = Behaviour(reply="그랬군요. " * 40, delay=0.05)  # a long, slow reply
     classifier.route(CLASSIFIER_MARKER, Behaviour(reply='{"level": "plan", "evidence": "date and place set"}',
-                                                  ttft=0.2))
+                                                  ttft=0.5))
     ws = await connect()
-    await request(ws, message="그냥 그날 하려고요", client_msg_id="a1")
-    await request(ws, message="그냥 그날 하려고요")  # busy: one reply at a time
+    await request(ws, message="그냥 그날 하려고요")
+    assert (await ws.receive_json_from())["type"] == "ai_stream_begin"
+    first = await ws.receive_json_from()  # the model's reply is under way when the opinion arrives
+    assert first["type"] == "ai_stream_chunk" and first["data"]["chunk"].startswith("그랬")
     frames = await collect(ws)
-    frames = frames if frames[-1]["type"] == "ai_stream_complete" else await collect(ws)
     assert frames[-1]["data"]["crisis"] is True and frames[-1]["data"]["fullResponse"] == CRISIS_REPLY
-    assert chunks(frames).endswith(CRISIS_REPLY)
+    assert chunks(frames).endswith("\n" + CRISIS_REPLY)
 
     (sent,) = _classifier_requests(classifier)
     assert sent.body["messages"][0] == {"role": "system", "content": RISK_PROMPT}
@@ -269,3 +270,20 @@ async def test_offline_counselor_asks_one_question_and_does_not_repeat_the_check
     assert CHECK_IN_PASSIVE not in second and second.endswith(HELP_LINES)
     answers = [m for m in await messages_of(session) if m.role == "assistant"]
     assert [m.model for m in answers] == ["offline", "offline"]
+
+
+async def test_stopping_a_reply_while_the_classifier_is_out_stores_it_as_interrupted(
+        connect: Any, session: ChatSession, classifier: FakeOpenAI) -> None:
+    classifier.behaviour = Behaviour(reply="천천히 이야기해 보아요. " * 30, delay=0.05)
+    classifier.route(CLASSIFIER_MARKER, Behaviour(reply='{"level": "none", "evidence": "-"}', ttft=2.0))
+    ws = await connect()
+    await request(ws, message="요즘 일이 많아서 힘들어요")
+    assert (await ws.receive_json_from())["type"] == "ai_stream_begin"
+    assert (await ws.receive_json_from())["type"] == "ai_stream_chunk"
+    await ws.send_json_to({"type": "cancel_ai_response"})
+    frames = await collect(ws)
+    assert frames[-1]["type"] == "ai_stream_complete" and frames[-1]["data"]["stopped"] is True
+    _asked, answer = await messages_of(session)
+    assert answer.status == MessageStatus.INTERRUPTED and answer.content
+    await request(ws, message="다시 말해 볼게요")  # the session is free again
+    assert (await collect(ws))[-1]["type"] == "ai_stream_complete"
