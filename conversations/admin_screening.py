@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from conversations import moderation
 from conversations.auth import request_user
 from conversations.models import ScreeningDecision
 from conversations.pii import preview
@@ -55,7 +56,7 @@ class ScreeningDecisionAdmin(admin.ModelAdmin):
                     "alerted_at", "reviewed_at")
     list_filter = (PendingFilter, LevelFilter, "urgent", "source")
     list_select_related = ("session", "message")
-    ordering = ("-urgent", "-rank", "-created_at")
+    ordering = ("-rank", "-created_at")
     actions = ("mark_reviewed",)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -87,5 +88,14 @@ class ScreeningDecisionAdmin(admin.ModelAdmin):
 
     @admin.action(description="선택한 기록을 검토 완료로 표시", permissions=["review"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[ScreeningDecision]) -> None:
-        done = sum(screening_review(decision=decision, actor=request_user(request)) for decision in queryset)
+        actor = request_user(request)
+        done = 0
+        for decision in queryset.select_related("message"):
+            if decision.reviewed_at is not None:
+                continue
+            # Through the message where there is one: the review is recorded with who and when.
+            if decision.message is not None:
+                moderation.message_review(message=decision.message, actor=actor)
+            screening_review(decision=decision, actor=actor)  # a no-op when the message's review did it
+            done += 1
         self.message_user(request, f"기록 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from conversations.safety.kiwi import kiwi_warm
-from conversations.safety.levels import URGENT_LEVELS, Level, Urgency, higher
+from conversations.safety.levels import URGENT_LEVELS, Level, Urgency
 from conversations.safety.output import (
     CATEGORY_HARASSMENT,
     CATEGORY_MEDICAL,
@@ -58,7 +58,6 @@ __all__ = [
     "check_in",
     "crisis_reply",
     "fixed_reply",
-    "higher",
     "kiwi_warm",
     "needs_context",
     "screen_input",

@@ -25,10 +25,5 @@ def kiwi() -> Any:
     return _kiwi
 
 
-def morphemes(text: str) -> str:
-    """``text`` as " form/TAG form/TAG … ": verbs and adjectives as their stems, one space apart."""
-    return " " + " ".join(f"{token.form}/{token.tag}" for token in kiwi().tokenize(text)) + " "
-
-
 def kiwi_warm() -> None:
-    morphemes("워밍업으로 한 문장을 분석해 둬요.")
+    kiwi().tokenize("워밍업으로 한 문장을 분석해 둬요.")

@@ -73,8 +73,3 @@ _LABELS = {
     Level.SELF_HARM: "최근 자해·시도",
 }
 URGENT_LEVELS = frozenset(level for level in Level if level.urgency == Urgency.URGENT)
-LEVEL_CHOICES = [(level.value, level.label) for level in Level]
-
-
-def higher(a: Level, b: Level) -> Level:
-    return a if a.rank >= b.rank else b

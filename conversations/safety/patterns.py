@@ -1,6 +1,6 @@
 """A small pattern language over Kiwi's morphemes, so rules read like the Korean they match.
 
-The analysed text is " form/TAG form/TAG … " (see ``kiwi.morphemes``). A pattern is a
+The analysed text is one sentence as " form/TAG form/TAG … " (``screen._analyse``). A pattern is a
 space-separated sequence of:
 
 - ``죽|뒤지/V``: one morpheme whose form is one of the alternatives and whose tag starts
