@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from conversations.safety.levels import Level
 from conversations.safety.normalise import compile_nfkc
-from conversations.safety.patterns import compile_seq
+from conversations.safety.patterns import anchors, compile_seq
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,18 @@ class Rule:
     # An act, not a wish: "동생이 그었어요" is the brother's act; a wish ("싶다") is the
     # speaker's unless it is reported ("싶대요").
     act: bool = False
+    # Forms one of which each pattern needs (``patterns.anchors``): most sentences have none.
+    anchors: tuple[frozenset[str] | None, ...] = ()
+
+    def may_match(self, forms: frozenset[str]) -> bool:
+        """Whether a sentence with these morpheme forms can match at all."""
+        return all(needed is None or not needed.isdisjoint(forms) for needed in self.anchors)
 
 
 def rule(id: str, level: Level, *all_of: str | tuple[str, ...], negatable: bool = True, act: bool = False) -> Rule:
-    patterns = tuple(compile_seq(*(spec if isinstance(spec, tuple) else (spec,))) for spec in all_of)
-    return Rule(id=id, level=level, all_of=patterns, negatable=negatable, act=act)
+    specs = [spec if isinstance(spec, tuple) else (spec,) for spec in all_of]
+    return Rule(id=id, level=level, all_of=tuple(compile_seq(*alternatives) for alternatives in specs),
+                negatable=negatable, act=act, anchors=tuple(anchors(*alternatives) for alternatives in specs))
 
 
 P, A, M, IN, PL, PR, SH = (Level.PASSIVE, Level.ACTIVE, Level.METHOD, Level.INTENT, Level.PLAN,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conversations.safety import harm
 from conversations.safety.kiwi import kiwi
@@ -74,9 +75,16 @@ CLEAR = Assessment(level=Level.NONE)
 
 
 @dataclass
+class _Sentence:
+    morphs: str  # " form/TAG form/TAG … "
+    spans: list[tuple[int, int]]  # each morpheme's characters in the analysed text
+    forms: frozenset[str]
+
+
+@dataclass
 class _Analysis:
     text: str  # the analysed text
-    sentences: list[tuple[str, list[tuple[int, int]]]]  # morpheme string, token char spans
+    sentences: list[_Sentence]
 
 
 def _prepare(text: str) -> tuple[str, bool]:
@@ -89,18 +97,21 @@ def _prepare(text: str) -> tuple[str, bool]:
 
 
 def _analyse(text: str) -> _Analysis:
-    sentences: list[tuple[str, list[tuple[int, int]]]] = []
-    parts: list[str] = []
-    spans: list[tuple[int, int]] = []
+    sentences: list[_Sentence] = []
+    tokens: list[Any] = []
     for token in kiwi().tokenize(text):
-        parts.append(f"{token.form}/{token.tag}")
-        spans.append((token.start, token.start + token.len))
+        tokens.append(token)
         if token.tag == "SF":
-            sentences.append((" " + " ".join(parts) + " ", spans))
-            parts, spans = [], []
-    if parts:
-        sentences.append((" " + " ".join(parts) + " ", spans))
+            sentences.append(_sentence(tokens))
+            tokens = []
+    if tokens:
+        sentences.append(_sentence(tokens))
     return _Analysis(text=text, sentences=sentences)
+
+
+def _sentence(tokens: list[Any]) -> _Sentence:
+    return _Sentence(morphs=" " + " ".join(f"{t.form}/{t.tag}" for t in tokens) + " ",
+                     spans=[(t.start, t.start + t.len) for t in tokens], forms=frozenset(t.form for t in tokens))
 
 
 def _surface(analysis: _Analysis, morphs: str, spans: list[tuple[int, int]], start: int, end: int) -> str:
@@ -126,8 +137,11 @@ def _negated(morphs: str, end: int) -> bool:
 
 def _findings(analysis: _Analysis) -> list[_Finding]:
     found: list[_Finding] = []
-    for morphs, spans in analysis.sentences:
-        for item in RULES:
+    for sentence in analysis.sentences:
+        morphs, spans = sentence.morphs, sentence.spans
+        for item in _candidates(sentence.forms):
+            if not item.may_match(sentence.forms):
+                continue
             match = _first_live_match(item, morphs)
             if match is None:
                 continue
@@ -150,6 +164,26 @@ def _wished(morphs: str, match: re.Match[str]) -> bool:
     return bool(SELF_WISH.search(morphs, match.start(), end))
 
 
+# Rules by the forms their first pattern can start with: a sentence is tried only against
+# the rules one of its forms can start (most ordinary sentences: none).
+_BY_FORM: dict[str, set[int]] = {}
+_ALWAYS: set[int] = set()
+for _index, _rule in enumerate(RULES):
+    _first = _rule.anchors[0] if _rule.anchors else None
+    if _first is None:
+        _ALWAYS.add(_index)
+    else:
+        for _form in _first:
+            _BY_FORM.setdefault(_form, set()).add(_index)
+
+
+def _candidates(forms: frozenset[str]) -> list[Rule]:
+    indexes = set(_ALWAYS)
+    for form in forms:
+        indexes.update(_BY_FORM.get(form, ()))
+    return [RULES[index] for index in sorted(indexes)]
+
+
 def _first_live_match(item: Rule, morphs: str) -> re.Match[str] | None:
     """The rule's first match that is not negated, preferring one the speaker wishes."""
     live = [m for m in item.all_of[0].finditer(morphs) if not item.negatable or not _negated(morphs, m.end())]
@@ -157,7 +191,7 @@ def _first_live_match(item: Rule, morphs: str) -> re.Match[str] | None:
 
 
 def _cues(pattern: re.Pattern[str], analysis: _Analysis) -> bool:
-    return any(pattern.search(morphs) for morphs, _ in analysis.sentences)
+    return any(pattern.search(sentence.morphs) for sentence in analysis.sentences)
 
 
 _TIME = "오늘|내일|모레|주말|새벽|밤|토요일|일요일|월요일|화요일|수요일|목요일|금요일|이따|날"
@@ -235,7 +269,7 @@ def _assess_one(text: str) -> tuple[Assessment, bool]:
         # Kiwi now and then splits a keyword it should not ("자해 같아요" -> 자/IC 해/NNG):
         # the bare words still count.
         for word, rule_id in _KEYWORDS:
-            if word in prepared and not any(f" {word}/" in morphs for morphs, _ in analysis.sentences):
+            if word in prepared and not any(word in sentence.forms for sentence in analysis.sentences):
                 findings.append(_Finding(rule_id, Level.ACTIVE, True, word))
                 break
     english = _english(prepared)
