@@ -170,6 +170,7 @@ def sessions_purge(*, cutoff: datetime, batch_size: int = 500, progress: Progres
 ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (Message, ("text", "blocked_text")),
     (CounselorNote, ("text",)),
+    (ScreeningDecision, ("matched",)),
 )
 
 

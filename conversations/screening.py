@@ -38,6 +38,8 @@ def screening_flags(assessment: Assessment) -> list[str]:
 
 
 def screening_detail(assessment: Assessment) -> str:
+    if assessment.level == Level.NONE:
+        return ""
     return f"{assessment.level.value}: {','.join(assessment.evidence)}"[:200]
 
 
