@@ -47,7 +47,7 @@ P, A, M, IN, PL, PR, SH = (Level.PASSIVE, Level.ACTIVE, Level.METHOD, Level.INTE
 _WILL = ("ᆯ|을/ETM 거|것|꺼/NNB 이/VCP", "ᆯ|을/ETM 생각|계획|작정/NNG 이/VCP", "으려고|려고|려고요|으려고요|려/E",
          "ᆯ래|을래/E", "기/ETN 로/J", "겠/EP 다고/E")
 _DIE = "죽|뒤지/V"
-_NOBODY_CARES = "상관없|괜찮|슬퍼하|모르/V|N"
+_NOBODY_CARES = "상관없|괜찮|슬퍼하|모르|돌아가/V|N"
 _DEATH_WORD = ("죽|뒤지/V", "자살/N", "목숨/N", "끝내/V", "뛰어내리|뛰어들/V", "생/N ~1 마감")
 _PLACE = "옥상|다리|한강|난간|철로|선로|절벽/N"
 _METHOD_ACT = ("뛰어내리|뛰어들/V", "목/N ~1 매/V", "목매/V", "번개탄/N ~2 피우/V", "약|수면제|진통제/N ~3 먹|삼키/V",
@@ -66,7 +66,9 @@ RULES: tuple[Rule, ...] = (
     rule("passive.hope_dead", P, f"{_DIE} %3 으면|면/EC ~2 좋|하|편하|낫/V"),
     rule("passive.vanish", P, ("사라지/V %3 싶/VX", "없/VA 어/EC 지/VX %3 싶/VX",
                                "사라지/V %3 으면|면/EC ~2 좋|하/V", "없/VA 어/EC 지/VX %3 으면|면/EC ~2 좋|하/V")),
-    rule("passive.sleep_forever", P, "잠들/VV %3 으면|면/EC ~2 좋|하/V", "이대로|영원히|그대로|영영/*"),
+    rule("passive.sleep_forever", P, ("잠들|자/VV %3 으면|면/EC ~2 좋|하/V", "잠들|자/VV %3 싶/VX"),
+         "이대로|영원히|그대로|영영/*"),
+    rule("passive.nothing_left", P, "미련/N ~2 없/VA", "세상|삶|인생|이승/N"),
     rule("passive.no_wish_to_live", P, ("살/VV 기/ETN 싫/VA", "살/VV %1 고/EC 싶/VX 지/EC */JX|JKS? 않/VX",
                                         "그만/MAG 살/VV", "살/VV 어서/EC 뭐/NP", "왜/MAG ~2 살/VV 어야/EC"),
          negatable=False),
@@ -86,7 +88,7 @@ RULES: tuple[Rule, ...] = (
     rule("passive.life_is_pain", P, ("살/VV 어/EC 있/VX 는/ETM 거|것/NNB ~3 고통|지옥|벌|형벌|고문/NNG",
                                      "사/VV 는/ETM 거|것/NNB ~3 지옥|형벌|고문/NNG")),
     rule("passive.end_life", P, ("끝내|그만두|그만하|포기하|마감하|포기/V|N ~4 싶/VX", "그만/MAG 하/VV ~2 싶/VX",
-                                 "끝나/VV %2 으면|면/EC ~2 좋|하/V"), "삶|인생|생|목숨/NNG"),
+                                 "끝나/VV %2 으면|면/EC"), "삶|인생|생|목숨/NNG"),
     rule("passive.end_everything", P, "모든/MM 거|것/NNB ~2 끝내/VV %3 싶/VX"),
     rule("passive.all_over", P, "모든/MM 거|것/NNB ~1 끝나/VV 었/EP 으면/EC"),
     rule("passive.heaven", P, "하늘나라|저세상|천국|저승/N ~2 가/VV %3 싶/VX"),
@@ -95,7 +97,7 @@ RULES: tuple[Rule, ...] = (
     rule("active.suicide", A, "자살/N"),
     rule("active.take_life", A, ("목숨/N ~2 끊/VV", "생/N ~1 마감", "극단/NNG 적/XSN ~2 선택|생각/NNG",
                                  "스스로|자신|나|저/* ~3 죽이|없애/VV", "스스로/MAG ~2 죽/VV",
-                                 "손/NNG 으로/JKB 끝내/VV")),
+                                 "손/NNG 으로/JKB 끝내/VV", "생/N ~2 끝내/VV", "스스로/MAG ~3 끝내/VV")),
     rule("active.might_die", A, (f"{_DIE} %3 ᆯ까|을까/E", f"{_DIE} 어야/EC 겠/EP", f"{_DIE} 어야/EC 하/VX 겠/EP")),
     rule("active.self_harm_urge", A, "자해/N", act=True),
     # --- C-SSRS 3: method -------------------------------------------------------------------
@@ -116,6 +118,7 @@ RULES: tuple[Rule, ...] = (
     rule("method.where_to_jump", M, "뛰어내리|뛰어들/V", "어디|어떻|확실|몇|높/*"),
     rule("method.jump", M, ("뛰어내리|뛰어들/V %3 싶/VX", "뛰어내리|뛰어들/V %2 ᆯ까|을까/E")),
     rule("method.hanging", M, ("목/N ~1 매/V", "목매/V"), "아프|고통|걸리|얼마|어떻/*"),
+    rule("method.where_to_get", M, "번개탄|밧줄|농약|수면제|청산가리/N ~4 어디|어떻/* ~3 사|살|구하|구입/*"),
     rule("method.charcoal", M, "번개탄|연탄/N ~3 피우/V %2 면|으면/EC"),
     # --- C-SSRS 4: intent ---------------------------------------------------------------------
     rule("intent.will_die", IN, _will(_DIE) + _will("자살/N 하/XSV") + _will("끝내/VV") + _will("끊/VV"),
@@ -139,7 +142,8 @@ RULES: tuple[Rule, ...] = (
                                           "목매/V ~1 끈|줄/N ~3 준비|사|구하/*"), act=True),
     rule("preparation.pills", PR, ("수면제|약|진통제|수면유도제|신경안정제/NNG ~6 모으|쌓|사재기/*",
                                    "수면제|진통제|수면유도제/NNG ~5 사/VV %1 두|놓/VX"), act=True),
-    rule("preparation.farewell", PR, ("작별/N ~1 인사/N", "마지막/N ~2 인사|편지|글|메시지|선물/N"), act=True),
+    rule("preparation.farewell", PR, ("작별/N ~1 인사/N", "마지막/N ~2 인사|편지|글|메시지|선물/N",
+                                      "남기/V ~2 편지|쪽지|영상|유언/N"), act=True),
     rule("preparation.giving_away", PR, "물건|재산|옷|책/N ~8 나누|나눠주|주/V ~2 주/VX", "아끼|소중|전|모든/*",
          act=True),
     rule("preparation.bequest", PR, "물건|재산|통장|반려|고양이|강아지/N ~6 주/V 라고|으라고/E", act=True),
@@ -158,6 +162,12 @@ RULES: tuple[Rule, ...] = (
          "손목|팔|허벅지|몸|살|라이터|칼|커터|면도칼|면도날|머리/N", "긁|박|긋|그|지지|내|대/V", act=True),
     rule("self_harm.overdose", SH, (f"{_PILLS} ~5 한꺼번에|많이|통|번에|왕창|잔뜩|전부|몽땅/* ~3 먹|넣|삼키/V %2 었/EP",
                                     f"{_PILLS} ~3 털/V ~1 넣/V"), act=True),
+    # "수면제 20알 먹었어요": two-digit counts only ("두통약 2알" is a dose).
+    Rule("self_harm.overdose_count", SH, (re.compile(
+        r"(?<= )(?:수면제|약|진통제|수면유도제|신경안정제)/N[^ ]* (?:[^ /]+/(?!SF)[^ ]* ){0,3}[1-9][0-9]+/SN "
+        r"(?:알|정|개)/N[^ ]* (?:[^ /]+/(?!SF)[^ ]* ){0,3}(?:먹|삼키)/V[^ ]* "
+        r"(?:[^ /]+/(?:E|J|VX|XS)[^ ]* ){0,2}었/EP"),),
+         act=True, anchors=(frozenset({"수면제", "약", "진통제", "수면유도제", "신경안정제"}),)),
     rule("self_harm.overdose_treated", SH, f"{_PILLS} ~5 먹|삼키/V", "응급실|위세척|입원/N", act=True),
     rule("self_harm.attempt", SH, ("목/N ~1 매/V %1 었/EP", "목매/V %1 었/EP", "시도/N ~2 하/V|XSV %1 었/EP|ETM"),
          "죽|자살/V|N", act=True),
@@ -192,7 +202,7 @@ HELPING = compile_seq("돕|도와주|위로하|말리/V", "도움|위로/N", "�
 
 MENTION_CUES = compile_seq(
     "뉴스|기사|소식|보도|드라마|영화|소설|책|웹툰|논문|캠페인|포스터|교육|예방|통계|센터|번호|효과|장례식|장례|"
-    "유가족|연예인|가수|배우|유명인|아이돌|베르테르|자살률|주인공|인물|사망|장면/N",
+    "유가족|연예인|가수|배우|유명인|아이돌|베르테르|자살률|주인공|인물|사망|장면|다큐|다큐멘터리|방송|프로그램/N",
     "률/XSN", "세상/N ~1 떠나/V", "돌아가시/V", "돌아가/V 시|으시/EP", "oecd/*",
 )
 HISTORY_CUES = compile_seq(
