@@ -500,6 +500,8 @@ def server_env(database_url: str, args: argparse.Namespace, prefix: str, base_ur
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url, "CACHE_KEY_PREFIX": prefix,
         "LLM_BASE_URL": base_url, "LLM_API_KEY": "x", "LOG_LEVEL": "WARNING", "COUNSELING_RATE": BENCH_RATE,
+        # The risk classifier's request would be counted as the reply's: the reply path alone.
+        "CRISIS_LLM_CLASSIFIER": "0",
     })  # fmt: skip
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url

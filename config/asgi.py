@@ -68,6 +68,12 @@ application = Lifespan(
     )
 )
 
+# The crisis screen's analyser takes about 2 s to build and run once: done now, before
+# the first user message, and frozen with the rest below.
+from conversations.safety import kiwi_warm  # noqa: E402
+
+kiwi_warm()
+
 # Everything loaded so far lives as long as the process. Frozen, the collector's full
 # passes skip it: they took about 70 ms each with it, a pause every live stream felt.
 gc.freeze()

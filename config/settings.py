@@ -290,6 +290,24 @@ MAICE_AGENT_CONCURRENCY = env_int("MAICE_AGENT_CONCURRENCY", 200, minimum=1, max
 # A worker's request left unacknowledged this long (its worker died) is claimed by another.
 MAICE_AGENT_CLAIM_IDLE_MS = env_int("MAICE_AGENT_CLAIM_IDLE_MS", 3000, minimum=200)
 
+# --- Crisis screening and alerts -------------------------------------------------------------
+
+# The LLM's second opinion on risk, beside each counseling reply (only with LLM_BASE_URL).
+CRISIS_LLM_CLASSIFIER = env_bool("CRISIS_LLM_CLASSIFIER", True)
+CRISIS_CLASSIFIER_MODEL = env_str("CRISIS_CLASSIFIER_MODEL") or LLM_MODEL
+# How long a finished reply waits for the second opinion before it is let through.
+CRISIS_CLASSIFIER_TIMEOUT = env_float("CRISIS_CLASSIFIER_TIMEOUT", 8.0, minimum=0.1)
+# Who hears of an urgent screening: dotted paths of notifier callables.
+CRISIS_ALERT_NOTIFIERS = env_list("CRISIS_ALERT_NOTIFIERS", ["conversations.alerts.email_notify",
+                                                             "conversations.alerts.webhook_notify"])
+CRISIS_ALERT_EMAILS = env_list("CRISIS_ALERT_EMAILS")
+CRISIS_ALERT_WEBHOOK_URL = env_str("CRISIS_ALERT_WEBHOOK_URL")
+CRISIS_ALERT_WEBHOOK_TIMEOUT = env_float("CRISIS_ALERT_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+
 # --- Streams, sockets, retention ------------------------------------------------------------
 
 STREAM_FLUSH_MS = env_int("STREAM_FLUSH_MS", 50, minimum=0, maximum=1000)

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -33,6 +33,7 @@ from conversations.models import (
     Message,
     ModerationAction,
     Product,
+    ScreeningDecision,
     TranscriptAccess,
 )
 from conversations.pii import preview
@@ -338,6 +339,14 @@ class MessageAdmin(TranscriptStaffAdmin):
     ordering = ("-created_at", "-id")
     actions = ("hide", "unhide", "mark_reviewed", "mark_sessions_reviewed")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        # Urgent first: the highest screening level of each message, unscreened ones last.
+        rank = (ScreeningDecision.objects.filter(message=OuterRef("pk")).order_by("-rank").values("rank")[:1])
+        return super().get_queryset(request).annotate(risk_rank=Subquery(rank, output_field=IntegerField()))
+
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        return [F("risk_rank").desc(nulls_last=True), "-created_at", "-id"]
+
     @admin.display(description="세션", ordering="session__key")
     def session_link(self, obj: Message) -> str:
         return _session_link(obj.session_id, obj.session.key)
@@ -437,3 +446,5 @@ class ApiTokenAdmin(ReadOnlyAdmin):
         for token in active:
             token_revoke(token=token)
         self.message_user(request, f"토큰 {len(active)}개를 폐기했습니다.", messages.SUCCESS)
+
+from conversations import admin_screening  # noqa: E402,F401 - registers the crisis-screening queue

@@ -9,6 +9,8 @@ class ConversationsConfig(AppConfig):
     verbose_name = "대화 기록"
 
     def ready(self) -> None:
+        from conversations.alerts import notifiers_connect
         from conversations.sqlite import sqlite_wal_keep
 
+        notifiers_connect()
         connection_created.connect(sqlite_wal_keep, dispatch_uid="conversations.sqlite_wal_keep")

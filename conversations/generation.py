@@ -18,7 +18,7 @@ from django.conf import settings
 
 from conversations.aio import run_db
 from conversations.leases import STREAMING_REPLIES, lease_acquire, lease_release
-from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, Usage, get_provider
+from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
 from conversations.services import message_finalize, message_progress
@@ -95,6 +95,22 @@ class _Progress:
         await lease_release(STREAMING_REPLIES, str(self.message_id))
 
 
+async def _with_tail(stream: AsyncIterator[StreamItem], tail: str) -> AsyncGenerator[StreamItem, None]:
+    """``stream`` with ``tail`` as its last text (before usage): fixed words the reply must end with."""
+    try:
+        async for item in stream:
+            if isinstance(item, Usage) and tail:
+                yield TextDelta(" " + tail)
+                tail = ""
+            yield item
+        if tail:
+            yield TextDelta(" " + tail)
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def _within(source: AsyncIterator[StreamItem], time_limit: float) -> AsyncGenerator[StreamItem, None]:
     """``source``, ended with ``LLM_TIMEOUT`` once ``time_limit`` seconds have passed."""
     deadline = time.monotonic() + time_limit
@@ -115,7 +131,7 @@ async def _within(source: AsyncIterator[StreamItem], time_limit: float) -> Async
 
 async def reply_generate(
     *, assistant: Message, request: ChatRequest, started: float,
-    fallback: str = SAFE_FALLBACK_REPLY, time_limit: float | None = None,
+    fallback: str = SAFE_FALLBACK_REPLY, time_limit: float | None = None, tail: str = "",
 ) -> AsyncGenerator[ReplyEvent, None]:
     """Stream the model's reply to ``request`` into ``assistant``.
 
@@ -124,10 +140,13 @@ async def reply_generate(
     ``ReplyStarted`` yielded, once the upstream has it, while the model works on its
     first token. The text so far is saved every ``STREAM_SAVE_MS``, so a crash leaves the
     partial text behind. A blocked reply is replaced by ``fallback`` (the product's own
-    words); ``time_limit`` is a product's limit on the whole reply.
+    words); ``time_limit`` is a product's limit on the whole reply; ``tail`` is fixed text
+    the reply ends with (the help lines after a check-in).
     """
     provider = get_provider()
     stream = provider.stream(request)
+    if tail:
+        stream = _with_tail(stream, tail)
     if time_limit is not None:
         stream = _within(stream, time_limit)
     source = coalesce(stream, interval=settings.STREAM_FLUSH_MS / 1000)

@@ -216,3 +216,38 @@ class TranscriptAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff} {self.kind} {self.session_id}"
+
+
+class ScreeningDecision(models.Model):
+    """One crisis-screening decision on a user message: its level, why, and who decided."""
+
+    class Source(models.TextChoices):
+        RULES = "rules", "규칙"
+        LLM = "llm", "LLM 분류"
+        MODERATION = "moderation", "모더레이션"
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="screenings")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="screenings")
+    level = models.CharField(max_length=16)
+    # Level.rank, stored so the queue sorts urgent first in SQL.
+    rank = models.PositiveSmallIntegerField()
+    urgent = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.RULES)
+    evidence = models.CharField(max_length=200, blank=True)  # rule ids or the classifier's reason code
+    # Words of the user's message (or the classifier's reason): encrypted like the message.
+    matched = EncryptedTextField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "위기 선별 기록"
+        verbose_name_plural = "위기 선별 기록"
+        ordering = ["-rank", "-created_at"]
+        indexes = [models.Index(fields=["reviewed_at", "-rank", "-created_at"], name="screening_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.level} ({self.source}) {self.session_id}"

@@ -30,6 +30,7 @@ from conversations.models import (
     Message,
     ModerationAction,
     ReviewState,
+    ScreeningDecision,
     TranscriptAccess,
 )
 from conversations.reports import sessions_expired
@@ -100,6 +101,9 @@ def message_review(*, message: Message, actor: User) -> bool:
             return False
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["reviewed_at"])
+        # Its screening decisions leave the crisis queue (and the admin banner) with it.
+        ScreeningDecision.objects.filter(message=locked, reviewed_at__isnull=True).update(
+            reviewed_at=locked.reviewed_at, reviewed_by=actor)
         _record(kind=ModerationAction.Kind.REVIEW_MESSAGE, actor=actor, session_id=locked.session_id, message=locked)
     message.reviewed_at = locked.reviewed_at
     return True
@@ -120,6 +124,8 @@ def session_review(*, session: ChatSession, actor: User) -> bool:
         # update_fields leaves last_activity_at alone: review is not user activity.
         locked.save(update_fields=["review_state", "reviewed_by", "reviewed_at"])
         Message.objects.filter(session=locked, flagged=True, reviewed_at__isnull=True).update(reviewed_at=now)
+        ScreeningDecision.objects.filter(session=locked, reviewed_at__isnull=True).update(reviewed_at=now,
+                                                                                          reviewed_by=actor)
         _record(kind=ModerationAction.Kind.REVIEW_SESSION, actor=actor, session_id=locked.pk)
     session.review_state, session.reviewed_by, session.reviewed_at = ReviewState.REVIEWED, actor, now
     return True
@@ -164,6 +170,7 @@ def sessions_purge(*, cutoff: datetime, batch_size: int = 500, progress: Progres
 ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (Message, ("text", "blocked_text")),
     (CounselorNote, ("text",)),
+    (ScreeningDecision, ("matched",)),
 )
 
 

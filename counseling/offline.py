@@ -80,6 +80,8 @@ def counseling_reply(request: ChatRequest) -> str:
         first_sentence = re.match(r".+?[.?!](?=\s|$)", reflection)
         reflection = first_sentence.group(0) if first_sentence else reflection
         reflection += f" {theme} 때문에 마음이 많이 쓰이시는 것 같아요."
+    if request.context.get("risk") in ("passive", "active"):
+        return reflection  # the service follows with its own check-in question
     distortion = next((question for pattern, question in _DISTORTIONS if pattern.search(user_text)), None)
     question = distortion or _pick(_QUESTIONS[emotion], seed // 7)
     return f"{reflection} {question}"

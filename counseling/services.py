@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.aio import run_db
+from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, InvalidMessage, MessageTooLong, RateLimited, SessionEnded
 from conversations.generation import (
     ReplyChunk,
@@ -24,15 +25,16 @@ from conversations.generation import (
     ReplyStarted,
     reply_generate,
 )
-from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest, get_provider
+from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_hit_async
-from conversations.safety import Screening, crisis_reply, screen_input
+from conversations.risk import moderation_assess, risk_guard, risk_start
+from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, needs_context
+from conversations.safety.replies import guidance
+from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
 from conversations.services import message_append, message_finalize
 from counseling.prompts import emotion_normalize, system_prompt
-
-SAFETY_MODEL = "safety"
 
 # --- Sessions ---------------------------------------------------------------------------
 
@@ -129,6 +131,8 @@ class _Prepared:
     kind: Literal["generate", "crisis", "replay"]
     reply: Message  # generate: the new streaming row; crisis, replay: the stored answer
     history: list[ChatMessage] = field(default_factory=list)
+    asked: Message | None = None  # generate: the user's message, committed
+    decision_id: int | None = None  # crisis: the stored urgent screening decision, to alert on
 
 
 def _model_name() -> str:
@@ -151,21 +155,23 @@ def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
     return _Prepared("replay", reply=reply)
 
 
-def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Screening) -> _Prepared:
+def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessment, text: str) -> _Prepared:
     # A person in crisis is answered at once: no rate limit, no lock, no model, no queue.
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                    client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
-                                   flags=[Flag.CRISIS], flag_detail=f"{screening.category}: {screening.matched}")
-            answer = message_append(session=session, role=Role.ASSISTANT, text=crisis_reply(screening.category or ""),
+                                   flags=[Flag.CRISIS], flag_detail=screening_detail(screening))
+            answer = message_append(session=session, role=Role.ASSISTANT, text=text,
                                     reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
+            decision = screening_record(session=session, message=asked, assessment=screening,
+                                        source=screening.source)
     except IntegrityError:
         return _replay(session=session, client_msg_id=req.client_msg_id)
-    return _Prepared("crisis", reply=answer)
+    return _Prepared("crisis", reply=answer, decision_id=decision.pk if decision.urgent else None)
 
 
-def _reply_prepare(*, session: ChatSession, req: ReplyRequest) -> _Prepared:
+def _reply_prepare(*, session: ChatSession, req: ReplyRequest, screening: Assessment) -> _Prepared:
     """The user message (committed before the model is called), the history, the reply row.
 
     One transaction on one pooled connection. ``session`` was checked to be the user's
@@ -176,31 +182,43 @@ def _reply_prepare(*, session: ChatSession, req: ReplyRequest) -> _Prepared:
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
-                                   client_msg_id=req.client_msg_id, client_timestamp=req.timestamp)
+                                   client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
+                                   flags=screening_flags(screening), flag_detail=screening_detail(screening))
+            if screening.level != Level.NONE:
+                screening_record(session=session, message=asked, assessment=screening, source=screening.source)
             reply = message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
                                    reply_to=asked, model=_model_name(), emotion=req.emotion)
     except IntegrityError:
         return _replay(session=session, client_msg_id=req.client_msg_id)
     history = history_window(session=session, limit=settings.COUNSELING_HISTORY_WINDOW, before_id=asked.pk)
-    return _Prepared("generate", reply=reply, history=history)
+    return _Prepared("generate", reply=reply, history=history, asked=asked)
 
 
-def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None) -> ChatRequest:
+def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None,
+                      level: Level = Level.NONE) -> ChatRequest:
+    extra = guidance(level)
+    system = (ChatMessage("system", system_prompt(emotion)), *([ChatMessage("system", extra)] if extra else []))
     return ChatRequest(
         product=Product.COUNSELING,
-        messages=(ChatMessage("system", system_prompt(emotion)), *history, ChatMessage("user", text)),
+        messages=(*system, *history, ChatMessage("user", text)),
         model=settings.COUNSELING_LLM_MODEL,
         temperature=settings.COUNSELING_TEMPERATURE,
         top_p=settings.COUNSELING_TOP_P,
         max_tokens=settings.COUNSELING_MAX_TOKENS,
-        context={"emotion": emotion},
+        context={"emotion": emotion, "risk": level.value},
     )
 
 
-async def _screen(text: str) -> Screening:
-    screening = screen_input(text)
-    if not screening.flagged and settings.LLM_MODERATION and await get_provider().moderate(text):
-        return Screening(flagged=True, category="moderation", matched=None)
+async def _screen(text: str, session: ChatSession) -> Assessment:
+    """The rules' level (with the last user turns when they could change it), then moderation's."""
+    screening = assess(text)
+    if needs_context(screening):
+        previous = await run_db(user_turns_recent, session_id=session.pk, limit=3)
+        screening = assess(text, previous=previous)
+    if settings.LLM_MODERATION and screening.level.urgency != "urgent":
+        moderated = await moderation_assess(text)
+        if moderated is not None and moderated.level.rank > screening.level.rank:
+            return moderated
     return screening
 
 
@@ -228,10 +246,15 @@ async def reply_stream(
     ``session`` must be the user's own (checked when the socket attached).
     """
     req = reply_request_parse(data)
-    screening = await _screen(req.message)
-    if screening.flagged:
-        for event in _stored_events(await run_db(_crisis_store, session=session, req=req, screening=screening),
-                                    req.emotion):
+    screening = await _screen(req.message, session)
+    fixed = fixed_reply(screening.level)
+    if fixed is not None:
+        crisis = await run_db(_crisis_store, session=session, req=req, screening=screening, text=fixed)
+        if crisis.decision_id is not None:
+            # Before the reply goes out, so a client leaving at once cannot skip it; it
+            # returns at once and its failures are logged, never raised here.
+            alert_dispatch(decision_id=crisis.decision_id)
+        for event in _stored_events(crisis, req.emotion):
             yield event
         return
 
@@ -254,7 +277,7 @@ async def reply_stream(
             prepared = _Prepared("replay", reply=stored)
         else:
             # Shielded: the rows get written either way; cancelled meanwhile, we settle the reply row.
-            preparing = asyncio.ensure_future(run_db(_reply_prepare, session=session, req=req))
+            preparing = asyncio.ensure_future(run_db(_reply_prepare, session=session, req=req, screening=screening))
             try:
                 prepared = await asyncio.shield(preparing)
             except asyncio.CancelledError:
@@ -265,12 +288,26 @@ async def reply_stream(
                 yield event
             return
 
-        request = reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion)
-        async with aclosing(reply_generate(assistant=prepared.reply, request=request, started=started)) as events:
+        assert prepared.asked is not None
+        request = reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion,
+                                    level=screening.level)
+        tail = check_in(screening.level, earlier=[m.content for m in prepared.history[-4:]])
+        # The second opinion (a model's risk classification) runs beside the reply.
+        risk = risk_start(text=req.message, previous=[m.content for m in prepared.history if m.role == "user"],
+                          rules=screening)
+        generating = reply_generate(assistant=prepared.reply, request=request, started=started, tail=tail)
+        guarded = risk_guard(generating, risk, session=session, asked_id=prepared.asked.pk,
+                             reply_id=prepared.reply.pk, rules=screening)
+        begun = False
+        async with aclosing(generating), aclosing(guarded) as events:
             async for item in events:
                 if isinstance(item, ReplyStarted):
+                    begun = True
                     yield ReplyBegin(item.message_id, req.emotion)
                     continue
+                if not begun:  # the second opinion replaced the reply before the model began
+                    begun = True
+                    yield ReplyBegin(prepared.reply.pk, req.emotion)
                 if isinstance(item, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
                     released = True

@@ -87,6 +87,9 @@ def fake_llm(settings: Any) -> Iterator[FakeOpenAI]:
         settings.LLM_API_KEY = "test-key"
         settings.LLM_READ_TIMEOUT = 1.0
         settings.LLM_MAX_RETRIES = 0
+        # The risk classifier's second request would change what most tests count;
+        # the tests of the classifier turn it on (tests/counseling/test_crisis.py).
+        settings.CRISIS_LLM_CLASSIFIER = False
         reset_providers()
         yield fake
     reset_providers()

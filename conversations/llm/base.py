@@ -100,5 +100,9 @@ class LLMProvider(ABC):
         """True when the provider's moderation endpoint flags ``text``."""
         return False
 
+    async def moderation_categories(self, text: str) -> frozenset[str]:
+        """The moderation endpoint's flagged categories for ``text`` ("self-harm/intent", …)."""
+        return frozenset()
+
     async def aclose(self) -> None:
         return None

@@ -178,5 +178,19 @@ class OpenAICompatibleProvider(LLMProvider):
             return False
         return any(r.flagged for r in result.results)
 
+    async def moderation_categories(self, text: str) -> frozenset[str]:
+        if not self._moderation_model:
+            return frozenset()
+        try:
+            result = await self._client.moderations.create(model=self._moderation_model, input=text)
+        except openai.OpenAIError as exc:
+            logger.warning("moderation unavailable: %s", type(exc).__name__)
+            return frozenset()
+        flagged: set[str] = set()
+        for item in result.results:
+            categories = item.categories.model_dump(by_alias=True) if item.categories else {}
+            flagged |= {name for name, hit in categories.items() if hit}
+        return frozenset(flagged)
+
     async def aclose(self) -> None:
         await self._client.close()

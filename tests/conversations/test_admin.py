@@ -430,3 +430,49 @@ def test_staff_revoke_api_tokens(admin_client: Any, user: Any) -> None:
     token, _ = token_issue(user=user, name="앱")
     admin_client.post("/admin/conversations/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+# --- Crisis-screening queue -----------------------------------------------------------------
+
+
+def test_screening_queue_lists_urgent_first_and_the_banner_counts_them(admin_client: Any, make_user: Any) -> None:
+    from conversations.models import ScreeningDecision
+    from conversations.safety import Assessment, Level
+    from conversations.screening import screening_record
+
+    session = ChatSession.objects.create(key="sess_queue", product="counseling", user=make_user())
+    for level in (Level.PASSIVE, Level.PLAN, Level.HISTORY, Level.SELF_HARM):
+        screening_record(session=session, message=_say(session, level.label), assessment=Assessment(level=level))
+    page = admin_client.get(reverse("admin:conversations_screeningdecision_changelist"))
+    assert [d.level for d in page.context["cl"].result_list] == ["self_harm", "plan", "passive", "history"]
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert 'id="crisis-banner"' in index and "긴급 위기 신호 2건" in index
+    messages_page = admin_client.get(MESSAGES, {"queue": "all"})
+    assert [m.content for m in messages_page.context["cl"].result_list][:2] == [Level.SELF_HARM.label,
+                                                                                  Level.PLAN.label]
+    ScreeningDecision.objects.filter(urgent=True).update(reviewed_at=timezone.now())
+    assert 'id="crisis-banner"' not in admin_client.get(reverse("admin:index")).content.decode()
+
+
+def test_reviewing_a_decision_or_its_session_takes_it_out_of_the_crisis_queue(
+        admin_client: Any, make_user: Any) -> None:
+    from conversations.models import ScreeningDecision
+    from conversations.safety import Assessment, Level
+    from conversations.screening import screening_record
+
+    session = ChatSession.objects.create(key="sess_review", product="counseling", user=make_user())
+    first = screening_record(session=session, message=_say(session, "유서를 썼어요", flags=[Flag.CRISIS]),
+                             assessment=Assessment(level=Level.PREPARATION))
+    second = screening_record(session=session, message=_say(session, "약을 모았어요", flags=[Flag.CRISIS]),
+                              assessment=Assessment(level=Level.PREPARATION))
+    url = reverse("admin:conversations_screeningdecision_changelist")
+    page = admin_client.post(url, {"action": "mark_reviewed", "_selected_action": [first.pk]}, follow=True)
+    assert "기록 1개를 검토 완료로 표시했습니다." in page.content.decode()
+    first.refresh_from_db()
+    assert first.reviewed_at is not None and first.message is not None and first.message.reviewed_at is not None
+    assert ModerationAction.objects.filter(kind=ModerationAction.Kind.REVIEW_MESSAGE, message=first.message).exists()
+    assert "긴급 위기 신호 1건" in admin_client.get(reverse("admin:index")).content.decode()
+
+    admin_client.post(reverse("admin:conversations_chatsession_review", args=[session.pk]))
+    assert not ScreeningDecision.objects.filter(pk=second.pk, reviewed_at__isnull=True).exists()
+    assert 'id="crisis-banner"' not in admin_client.get(reverse("admin:index")).content.decode()

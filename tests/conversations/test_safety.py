@@ -7,106 +7,89 @@ import pytest
 from conversations.pii import mask_pii
 from conversations.safety import (
     ABUSE_REPLY,
+    CHECK_IN_ACTIVE,
+    CHECK_IN_PASSIVE,
     CRISIS_REPLY,
     SAFE_FALLBACK_REPLY,
+    THIRD_PARTY_REPLY,
     VIOLENCE_REPLY,
-    Screening,
+    Level,
+    check_in,
     crisis_reply,
+    fixed_reply,
     screen_input,
     screen_output,
 )
 
 
 @pytest.mark.parametrize(
-    ("text", "category"),
+    ("text", "level"),
     [
-        ("요즘 너무 힘들어서 죽고 싶어요", "suicide"),
-        ("그냥 죽고싶다", "suicide"),
-        ("자살하고 싶다는 생각이 계속 들어", "suicide"),
-        ("스스로 목숨을 끊을까 봐 무서워요", "suicide"),
-        ("극단적 선택을 생각했어요", "suicide"),
-        ("극단적인 선택을 할 것 같아요", "suicide"),
-        ("이제 살기 싫어", "suicide"),
-        ("그냥 사라지고 싶어요", "suicide"),
-        ("어제 유서를 써 뒀어요", "suicide"),
-        ("옥상에서 뛰어내리고 싶어", "suicide"),
-        ("뛰어내릴까 생각 중이에요", "suicide"),
-        ("번개탄을 사 왔어요", "suicide"),
-        ("수면제를 모아 두고 있어요", "suicide"),
-        ("더 이상 살 이유가 없어요", "suicide"),
-        ("인생을 끝내고 싶어요", "suicide"),
-        ("모든 걸 끝내고 싶어", "suicide"),
-        ("차라리 죽는 게 나아", "suicide"),
-        ("I want to kill myself", "suicide"),
-        ("thinking about suicide", "suicide"),
-        ("I just want to end my life", "suicide"),
-        ("또 자해를 했어요", "self_harm"),
-        ("손목을 그었어요", "self_harm"),
-        ("I self-harm when I'm stressed", "self_harm"),
-        ("그 사람을 죽이고 싶어요", "violence_to_others"),
-        ("다 죽여버릴 거야", "violence_to_others"),
-        ("I want to kill him", "violence_to_others"),
-        ("아빠한테 맞고 있어요", "abuse"),
-        ("남편이 매일 때려요", "abuse"),
-        ("남자친구에게 맞았어요", "abuse"),
-        ("성폭행을 당했어요", "abuse"),
-        ("회사에서 성추행을 당했어요", "abuse"),
-        # The abuse victim who is also suicidal gets the suicide reply (widest help lines).
-        ("남편이 때려서 죽고 싶어요", "suicide"),
+        ("요즘 너무 힘들어서 죽고 싶어요", Level.PASSIVE),
+        ("그냥 죽고싶다", Level.PASSIVE),
+        ("이제 살기 싫어", Level.PASSIVE),
+        ("그냥 사라지고 싶어요", Level.PASSIVE),
+        ("더 이상 살 이유가 없어요", Level.PASSIVE),
+        ("인생을 끝내고 싶어요", Level.PASSIVE),
+        ("모든 걸 끝내고 싶어", Level.PASSIVE),
+        ("차라리 죽는 게 나아", Level.PASSIVE),
+        ("자살하고 싶다는 생각이 계속 들어", Level.ACTIVE),
+        ("스스로 목숨을 끊을까 봐 무서워요", Level.ACTIVE),
+        ("극단적 선택을 생각했어요", Level.ACTIVE),
+        ("thinking about suicide", Level.ACTIVE),
+        ("I want to kill myself", Level.ACTIVE),
+        ("옥상에서 뛰어내리고 싶어", Level.METHOD),
+        ("뛰어내릴까 생각 중이에요", Level.METHOD),
+        ("어제 유서를 써 뒀어요", Level.PREPARATION),
+        ("번개탄을 사 왔어요", Level.PREPARATION),
+        ("수면제를 모아 두고 있어요", Level.PREPARATION),
+        ("또 자해를 했어요", Level.SELF_HARM),
+        ("손목을 그었어요", Level.SELF_HARM),
+        ("I self-harm when I'm stressed", Level.SELF_HARM),
+        ("그 사람을 죽이고 싶어요", Level.VIOLENCE),
+        ("다 죽여버릴 거야", Level.VIOLENCE),
+        ("I want to kill him", Level.VIOLENCE),
+        ("아빠한테 맞고 있어요", Level.ABUSE),
+        ("남편이 매일 때려요", Level.ABUSE),
+        ("성폭행을 당했어요", Level.ABUSE),
+        # The abuse victim who is also suicidal is screened for the suicide risk first.
+        ("남편이 때려서 죽고 싶어요", Level.PASSIVE),
     ],
 )
-def test_screen_input_flags_crisis_phrases(text: str, category: str) -> None:
+def test_screen_input_grades_crisis_phrases(text: str, level: Level) -> None:
     result = screen_input(text)
-    assert result.flagged
-    assert result.category == category
-    assert result.matched
+    assert result.level == level
+    assert result.flagged and result.evidence and result.matched
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "죽 고 싶 다",
-        "자.살",
-        "자 살",
-        "죽-고-싶-어",
-        "죽\u200b고\u200b싶\u200b어",
-        "ｓｕｉｃｉｄｅ",
-        "자*해",
-    ],
-)
+@pytest.mark.parametrize("text", ["죽 고 싶 다", "자.살", "자 살", "죽-고-싶-어", "죽\u200b고\u200b싶\u200b어", "ｓｕｉｃｉｄｅ", "자*해"])
 def test_screen_input_flags_evasive_spelling(text: str) -> None:
-    assert screen_input(text).flagged
+    assert screen_input(text).level.at_risk
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "오늘 죽을 것 같이 피곤해",
-        "배고파 죽겠어",
-        "웃겨 죽겠다 진짜",
-        "어제 축구에서 자살골 넣었어",
-        "일을 끝내고 싶어요",
-        "숙제를 다 끝내고 싶어",
-        "유서 깊은 절에 다녀왔어요",
-        "시간을 죽이고 싶어서 영화 봤어",
-        "여자 살 빼는 법 알려줘",
-        "가자 해서 따라갔어",
-        "엄마 말이 맞아요",
-        "버스에서 뛰어내렸다",
-        "이 요리 맛이 죽여줘요",
-        "죽고 싶지는 않은데 너무 지쳐요",
-        "오늘 상담 재미있었어요",
-        "",
+        "오늘 죽을 것 같이 피곤해", "배고파 죽겠어", "웃겨 죽겠다 진짜", "어제 축구에서 자살골 넣었어", "일을 끝내고 싶어요",
+        "숙제를 다 끝내고 싶어", "유서 깊은 절에 다녀왔어요", "시간을 죽이고 싶어서 영화 봤어", "여자 살 빼는 법 알려줘",
+        "가자 해서 따라갔어", "엄마 말이 맞아요", "버스에서 뛰어내렸다", "이 요리 맛이 죽여줘요", "죽고 싶지는 않은데 너무 지쳐요",
+        "오늘 상담 재미있었어요", "",
     ],
 )
 def test_screen_input_ignores_idioms_and_ordinary_text(text: str) -> None:
-    assert screen_input(text) == Screening(flagged=False, category=None, matched=None)
+    result = screen_input(text)
+    assert not result.flagged
+    assert result.level in (Level.NONE, Level.IDIOM)
 
 
 def test_screen_input_exclusion_does_not_hide_a_real_signal() -> None:
-    result = screen_input("자살골 먹고 진짜 죽고 싶다")
-    assert result.flagged
-    assert result.category == "suicide"
+    assert screen_input("자살골 먹고 진짜 죽고 싶다").level == Level.PASSIVE
+
+
+def test_context_turns_raise_the_level() -> None:
+    assert screen_input("다 포기하고 싶어요").level == Level.NONE
+    assert screen_input("다 포기하고 싶어요", previous=["약을 모아 뒀어요"]).level == Level.PLAN
+    assert "context.plan" in screen_input("다 포기하고 싶어요", previous=["약을 모아 뒀어요"]).evidence
 
 
 @pytest.mark.parametrize(
@@ -116,6 +99,7 @@ def test_screen_input_exclusion_does_not_hide_a_real_signal() -> None:
         ("self_harm", CRISIS_REPLY),
         ("violence_to_others", VIOLENCE_REPLY),
         ("abuse", ABUSE_REPLY),
+        ("third_party", THIRD_PARTY_REPLY),
         ("unknown", CRISIS_REPLY),
     ],
 )
@@ -124,11 +108,24 @@ def test_crisis_reply_picks_text_for_category(category: str, reply: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("level", "reply"),
+    [(Level.PLAN, CRISIS_REPLY), (Level.SELF_HARM, CRISIS_REPLY), (Level.THIRD_PARTY, THIRD_PARTY_REPLY),
+     (Level.VIOLENCE, VIOLENCE_REPLY), (Level.PASSIVE, None), (Level.HISTORY, None), (Level.NONE, None)],
+)
+def test_each_level_has_its_path(level: Level, reply: str | None) -> None:
+    assert fixed_reply(level) == reply
+    assert bool(check_in(level)) == (level in (Level.PASSIVE, Level.ACTIVE))
+
+
+@pytest.mark.parametrize(
     ("reply", "numbers"),
     [
         (CRISIS_REPLY, ("109", "1577-0199", "112", "119")),
         (VIOLENCE_REPLY, ("112",)),
         (ABUSE_REPLY, ("112", "1366")),
+        (THIRD_PARTY_REPLY, ("109", "1577-0199", "112", "119")),
+        (CHECK_IN_PASSIVE, ("109", "1577-0199")),
+        (CHECK_IN_ACTIVE, ("109", "1577-0199", "112", "119")),
     ],
 )
 def test_fixed_replies_list_help_lines_as_plain_text(reply: str, numbers: tuple[str, ...]) -> None:
@@ -136,7 +133,7 @@ def test_fixed_replies_list_help_lines_as_plain_text(reply: str, numbers: tuple[
         assert number in reply
     assert "#" not in reply
     assert "*" not in reply
-    assert "AI" in reply
+    assert "AI" in reply or reply in (CHECK_IN_PASSIVE, CHECK_IN_ACTIVE, THIRD_PARTY_REPLY)
 
 
 # --- assistant output ----------------------------------------------------------------------
@@ -180,6 +177,9 @@ def test_screen_output_reports_pii_kind_not_value() -> None:
         CRISIS_REPLY,
         VIOLENCE_REPLY,
         ABUSE_REPLY,
+        THIRD_PARTY_REPLY,
+        CHECK_IN_PASSIVE,
+        CHECK_IN_ACTIVE,
         SAFE_FALLBACK_REPLY,
         "많이 힘드셨겠어요. 죽고 싶다는 생각이 들 만큼 지치셨군요. 조금 더 이야기해 주실 수 있을까요?",
         "죽는 게 낫다고 느끼실 만큼 힘드셨군요.",
@@ -206,7 +206,8 @@ def test_screen_output_allows_safe_replies(text: str) -> None:
 
 
 def test_fixed_replies_contain_no_maskable_pii() -> None:
-    for reply in (CRISIS_REPLY, VIOLENCE_REPLY, ABUSE_REPLY, SAFE_FALLBACK_REPLY):
+    for reply in (CRISIS_REPLY, VIOLENCE_REPLY, ABUSE_REPLY, THIRD_PARTY_REPLY, CHECK_IN_PASSIVE, CHECK_IN_ACTIVE,
+                  SAFE_FALLBACK_REPLY):
         assert mask_pii(reply) == reply
 
 

@@ -369,7 +369,7 @@ async def test_cancel_without_a_reply_in_flight_is_harmless(connect: Any) -> Non
 async def test_crisis_message_bypasses_the_llm_and_flags_the_session(connect: Any, session: ChatSession,
                                                                      fake_llm: FakeOpenAI) -> None:
     ws = await connect()
-    await request(ws, message="요즘 너무 힘들어서 죽고 싶어요", emotion="sad")
+    await request(ws, message="수면제를 30알 정도 모아 뒀어요", emotion="sad")
     frames = await collect(ws)
     assert [f["type"] for f in frames][0] == "ai_stream_begin"
     assert frames[-1]["type"] == "ai_stream_complete"
@@ -523,9 +523,9 @@ async def test_a_repeated_request_while_its_reply_streams_is_busy(connect: Any, 
 async def test_a_repeated_crisis_message_is_answered_once(connect: Any, session: ChatSession,
                                                           fake_llm: FakeOpenAI) -> None:
     ws = await connect()
-    await request(ws, message="죽고 싶어요", client_msg_id="sos")
+    await request(ws, message="유서를 써 놨어요", client_msg_id="sos")
     first = await collect(ws)
-    await request(ws, message="죽고 싶어요", client_msg_id="sos")
+    await request(ws, message="유서를 써 놨어요", client_msg_id="sos")
     again = await collect(ws)
     assert chunks(again) == chunks(first) == CRISIS_REPLY
     assert again[-1]["data"]["replayed"] is True

@@ -1,0 +1,216 @@
+"""A second opinion on risk: the LLM's strict-JSON classification and the moderation endpoint.
+
+The rules decide first and alone meet the targets; a configured model can only raise
+their level. ``risk_classify`` runs beside the counselor's reply (``risk_start``) and
+``risk_guard`` wraps the reply's events: an urgent answer stops the reply and sends the
+fixed crisis reply; a higher non-urgent one flags the session for review. A malformed or
+late answer is logged and the rules' level stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+
+from django.conf import settings
+
+from conversations.aio import run_db
+from conversations.alerts import alert_dispatch
+from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished
+from conversations.llm import ChatMessage, ChatRequest, LLMError, get_provider
+from conversations.models import ChatSession, MessageStatus, ScreeningDecision
+from conversations.safety import CRISIS_REPLY, Assessment, Level
+from conversations.screening import screening_escalate
+
+logger = logging.getLogger(__name__)
+
+CLASSIFIER_MARKER = "[RISK-CLASSIFIER]"
+CLASSIFIER_TURNS = 4  # earlier user turns sent along: risk builds across messages
+
+RISK_PROMPT = f"""{CLASSIFIER_MARKER}
+You are a suicide-risk screener for a Korean counseling chat, following the C-SSRS screener.
+Classify the LATEST user message, reading the earlier user turns as context.
+Answer with one JSON object and nothing else:
+{{"level": "<level>", "evidence": "<at most 12 words, English>"}}
+Levels, lowest to highest:
+- "none": no risk, or an idiom ("배고파 죽겠어", "자살골"), or the risk is denied ("죽고 싶지 않아요")
+- "mention": suicide as a topic (news, a loss, school)
+- "third_party": someone else is at risk
+- "history": past thoughts or acts only, nothing now
+- "passive": wishes to be dead or not wake up
+- "active": thoughts of killing themself
+- "method": thinking of or asking about a method
+- "intent": some intention of acting
+- "plan": when, where or how is worked out
+- "preparation": means gathered, a note written, goodbyes, affairs settled
+- "self_harm": has recently hurt themself or attempted
+When unsure between two levels, choose the higher."""
+
+_ALLOWED = {level.value: level for level in Level if level not in (Level.VIOLENCE, Level.ABUSE, Level.IDIOM)}
+_MODERATION_LEVELS = (
+    ("self-harm/instructions", Level.METHOD),
+    ("self-harm/intent", Level.ACTIVE),
+    ("self-harm", Level.PASSIVE),
+)
+
+
+def risk_request(*, text: str, previous: Sequence[str]) -> ChatRequest:
+    turns = [{"earlier": turn} for turn in previous[-CLASSIFIER_TURNS:]] + [{"latest": text}]
+    return ChatRequest(
+        product="safety",
+        messages=(ChatMessage("system", RISK_PROMPT),
+                  ChatMessage("user", json.dumps({"user_turns": turns}, ensure_ascii=False))),
+        model=settings.CRISIS_CLASSIFIER_MODEL,
+        temperature=0.0,
+        max_tokens=80,
+        json_mode=True,
+        context={"classifier": "risk"},
+    )
+
+
+def risk_parse(raw: str) -> Assessment | None:
+    """The classifier's answer, or None when it is not the JSON asked for."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("level"), str):
+        return None
+    level = _ALLOWED.get(data["level"].strip().lower())
+    if level is None:
+        return None
+    evidence = data.get("evidence")
+    reason = evidence[:120] if isinstance(evidence, str) else ""
+    return Assessment(level=level, evidence=("llm",), matched=reason, source=ScreeningDecision.Source.LLM,
+                      category="suicide" if level.at_risk else None)
+
+
+async def risk_classify(*, text: str, previous: Sequence[str]) -> Assessment | None:
+    started = time.monotonic()
+    try:
+        completion = await asyncio.wait_for(get_provider().complete(risk_request(text=text, previous=previous)),
+                                            settings.CRISIS_CLASSIFIER_TIMEOUT)
+    except (LLMError, TimeoutError) as exc:
+        logger.warning("risk classifier unavailable: %s", getattr(exc, "code", type(exc).__name__))
+        return None
+    result = risk_parse(completion.text)
+    if result is None:
+        logger.warning("risk classifier answer malformed; the rules' level stands")
+    else:
+        logger.info("risk classifier: level=%s in %d ms", result.level.value, (time.monotonic() - started) * 1000)
+    return result
+
+
+async def moderation_assess(text: str) -> Assessment | None:
+    """The moderation endpoint's self-harm categories as a level (None when it flags none)."""
+    categories = await get_provider().moderation_categories(text)
+    for category, level in _MODERATION_LEVELS:
+        if category in categories:
+            return Assessment(level=level, evidence=(f"moderation.{category}",),
+                              source=ScreeningDecision.Source.MODERATION, category="suicide")
+    if any(name.startswith("violence") for name in categories):
+        return Assessment(level=Level.VIOLENCE, evidence=("moderation.violence",),
+                          source=ScreeningDecision.Source.MODERATION, category="violence_to_others")
+    return None
+
+
+def risk_start(*, text: str, previous: Sequence[str], rules: Assessment) -> asyncio.Task[Assessment | None] | None:
+    """Start the second opinion beside the reply, where a model is configured."""
+    if not (settings.LLM_BASE_URL and settings.CRISIS_LLM_CLASSIFIER) or rules.level.urgency == "urgent":
+        return None
+    return asyncio.ensure_future(risk_classify(text=text, previous=previous))
+
+
+async def risk_guard(
+    events: AsyncIterator[ReplyEvent], risk: asyncio.Task[Assessment | None] | None, *,
+    session: ChatSession, asked_id: int, reply_id: int, rules: Assessment,
+) -> AsyncGenerator[ReplyEvent, None]:
+    """Pass the reply's events on, unless the second opinion finds an urgent level first.
+
+    The reply's end waits for the opinion (up to ``CRISIS_CLASSIFIER_TIMEOUT``), so an
+    urgent answer can still replace a reply the model finished quickly. Each next event
+    is awaited in a task raced against the opinion; cancelling that task stops the reply
+    generator, which stores what was shown as interrupted.
+    """
+    if risk is None:
+        async for event in events:
+            yield event
+        return
+    shown = False
+    step: asyncio.Future[ReplyEvent] | None = None
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(events))
+            if not risk.done():
+                await asyncio.wait({step, risk}, return_when=asyncio.FIRST_COMPLETED)
+            if _urgent_raise(risk, rules):
+                await _stop(step)
+                step = None
+                async for event in _escalate(risk, session=session, asked_id=asked_id, reply_id=reply_id,
+                                             shown=shown):
+                    yield event
+                return
+            try:
+                event = await step
+            except StopAsyncIteration:
+                step = None
+                return
+            step = None  # (still set if we were cancelled while waiting: the finally stops it)
+            if isinstance(event, ReplyFinished | ReplyFailed):
+                if not risk.done():
+                    await asyncio.wait({risk}, timeout=settings.CRISIS_CLASSIFIER_TIMEOUT)
+                if _urgent_raise(risk, rules):
+                    async for escalated in _escalate(risk, session=session, asked_id=asked_id,
+                                                     reply_id=reply_id, shown=shown):
+                        yield escalated
+                    return
+                await _flag_if_raised(risk, rules, session=session, asked_id=asked_id)
+            shown = shown or isinstance(event, ReplyChunk)
+            yield event
+    finally:
+        if step is not None:
+            await _stop(step)  # cancelled meanwhile: the generator must not be left running
+        if not risk.done():
+            risk.cancel()
+
+
+async def _stop(step: asyncio.Future[ReplyEvent]) -> None:
+    step.cancel()
+    await asyncio.wait({step})
+    if not step.cancelled():
+        step.exception()  # retrieved: an event or the end nobody will read now
+
+
+def _urgent_raise(risk: asyncio.Task[Assessment | None], rules: Assessment) -> bool:
+    opinion = _opinion(risk)
+    return opinion is not None and opinion.level.rank > rules.level.rank and opinion.level.urgency == "urgent"
+
+
+def _opinion(risk: asyncio.Task[Assessment | None]) -> Assessment | None:
+    if not risk.done() or risk.cancelled() or risk.exception() is not None:
+        return None
+    return risk.result()
+
+
+async def _flag_if_raised(risk: asyncio.Task[Assessment | None], rules: Assessment, *, session: ChatSession,
+                          asked_id: int) -> None:
+    opinion = _opinion(risk)
+    if opinion is None or opinion.level.rank <= rules.level.rank or not opinion.flagged:
+        return
+    await asyncio.shield(run_db(screening_escalate, session=session, asked_id=asked_id, reply_id=None,
+                                assessment=opinion, source=opinion.source, replace_with=None))
+
+
+async def _escalate(risk: asyncio.Task[Assessment | None], *, session: ChatSession, asked_id: int,
+                    reply_id: int, shown: bool) -> AsyncIterator[ReplyEvent]:
+    opinion = _opinion(risk)
+    assert opinion is not None
+    decision = await asyncio.shield(run_db(screening_escalate, session=session, asked_id=asked_id,
+                                           reply_id=reply_id, assessment=opinion, source=opinion.source,
+                                           replace_with=CRISIS_REPLY))
+    alert_dispatch(decision_id=decision.pk)
+    yield ReplyChunk(("\n" if shown else "") + CRISIS_REPLY)
+    yield ReplyFinished(reply_id, CRISIS_REPLY, MessageStatus.BLOCKED, crisis=True)

@@ -1,0 +1,64 @@
+"""On-call alerts: channels, their failures, and alerts a dead process never sent."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from conversations.alerts import alert_send, crisis_alert
+from conversations.models import ChatSession, Message, Role, ScreeningDecision
+from conversations.safety import Assessment, Level
+from conversations.screening import screening_record
+from tests.webhook import WebhookReceiver
+
+
+@pytest.fixture
+def decision(make_user: Any, settings: Any) -> ScreeningDecision:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CRISIS_ALERT_EMAILS = ["oncall@example.org"]
+    settings.CRISIS_ALERT_WEBHOOK_URL = ""
+    session = ChatSession.objects.create(key="sess_alert", product="counseling", user=make_user())
+    message = Message.objects.create(session=session, role=Role.USER,
+                                     text="유서를 써 놨어요 제 번호는 010-1234-5678이에요 오늘이 마지막이에요 정말로요 안녕히")
+    return screening_record(session=session, message=message,
+                            assessment=Assessment(level=Level.PREPARATION, evidence=("preparation.note",)))
+
+
+def test_the_alert_carries_a_masked_preview_only(decision: ScreeningDecision) -> None:
+    received = []
+    crisis_alert.connect(lambda sender, alert, **kw: received.append(alert), weak=False, dispatch_uid="t1")
+    try:
+        assert alert_send(decision_id=decision.pk) == 1  # e-mail; the webhook has no URL
+    finally:
+        crisis_alert.disconnect(dispatch_uid="t1")
+    (alert,) = received
+    assert "010-1234-5678" not in alert.preview and len(alert.preview) <= 50
+    assert "010-1234-5678" not in mail.outbox[0].body
+    decision.refresh_from_db()
+    assert decision.alerted_at is not None
+
+
+def test_a_failing_channel_leaves_the_others_and_an_undelivered_alert_is_retried(
+        decision: ScreeningDecision, settings: Any) -> None:
+    settings.CRISIS_ALERT_EMAILS = []
+    settings.CRISIS_ALERT_WEBHOOK_URL = "http://127.0.0.1:9/refused"
+    assert alert_send(decision_id=decision.pk) == 0
+    decision.refresh_from_db()
+    assert decision.alerted_at is None  # nothing delivered: still pending
+
+    with WebhookReceiver() as receiver:
+        settings.CRISIS_ALERT_WEBHOOK_URL = receiver.url
+        out = StringIO()
+        call_command("send_pending_alerts", "--after", "0", stdout=out, stderr=StringIO())
+        (body,) = receiver.wait()
+    assert "Sent 1 pending alert" in out.getvalue()
+    assert body["decision_id"] == decision.pk and body["level"] == "preparation"
+    decision.refresh_from_db()
+    assert decision.alerted_at is not None
+    out = StringIO()
+    call_command("send_pending_alerts", "--after", "0", "--dry-run", stdout=out)
+    assert "0 alert(s) pending" in out.getvalue()

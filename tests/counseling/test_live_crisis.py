@@ -1,0 +1,48 @@
+"""The urgent path over a real daphne server: crisis reply, urgent decision, webhook alert."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations.models import ScreeningDecision
+from conversations.safety import CRISIS_REPLY
+from conversations.services import token_issue
+from conversations.testing.fake_openai import FakeOpenAI
+from counseling.services import session_start
+from tests.counseling.test_live_websocket import TERMINAL, _open, _recv, _until, _ws_uri
+from tests.webhook import WebhookReceiver
+
+pytest_plugins = ["tests.live_server"]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def webhook(settings: Any) -> Iterator[WebhookReceiver]:
+    # Listed before asgi_server: the forked server inherits the URL.
+    with WebhookReceiver() as receiver:
+        settings.CRISIS_ALERT_WEBHOOK_URL = receiver.url
+        settings.CRISIS_ALERT_NOTIFIERS = ["conversations.alerts.webhook_notify"]
+        yield receiver
+
+
+async def test_urgent_statement_over_the_real_server_alerts_on_call(
+        webhook: WebhookReceiver, fake_llm: FakeOpenAI, asgi_server: str, make_user: Any) -> None:
+    owner = await sync_to_async(make_user)("live-crisis")
+    token = (await sync_to_async(token_issue)(user=owner))[1]
+    session = await sync_to_async(session_start)(user=owner)
+    async with _open(_ws_uri(asgi_server, session.key, token)) as ws:
+        assert (await _recv(ws))["type"] == "connected"
+        await ws.send(json.dumps({"type": "request_ai_response",
+                                  "data": {"message": "죽으려고 계획을 세웠어요", "emotion": "sad"}}, ensure_ascii=False))
+        frames = await _until(ws, TERMINAL)
+    assert "".join(f["data"]["chunk"] for f in frames if f["type"] == "ai_stream_chunk") == CRISIS_REPLY
+    assert fake_llm.requests == []
+    (hook,) = await sync_to_async(webhook.wait)()
+    assert hook["level"] == "plan" and hook["session_id"] == session.pk
+    decision = await ScreeningDecision.objects.aget(session=session)
+    assert decision.urgent and decision.level == "plan"
