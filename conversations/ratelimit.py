@@ -71,6 +71,12 @@ async def rate_limit_hit_async(*, scope: str, key: str, rate: str) -> RateDecisi
     return RateDecision(limited=count > limit, retry_after=max(1, window - int(time.time())))
 
 
+async def rate_limit_enforce_async(*, scope: str, key: str, rate: str) -> None:
+    decision = await rate_limit_hit_async(scope=scope, key=key, rate=rate)
+    if decision.limited:
+        raise RateLimited(retry_after=decision.retry_after)
+
+
 def request_rate_key(request: HttpRequest) -> str:
     """Signed-in users are limited per user; anonymous callers per client IP."""
     user = getattr(request, "user", None)

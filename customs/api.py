@@ -11,6 +11,7 @@ from ninja import Router
 
 from conversations.auth import request_user_optional
 from conversations.errors import InvalidMessage, NotFound
+from conversations.ratelimit import rate_limit_enforce_async
 from customs import limits
 from customs.cargo import normalize_cargo_number, recognize_cargo_number
 from customs.schemas import ChatIn
@@ -58,7 +59,7 @@ async def cargo_tracking(request: HttpRequest, cargo_number: str) -> HttpRespons
     """The cargo's clearance progress, from UNI-PASS when configured, else stored shipments."""
     caller = await _caller(request)
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
-    await limits.rate_limit_check(scope="customs.tracking", key=key, rate=rate)
+    await rate_limit_enforce_async(scope="customs.tracking", key=key, rate=rate)
     match = recognize_cargo_number(cargo_number)
     if match is None or match.number != normalize_cargo_number(cargo_number):
         raise InvalidMessage("화물번호 형식이 올바르지 않습니다. 컨테이너, B/L, 항공화물운송장, 화물관리번호 또는 "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,11 +16,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from conversations.aio import run_db
-from conversations.errors import SessionNotFound
+from conversations.errors import Busy, SessionNotFound
 from conversations.frames import utc_timestamp
 from conversations.llm import ChatMessage
 from conversations.models import ChatSession, Message, Product, Role
 from conversations.pii import mask_pii
+from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce_async
 from conversations.selectors import history_window
 from conversations.services import message_append
 from customs import limits
@@ -177,7 +179,7 @@ def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started:
 async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float) -> ChatOutcome:
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
-    await limits.rate_limit_check(scope="customs.chat", key=key, rate=rate)
+    await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate)
     resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user,
                                              text=message))
     classifying = asyncio.ensure_future(intent_classify(message))
@@ -191,7 +193,9 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         # The seed's staged HS dialogue: the answer to its question continues it (only a
         # cargo number breaks out: "반입 예정인 배터리" is still about the product).
         intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities)
-    await limits.session_lock_acquire(session_key=session.key)
+    owner = secrets.token_hex(8)
+    if not await generation_lock_acquire(session_id=session.pk, owner=owner):
+        raise Busy()
     released = False
     try:
         turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent)
@@ -207,9 +211,9 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
             from customs.stream import answer_stream
 
             released = True  # the stream releases the session when it ends
-            return ChatOutcome(stream=answer_stream(turn=turn, started=started))
+            return ChatOutcome(stream=answer_stream(turn=turn, started=started, lock_owner=owner))
         logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
         return ChatOutcome(body=body)
     finally:
         if not released:
-            await asyncio.shield(limits.session_lock_release(session_key=session.key))
+            await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))

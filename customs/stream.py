@@ -27,8 +27,8 @@ from conversations.aio import run_db
 from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import Message, MessageStatus, Product, Role
+from conversations.ratelimit import generation_lock_release
 from conversations.services import message_append, message_finalize
-from customs import limits
 from customs.prompts import system_prompt
 from customs.selectors import detail_buttons_select
 from customs.services import Turn
@@ -75,7 +75,7 @@ async def _buttons(turn: Turn) -> list[dict[str, Any]]:
     return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.asked.content)
 
 
-async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, None]:
+async def answer_stream(*, turn: Turn, started: float, lock_owner: str) -> AsyncGenerator[str, None]:
     """The SSE frames of one answer; releases the session's turn lock when it ends."""
     session_uuid = turn.session.key
     index = 0
@@ -128,7 +128,7 @@ async def answer_stream(*, turn: Turn, started: float) -> AsyncGenerator[str, No
             buttons.cancel()
         if saving is not None and not settled:
             await _settle_unstarted(saving, code=unsaved)
-        await asyncio.shield(limits.session_lock_release(session_key=session_uuid))
+        await asyncio.shield(generation_lock_release(session_id=turn.session.pk, owner=lock_owner))
 
 
 async def _settle_unstarted(saving: asyncio.Future[Message], *, code: str) -> None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
@@ -14,9 +15,9 @@ from redis.exceptions import RedisError
 from conversations.aio import run_db
 from conversations.auth import api_auth, async_api_auth, request_user
 from conversations.errors import DomainError
+from conversations.ratelimit import rate_limit_enforce_async
 from maice import selectors, services
 from maice.events import Emitter
-from maice.limits import chat_rate_enforce
 from maice.models import MaiceRequest
 from maice.schemas import ChatIn, question_data, session_row
 from maice.streams import request_cancel, request_events
@@ -48,7 +49,7 @@ def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpRespo
 @router.post("/chat", auth=async_api_auth, response={200: Any})
 async def chat(request: HttpRequest, payload: ChatIn) -> StreamingHttpResponse:
     user = request_user(request)
-    await chat_rate_enforce(user_id=user.pk)
+    await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE)
     accepted = await run_db(services.chat_accept, user=user, question=payload.question,
                             session_id=payload.session_id, mode=payload.mode)
     bus = get_bus()
