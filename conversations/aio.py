@@ -31,26 +31,31 @@ from django.db import close_old_connections
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
+class LazyThreadPool:
+    """A thread pool built on first use, and built again in a forked child.
+
+    A child (a test's live server, a pre-forking server) inherits the pool object but none
+    of its threads: work sent to it would wait forever.
+    """
+
+    def __init__(self, name: str, size: Callable[[], int]) -> None:
+        self._name, self._size = name, size
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._pool, self._lock = None, threading.Lock()
+
+    def get(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self._size(), thread_name_prefix=self._name)
+        return self._pool
 
 
-def _forget_executor() -> None:
-    # Threads do not survive a fork; an executor that owned them would wait forever.
-    global _executor
-    _executor = None
-
-
-os.register_at_fork(after_in_child=_forget_executor)
-
-
-def _db_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=settings.DB_THREADS, thread_name_prefix="db")
-    return _executor
+_db_threads = LazyThreadPool("db", lambda: settings.DB_THREADS)
 
 
 def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -70,7 +75,7 @@ async def run_db(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     call: Callable[[], T] = functools.partial(_in_thread, fn, *args, **kwargs)
-    return await loop.run_in_executor(_db_executor(), context.run, call)
+    return await loop.run_in_executor(_db_threads.get(), context.run, call)
 
 
 # A client's connection pool belongs to one event loop: one client per loop.

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -29,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from conversations.aio import LazyThreadPool
 from conversations.models import ScreeningDecision
 from conversations.pii import preview
 from conversations.screening import level_of
@@ -54,26 +53,7 @@ class CrisisAlert:
 # A notifier returns False when it had nowhere to send (no URL, no recipients).
 Notifier = Callable[[CrisisAlert], bool | None]
 
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _forget_pool() -> None:
-    # A forked child inherits the pool but not its threads.
-    global _executor
-    _executor = None
-
-
-os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisis-alert")
-    return _executor
+_alert_threads = LazyThreadPool("crisis-alert", lambda: 2)
 
 
 def alert_build(decision: ScreeningDecision) -> CrisisAlert:
@@ -122,7 +102,7 @@ def _send_in_thread(decision_id: int) -> int:
 
 def alert_dispatch(*, decision_id: int) -> Future[int]:
     """Queue the alert and return at once; failures are logged, never raised to the caller."""
-    future = _pool().submit(_send_in_thread, decision_id)
+    future = _alert_threads.get().submit(_send_in_thread, decision_id)
     future.add_done_callback(_log_failure)
     return future
 

@@ -15,11 +15,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from conversations.aio import run_db
+from conversations.aio import LazyThreadPool, run_db
 from customs.hs import selectors
 from customs.hs.retrieval import HSIndex
 
@@ -37,33 +36,22 @@ class LoadedIndex:
 
 _current: LoadedIndex | None = None
 _build_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
+# Retrieval is CPU-bound: more threads than cores only queue on the GIL.
+_cpu_threads = LazyThreadPool("hs", lambda: min(4, os.cpu_count() or 1))
 
 
-def _cpu_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                # Retrieval is CPU-bound: more threads than cores only queue on the GIL.
-                _executor = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="hs")
-    return _executor
+def _forget_build_lock_in_child() -> None:
+    # A lock held by a thread at the fork stays held in the child forever.
+    global _build_lock
+    _build_lock = threading.Lock()
 
 
-def _forget_threads_in_child() -> None:
-    # Threads do not survive a fork, the executor that owned them does (and a lock may have
-    # been held): a forked child (a test's live server, a pre-forking server) starts afresh.
-    global _executor, _executor_lock, _build_lock
-    _executor, _executor_lock, _build_lock = None, threading.Lock(), threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_threads_in_child)
+os.register_at_fork(after_in_child=_forget_build_lock_in_child)
 
 
 async def run_cpu(fn: Callable[[], T]) -> T:
     """Run CPU-heavy retrieval work off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(_cpu_executor(), fn)
+    return await asyncio.get_running_loop().run_in_executor(_cpu_threads.get(), fn)
 
 
 def build(source: selectors.IndexSource) -> LoadedIndex:
