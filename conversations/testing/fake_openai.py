@@ -490,8 +490,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-after", type=int, default=0)
     parser.add_argument("--model", default=Behaviour.model)
     parser.add_argument("--flag-word", action="append", default=[], help="moderation flag word (repeatable)")
-    parser.add_argument("--route", action="append", default=[], metavar="MARKER=REPLY",
-                        help="answer requests containing MARKER with REPLY at once, in one chunk (repeatable)")
     parser.add_argument("--log", action="store_true", help="log each request to stderr")
     parser.add_argument("--route", action="append", default=[], metavar="MARKER=REPLY",
                         help="requests whose messages contain MARKER get REPLY in one chunk after --ttft (repeatable)")
@@ -504,11 +502,6 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--route must look like MARKER=REPLY, got {route!r}")
         fake.route(marker, Behaviour(reply=reply, ttft=args.ttft, chunk_size=0, model=args.model))
     fake.flag_words = args.flag_word
-    for route in args.route:
-        marker, sep, reply = route.partition("=")
-        if not sep or not marker:
-            parser.error("--route takes MARKER=REPLY")
-        fake.route(marker, Behaviour(reply=reply, chunk_size=0))
     fake.log_requests = args.log
     with fake:
         print(fake.base_url, flush=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -289,3 +291,21 @@ def test_stop_wakes_a_handler_stuck_in_timeout_fault() -> None:
     assert rec.finished_at is not None
     assert len(errors) == 1
     assert isinstance(errors[0], openai.APIConnectionError)
+
+
+def test_command_line_routes_a_marker_to_its_reply() -> None:
+    """The benchmarks start the fake as a command and route their classifiers with --route."""
+    proc = subprocess.Popen([sys.executable, "-m", "conversations.testing.fake_openai", "--port", "0",
+                             "--route", "[cls]={\"ok\": 1}"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "[cls] 분류"}]}).encode()
+        request = urllib.request.Request(f"{base_url}/chat/completions", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            answer = json.load(response)
+        assert answer["choices"][0]["message"]["content"] == '{"ok": 1}'
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
