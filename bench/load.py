@@ -80,11 +80,11 @@ def _children(pid: int) -> list[int]:
 
 
 def process_tree(pid: int) -> list[int]:
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
+    tree, unvisited = [], [pid]
+    while unvisited:
+        current = unvisited.pop()
         tree.append(current)
-        todo.extend(_children(current))
+        unvisited.extend(_children(current))
     return tree
 
 
