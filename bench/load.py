@@ -220,6 +220,8 @@ class LevelResult:
     replies: int
     added_p50: float
     added_p99: float
+    before_p50: float  # request sent -> the upstream has it
+    after_p50: float  # the upstream's first chunk -> the client has it
     gap_p99: float
     failed_connects: int
     stream_errors: int
@@ -255,7 +257,7 @@ async def run_level(server: Server, sessions: list[tuple[str, str]], args: argpa
     await asyncio.sleep(0.5)  # let the server finish its bookkeeping before CPU is read
     cpu = cpu_seconds(server.pids()) - cpu_before
     records = await asyncio.to_thread(fake.records)
-    added, gaps, errors = [], [], []
+    added, before, after, gaps, errors = [], [], [], [], []
     for r in results:
         gaps.extend(r.gaps)
         errors.extend(r.errors)
@@ -265,11 +267,16 @@ async def run_level(server: Server, sessions: list[tuple[str, str]], args: argpa
                 errors.append(f"no upstream record for {marker}")
                 continue
             added.append((first - sent) * 1000 - (rec.first_chunk_at - rec.received_at) * 1000)
+            # time.monotonic() is one clock across processes on Linux.
+            before.append((rec.received_at - sent) * 1000)
+            after.append((first - rec.first_chunk_at) * 1000)
     await asyncio.to_thread(fake.reset)
     replies = sum(r.replies for r in results)
     return LevelResult(
         server=server.name, sessions=n, replies=replies,
         added_p50=percentile(added, 50) if added else math.nan, added_p99=percentile(added, 99) if added else math.nan,
+        before_p50=percentile(before, 50) if before else math.nan,
+        after_p50=percentile(after, 50) if after else math.nan,
         gap_p99=percentile(gaps, 99) if gaps else math.nan,
         failed_connects=sum(r.connect_failed for r in results),
         stream_errors=sum(1 for r in results for e in r.errors if not e.startswith("connect")),
@@ -392,7 +399,8 @@ def report_rows(results: list[LevelResult], baseline: list[LevelResult] | None) 
     for r in results:
         base = by_n.get(r.sessions)
         ratio = fmt(r.added_p50 / base.added_p50, 2) if base and base.added_p50 > 0 else "-"
-        lines.append(f"{r.server:<18} {r.sessions:>5} {r.replies:>7} | {fmt(r.added_p50):>8} {fmt(r.added_p99):>8} | "
+        lines.append(f"{r.server:<18} {r.sessions:>5} {r.replies:>7} | {fmt(r.added_p50):>8} {fmt(r.added_p99):>8} "
+                     f"{fmt(r.before_p50):>6} {fmt(r.after_p50):>6} | "
                      f"{fmt(r.gap_p99):>7} | {r.failed_connects:>6} {r.stream_errors:>6} | "
                      f"{fmt(r.cpu_per_reply_s * 1000, 1):>8} {r.peak_rss_mb:>7.0f} | {ratio:>5} | {r.load_avg:>4.1f}")
         for error in r.first_errors:
@@ -400,9 +408,10 @@ def report_rows(results: list[LevelResult], baseline: list[LevelResult] | None) 
     return lines
 
 
-HEADER = [f"{'server':<18} {'sess':>5} {'replies':>7} | {'added first chunk ms':>17} | {'gap ms':>7} | "
+HEADER = [f"{'server':<18} {'sess':>5} {'replies':>7} | {'added first chunk ms':>31} | {'gap ms':>7} | "
           f"{'failed':>6} {'stream':>6} | {'CPU ms':>8} {'RSS':>7} | {'ratio':>5} | {'load':>4}",
-          f"{'':<18} {'':>5} {'':>7} | {'p50':>8} {'p99':>8} | {'p99':>7} | {'conn':>6} {'errors':>6} | "
+          f"{'':<18} {'':>5} {'':>7} | {'p50':>8} {'p99':>8} {'before':>6} {'after':>6} | {'p99':>7} | "
+          f"{'conn':>6} {'errors':>6} | "
           f"{'/reply':>8} {'MB peak':>7} | {'p50':>5} | {'1min':>4}"]
 
 
@@ -466,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
           f"one uvicorn process, measured right after the project at each level")
     print("\n".join(blocks))
     print("added = client time to first chunk - upstream's own time to first token; gap = between two chunk "
-          "frames at the client; ratio = project added p50 / baseline added p50 at the same level, same run")
+          "frames at the client; before / after = p50 of the added time's parts before the upstream has the request "
+          "and after its first chunk; ratio = project added p50 / baseline added p50 at the same level, same run")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
                                          "modes": dump}, indent=2))

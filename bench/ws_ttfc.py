@@ -67,6 +67,9 @@ REPLY = (
     "무엇인지 함께 천천히 살펴보면 좋겠어요. 작은 것부터 같이 정리해 봐요."
 )
 MARKER = re.compile(r"\[(bench-[0-9a-f]+)\]")
+# conversations.risk.CLASSIFIER_MARKER (a test keeps the two equal; importing it needs Django).
+CLASSIFIER_MARKER = "[RISK-CLASSIFIER]"
+CLASSIFIER_REPLY = '{"level": "none", "evidence": "ordinary work stress"}'
 
 # One process for all users: a manage.py start-up per user would dominate the run time.
 ISSUE_TOKENS = """
@@ -148,6 +151,9 @@ def _serve_upstream(conn: Connection, ttft: float, chunk_delay: float, reply: st
     # one busy thread from delaying another's timestamp by the default 5 ms.
     sys.setswitchinterval(0.0005)
     with FakeOpenAI(Behaviour(reply=reply, ttft=ttft, delay=chunk_delay)) as fake, conn:
+        # The crisis second opinion answers as a real classifier does: one short JSON
+        # object (its max_tokens is 80), not a counselor's 40-chunk reply.
+        fake.route(CLASSIFIER_MARKER, Behaviour(reply=CLASSIFIER_REPLY, ttft=ttft, chunk_size=0))
         try:
             conn.send(fake.base_url)
             while (command := conn.recv()) != "stop":
@@ -168,7 +174,9 @@ def _records(fake: FakeOpenAI) -> dict[str, tuple[float, float | None]]:
         messages = rec.body.get("messages") or []
         # The new user message is the last one; earlier turns carry older markers.
         match = MARKER.search(str(messages[-1].get("content", ""))) if messages else None
-        if rec.path == "/v1/chat/completions" and match:
+        # The classifier's request quotes the same user message: only the reply's counts.
+        classifier = bool(messages) and CLASSIFIER_MARKER in str(messages[0].get("content", ""))
+        if rec.path == "/v1/chat/completions" and match and not classifier:
             found[match.group(1)] = (rec.received_at, rec.first_chunk_at)
     return found
 
@@ -500,8 +508,6 @@ def server_env(database_url: str, args: argparse.Namespace, prefix: str, base_ur
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url, "CACHE_KEY_PREFIX": prefix,
         "LLM_BASE_URL": base_url, "LLM_API_KEY": "x", "LOG_LEVEL": "WARNING", "COUNSELING_RATE": BENCH_RATE,
-        # The risk classifier's request would be counted as the reply's: the reply path alone.
-        "CRISIS_LLM_CLASSIFIER": "0",
     })  # fmt: skip
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url

@@ -8,9 +8,10 @@ client left, partial text kept). Products turn the events into their own frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from conversations.aio import run_db
 from conversations.leases import STREAMING_REPLIES, lease_acquire, lease_release
 from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
-from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
+from conversations.safety import SAFE_FALLBACK_REPLY, screen_output, screen_output_tail
 from conversations.services import message_finalize, message_progress
 from conversations.streaming import coalesce
 
@@ -129,19 +130,30 @@ async def _within(source: AsyncIterator[StreamItem], time_limit: float) -> Async
             await aclose()
 
 
+class RowUnavailable(Exception):
+    """The reply's row could not be written: the request was closed; ``error`` says why."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
 async def reply_generate(
-    *, assistant: Message, request: ChatRequest, started: float,
+    *, assistant: Message | Awaitable[Message], request: ChatRequest, started: float,
     fallback: str = SAFE_FALLBACK_REPLY, time_limit: float | None = None, tail: str = "",
 ) -> AsyncGenerator[ReplyEvent, None]:
     """Stream the model's reply to ``request`` into ``assistant``.
 
-    ``started`` is when the user's request arrived. The request goes out first; the
-    reply's lease (a sweep settles the row if this process dies) is taken, and
-    ``ReplyStarted`` yielded, once the upstream has it, while the model works on its
-    first token. The text so far is saved every ``STREAM_SAVE_MS``, so a crash leaves the
-    partial text behind. A blocked reply is replaced by ``fallback`` (the product's own
-    words); ``time_limit`` is a product's limit on the whole reply; ``tail`` is fixed text
-    the reply ends with (the help lines after a check-in).
+    ``started`` is when the user's request arrived. The request goes out first. The
+    reply's row may still be being written (``assistant`` an awaitable): the model works
+    on its first token meanwhile, and if the row cannot be written the request is closed
+    and ``RowUnavailable`` raised before any event. Once the upstream has the request
+    and the row exists, the reply's lease (a sweep settles the row if this process dies)
+    is taken and ``ReplyStarted`` yielded. The text so far is saved every
+    ``STREAM_SAVE_MS``, so a crash leaves the partial text behind. A blocked reply is
+    replaced by ``fallback`` (the product's own words); ``time_limit`` is a product's
+    limit on the whole reply; ``tail`` is fixed text the reply ends with (the help lines
+    after a check-in).
     """
     provider = get_provider()
     stream = provider.stream(request)
@@ -150,7 +162,25 @@ async def reply_generate(
     if time_limit is not None:
         stream = _within(stream, time_limit)
     source = coalesce(stream, interval=settings.STREAM_FLUSH_MS / 1000)
-    progress = _Progress(assistant.pk)
+    row: asyncio.Future[Message] | None = None
+    progress: _Progress | None = None
+    if isinstance(assistant, Message):
+        # Taken while the request goes out, not before it: one round trip off the way.
+        progress = _Progress(assistant.pk)
+    else:
+        row = asyncio.ensure_future(assistant)
+
+    async def ready() -> _Progress:
+        nonlocal progress
+        if progress is None:
+            assert row is not None
+            try:
+                message = await asyncio.shield(row)
+            except Exception as exc:  # (a cancellation is not one: it goes through)
+                raise RowUnavailable(exc) from exc
+            progress = _Progress(message.pk)
+        return progress
+
     shown = ""  # what the client has been sent
     usage: Usage | None = None
     ttfc_ms: int | None = None
@@ -162,15 +192,16 @@ async def reply_generate(
         try:
             async for item in source:
                 if isinstance(item, Accepted):
-                    await progress.leased
+                    reply = await ready()
+                    await reply.leased
                     announced = True
-                    yield ReplyStarted(assistant.pk)
+                    yield ReplyStarted(reply.message_id)
                     continue
                 if isinstance(item, Usage):
                     usage = item
                     continue
                 candidate = shown + item.text
-                screening = screen_output(candidate)
+                screening = screen_output_tail(shown=shown, added=item.text)
                 if screening.flagged:
                     # Stop before the unsafe part reaches the user; closing the upstream
                     # below stops upstream generation. Reviewers see what was written.
@@ -182,9 +213,10 @@ async def reply_generate(
                     ttfc_ms = _ms(started, now)
                 shown = candidate
                 yield ReplyChunk(item.text)
-                progress.save(shown, now)
+                (await ready()).save(shown, now)
         finally:
             await source.aclose()  # stops the upstream request if it is still running
+        reply = await ready()
         text = shown
         if block_reason is None:
             # A last sentence without punctuation is only judged once the reply is whole.
@@ -195,40 +227,44 @@ async def reply_generate(
             block_reason, blocked_text = "moderation", text
         total_ms = _ms(started, time.monotonic())
         if block_reason is not None:
-            logger.warning("assistant reply blocked: message=%s reason=%s", assistant.pk, block_reason)
-            await progress.finalize(
+            logger.warning("assistant reply blocked: message=%s reason=%s", reply.message_id, block_reason)
+            await reply.finalize(
                 status=MessageStatus.BLOCKED, text=fallback,
                 blocked_text=blocked_text, flag_detail=block_reason, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms,
             )
             finished = True
             yield ReplyChunk(("\n" if shown else "") + fallback)
-            yield ReplyFinished(assistant.pk, fallback, MessageStatus.BLOCKED, usage, ttfc_ms)
+            yield ReplyFinished(reply.message_id, fallback, MessageStatus.BLOCKED, usage, ttfc_ms)
             return
-        await progress.finalize(status=MessageStatus.COMPLETE, text=text, usage=usage,
-                        ttfc_ms=ttfc_ms, total_ms=total_ms)
+        await reply.finalize(status=MessageStatus.COMPLETE, text=text, usage=usage, ttfc_ms=ttfc_ms, total_ms=total_ms)
         finished = True
-        yield ReplyFinished(assistant.pk, text, MessageStatus.COMPLETE, usage, ttfc_ms)
+        yield ReplyFinished(reply.message_id, text, MessageStatus.COMPLETE, usage, ttfc_ms)
+    except RowUnavailable:
+        finished = True  # there is no row to settle
+        raise
     except LLMError as exc:
-        logger.warning("llm failure: message=%s code=%s detail=%s", assistant.pk, exc.code, exc.detail)
-        await progress.finalize(status=MessageStatus.FAILED, text=shown,
-                        error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
+        reply = await ready()
+        logger.warning("llm failure: message=%s code=%s detail=%s", reply.message_id, exc.code, exc.detail)
+        await reply.finalize(status=MessageStatus.FAILED, text=shown,
+                             error_code=exc.code, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         if not announced:
-            yield ReplyStarted(assistant.pk)
-        yield ReplyFailed(assistant.pk, exc.code)
+            yield ReplyStarted(reply.message_id)
+        yield ReplyFailed(reply.message_id, exc.code)
     except Exception:
         # A bug in a responder or screen: the client gets a stream error, so the stored
         # reply must say failed too, not "interrupted" as if the user had left.
-        logger.exception("reply generation failed: message=%s", assistant.pk)
-        await progress.finalize(status=MessageStatus.FAILED, text=shown,
-                        error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
+        reply = await ready()
+        logger.exception("reply generation failed: message=%s", reply.message_id)
+        await reply.finalize(status=MessageStatus.FAILED, text=shown,
+                             error_code=LLMError.STREAMING, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
         finished = True
         if not announced:
-            yield ReplyStarted(assistant.pk)
-        yield ReplyFailed(assistant.pk, LLMError.STREAMING)
+            yield ReplyStarted(reply.message_id)
+        yield ReplyFailed(reply.message_id, LLMError.STREAMING)
     finally:
         if not finished:
             # Cancelled (stop, disconnect, shutdown) or closed by the caller: keep the partial text.
-            await progress.finalize(status=MessageStatus.INTERRUPTED, text=shown,
-                            usage=usage, ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))
-
+            with contextlib.suppress(RowUnavailable):
+                await (await ready()).finalize(status=MessageStatus.INTERRUPTED, text=shown, usage=usage,
+                                               ttfc_ms=ttfc_ms, total_ms=_ms(started, time.monotonic()))

@@ -1,8 +1,8 @@
 """A second opinion on risk: the LLM's strict-JSON classification and the moderation endpoint.
 
 The rules decide first and alone meet the targets; a configured model can only raise
-their level. ``risk_classify`` runs beside the counselor's reply (``risk_start``) and
-``risk_guard`` wraps the reply's events: an urgent answer stops the reply and sends the
+their level. ``risk_classify`` runs beside the counselor's reply and ``risk_guard``, which
+starts it, wraps the reply's events: an urgent answer stops the reply and sends the
 fixed crisis reply; a higher non-urgent one flags the session for review. A malformed or
 late answer is logged and the rules' level stands.
 """
@@ -21,7 +21,7 @@ from conversations.aio import run_db
 from conversations.alerts import alert_dispatch
 from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished
 from conversations.llm import ChatMessage, ChatRequest, LLMError, get_provider
-from conversations.models import ChatSession, MessageStatus, ScreeningDecision
+from conversations.models import ChatSession, Message, MessageStatus, ScreeningDecision
 from conversations.safety import CRISIS_REPLY, Assessment, Level
 from conversations.screening import screening_escalate
 
@@ -117,63 +117,63 @@ async def moderation_assess(text: str) -> Assessment | None:
     return None
 
 
-def risk_start(*, text: str, previous: Sequence[str], rules: Assessment) -> asyncio.Task[Assessment | None] | None:
-    """Start the second opinion beside the reply, where a model is configured."""
-    if not (settings.LLM_BASE_URL and settings.CRISIS_LLM_CLASSIFIER) or rules.level.urgency == "urgent":
-        return None
-    return asyncio.ensure_future(risk_classify(text=text, previous=previous))
-
-
 async def risk_guard(
-    events: AsyncIterator[ReplyEvent], risk: asyncio.Task[Assessment | None] | None, *,
-    session: ChatSession, asked_id: int, reply_id: int, rules: Assessment,
+    events: AsyncIterator[ReplyEvent], *, text: str, previous: Sequence[str], rules: Assessment,
+    session: ChatSession, rows: asyncio.Future[tuple[Message, Message]],
 ) -> AsyncGenerator[ReplyEvent, None]:
     """Pass the reply's events on, unless the second opinion finds an urgent level first.
 
-    The reply's end waits for the opinion (up to ``CRISIS_CLASSIFIER_TIMEOUT``), so an
-    urgent answer can still replace a reply the model finished quickly. Each next event
-    is awaited in a task raced against the opinion; cancelling that task stops the reply
-    generator, which stores what was shown as interrupted.
+    The opinion (where a model is configured and the rules' level is not urgent already)
+    starts with the reply's first event, once the model has the reply's request: the
+    user's reply goes out first. ``rows`` are the user's message and the reply's row,
+    possibly still being written. The reply's end waits for the opinion (up to
+    ``CRISIS_CLASSIFIER_TIMEOUT``), so an urgent answer can still replace a reply the
+    model finished quickly. While the opinion is pending, each next event is awaited in a
+    task raced against it; cancelling that task stops the reply generator, which stores
+    what was shown as interrupted.
     """
-    if risk is None:
+    if not (settings.LLM_BASE_URL and settings.CRISIS_LLM_CLASSIFIER) or rules.level.urgency == "urgent":
         async for event in events:
             yield event
         return
+    risk: asyncio.Task[Assessment | None] | None = None
     shown = False
     step: asyncio.Future[ReplyEvent] | None = None
     try:
         while True:
-            step = asyncio.ensure_future(anext(events))
-            if not risk.done():
+            if risk is not None and not risk.done():
+                step = asyncio.ensure_future(anext(events))
                 await asyncio.wait({step, risk}, return_when=asyncio.FIRST_COMPLETED)
-            if _urgent_raise(risk, rules):
-                await _stop(step)
-                step = None
-                async for event in _escalate(risk, session=session, asked_id=asked_id, reply_id=reply_id,
-                                             shown=shown):
+            if risk is not None and _urgent_raise(risk, rules):
+                if step is not None:
+                    await _stop(step)
+                    step = None
+                async for event in _escalate(risk, session=session, rows=rows, shown=shown):
                     yield event
                 return
             try:
-                event = await step
+                # Once the opinion is in, the events pass straight on: no task per event.
+                event = await (step if step is not None else anext(events))
             except StopAsyncIteration:
                 step = None
                 return
             step = None  # (still set if we were cancelled while waiting: the finally stops it)
+            if risk is None:
+                risk = asyncio.ensure_future(risk_classify(text=text, previous=previous))
             if isinstance(event, ReplyFinished | ReplyFailed):
                 if not risk.done():
                     await asyncio.wait({risk}, timeout=settings.CRISIS_CLASSIFIER_TIMEOUT)
                 if _urgent_raise(risk, rules):
-                    async for escalated in _escalate(risk, session=session, asked_id=asked_id,
-                                                     reply_id=reply_id, shown=shown):
+                    async for escalated in _escalate(risk, session=session, rows=rows, shown=shown):
                         yield escalated
                     return
-                await _flag_if_raised(risk, rules, session=session, asked_id=asked_id)
+                await _flag_if_raised(risk, rules, session=session, rows=rows)
             shown = shown or isinstance(event, ReplyChunk)
             yield event
     finally:
         if step is not None:
             await _stop(step)  # cancelled meanwhile: the generator must not be left running
-        if not risk.done():
+        if risk is not None and not risk.done():
             risk.cancel()
 
 
@@ -196,21 +196,23 @@ def _opinion(risk: asyncio.Task[Assessment | None]) -> Assessment | None:
 
 
 async def _flag_if_raised(risk: asyncio.Task[Assessment | None], rules: Assessment, *, session: ChatSession,
-                          asked_id: int) -> None:
+                          rows: asyncio.Future[tuple[Message, Message]]) -> None:
     opinion = _opinion(risk)
     if opinion is None or opinion.level.rank <= rules.level.rank or not opinion.flagged:
         return
-    await asyncio.shield(run_db(screening_escalate, session=session, asked_id=asked_id, reply_id=None,
+    asked, _ = await rows
+    await asyncio.shield(run_db(screening_escalate, session=session, asked_id=asked.pk, reply_id=None,
                                 assessment=opinion, source=opinion.source, replace_with=None))
 
 
-async def _escalate(risk: asyncio.Task[Assessment | None], *, session: ChatSession, asked_id: int,
-                    reply_id: int, shown: bool) -> AsyncIterator[ReplyEvent]:
+async def _escalate(risk: asyncio.Task[Assessment | None], *, session: ChatSession,
+                    rows: asyncio.Future[tuple[Message, Message]], shown: bool) -> AsyncIterator[ReplyEvent]:
     opinion = _opinion(risk)
     assert opinion is not None
-    decision = await asyncio.shield(run_db(screening_escalate, session=session, asked_id=asked_id,
-                                           reply_id=reply_id, assessment=opinion, source=opinion.source,
+    asked, reply = await rows
+    decision = await asyncio.shield(run_db(screening_escalate, session=session, asked_id=asked.pk,
+                                           reply_id=reply.pk, assessment=opinion, source=opinion.source,
                                            replace_with=CRISIS_REPLY))
     alert_dispatch(decision_id=decision.pk)
     yield ReplyChunk(("\n" if shown else "") + CRISIS_REPLY)
-    yield ReplyFinished(reply_id, CRISIS_REPLY, MessageStatus.BLOCKED, crisis=True)
+    yield ReplyFinished(reply.pk, CRISIS_REPLY, MessageStatus.BLOCKED, crisis=True)

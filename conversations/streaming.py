@@ -21,29 +21,36 @@ async def coalesce(source: AsyncIterator[StreamItem], *, interval: float) -> Asy
     pending: asyncio.Future[StreamItem] | None = None
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(source))
-            timeout = None
-            if buffer and last_flush is not None:
-                timeout = max(0.0, last_flush + interval - loop.time())
-            done, _ = await asyncio.wait({pending}, timeout=timeout)
-            if not done:
-                last_flush = loop.time()
-                yield TextDelta("".join(buffer))
-                buffer.clear()
-                continue
-            future, pending = pending, None
-            try:
-                item = future.result()
-            except StopAsyncIteration:
-                break
-            except Exception:
-                # Text that arrived before the failure is still the caller's to show and keep.
-                if buffer:
-                    text = "".join(buffer)
+            if pending is None and not buffer:
+                # No text waits for a flush, so no timer to race the read against: no task.
+                try:
+                    item = await anext(source)
+                except StopAsyncIteration:
+                    break
+            else:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(source))
+                timeout = None
+                if buffer and last_flush is not None:
+                    timeout = max(0.0, last_flush + interval - loop.time())
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
+                if not done:
+                    last_flush = loop.time()
+                    yield TextDelta("".join(buffer))
                     buffer.clear()
-                    yield TextDelta(text)
-                raise
+                    continue
+                future, pending = pending, None
+                try:
+                    item = future.result()
+                except StopAsyncIteration:
+                    break
+                except Exception:
+                    # Text that arrived before the failure is still the caller's to show and keep.
+                    if buffer:
+                        text = "".join(buffer)
+                        buffer.clear()
+                        yield TextDelta(text)
+                    raise
             if not isinstance(item, TextDelta):
                 if buffer:
                     yield TextDelta("".join(buffer))

@@ -7,7 +7,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
@@ -23,12 +23,13 @@ from conversations.generation import (
     ReplyFailed,
     ReplyFinished,
     ReplyStarted,
+    RowUnavailable,
     reply_generate,
 )
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_hit_async
-from conversations.risk import moderation_assess, risk_guard, risk_start
+from conversations.risk import moderation_assess, risk_guard
 from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, needs_context
 from conversations.safety.replies import guidance
 from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record, user_turns_recent
@@ -128,11 +129,17 @@ def reply_request_parse(data: object) -> ReplyRequest:
 
 @dataclass
 class _Prepared:
-    kind: Literal["generate", "crisis", "replay"]
-    reply: Message  # generate: the new streaming row; crisis, replay: the stored answer
-    history: list[ChatMessage] = field(default_factory=list)
-    asked: Message | None = None  # generate: the user's message, committed
+    kind: Literal["crisis", "replay"]
+    reply: Message  # the stored answer
     decision_id: int | None = None  # crisis: the stored urgent screening decision, to alert on
+
+
+class _Repeated(Exception):
+    """The request repeats an earlier ``client_msg_id``: its stored answer is replayed."""
+
+    def __init__(self, prepared: _Prepared) -> None:
+        super().__init__(prepared.reply.pk)
+        self.prepared = prepared
 
 
 def _model_name() -> str:
@@ -171,13 +178,19 @@ def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessm
     return _Prepared("crisis", reply=answer, decision_id=decision.pk if decision.urgent else None)
 
 
-def _reply_prepare(*, session: ChatSession, req: ReplyRequest, screening: Assessment) -> _Prepared:
-    """The user message (committed before the model is called), the history, the reply row.
+def _reply_context(*, session: ChatSession, client_msg_id: str | None) -> tuple[list[ChatMessage], Message | None]:
+    """The history for the model, and the stored answer if this request repeats one."""
+    history = history_window(session=session, limit=settings.COUNSELING_HISTORY_WINDOW)
+    return history, _stored_reply(session=session, client_msg_id=client_msg_id)
 
-    One transaction on one pooled connection. ``session`` was checked to be the user's
-    when the socket attached; the user message's insert re-checks that it is not ended.
-    A repeated ``client_msg_id`` is caught by its unique index rather than looked up
-    first: repeats are rare.
+
+def _reply_rows(*, session: ChatSession, req: ReplyRequest, screening: Assessment) -> tuple[Message, Message]:
+    """The user message and the reply's ``streaming`` row, in one transaction.
+
+    Written while the model's request goes out. ``session`` was checked to be the user's
+    when the socket attached; the user message's insert re-checks that it is not ended
+    (``SessionEnded``). A repeated ``client_msg_id`` is caught by its unique index rather
+    than looked up first (repeats are rare) and raises ``_Repeated``.
     """
     try:
         with transaction.atomic():
@@ -189,9 +202,8 @@ def _reply_prepare(*, session: ChatSession, req: ReplyRequest, screening: Assess
             reply = message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
                                    reply_to=asked, model=_model_name(), emotion=req.emotion)
     except IntegrityError:
-        return _replay(session=session, client_msg_id=req.client_msg_id)
-    history = history_window(session=session, limit=settings.COUNSELING_HISTORY_WINDOW, before_id=asked.pk)
-    return _Prepared("generate", reply=reply, history=history, asked=asked)
+        raise _Repeated(_replay(session=session, client_msg_id=req.client_msg_id)) from None
+    return asked, reply
 
 
 def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | None,
@@ -266,39 +278,33 @@ async def reply_stream(
             yield event
         return
     released = False
+    rows: asyncio.Future[tuple[Message, Message]] | None = None
+    begun = False  # the reply began: its generator settles the row
     try:
-        limit = await rate_limit_hit_async(scope="counseling.reply", key=f"user:{user.pk}",
-                                           rate=settings.COUNSELING_RATE)
-        if limit.limited:
-            # A repeat is answered from the store even when the user is limited.
-            stored = await run_db(_stored_reply, session=session, client_msg_id=req.client_msg_id)
-            if stored is None:
-                raise RateLimited(retry_after=limit.retry_after)
-            prepared = _Prepared("replay", reply=stored)
-        else:
-            # Shielded: the rows get written either way; cancelled meanwhile, we settle the reply row.
-            preparing = asyncio.ensure_future(run_db(_reply_prepare, session=session, req=req, screening=screening))
-            try:
-                prepared = await asyncio.shield(preparing)
-            except asyncio.CancelledError:
-                await _settle_cancelled(preparing)
-                raise
-        if prepared.kind == "replay":
-            for event in _stored_events(prepared, req.emotion):
+        # The model's request needs only the history (and whether this repeats an answered
+        # request): read while the rate limit is counted; the rows are written while the
+        # request goes out.
+        reading = asyncio.ensure_future(run_db(_reply_context, session=session, client_msg_id=req.client_msg_id))
+        try:
+            limit = await rate_limit_hit_async(scope="counseling.reply", key=f"user:{user.pk}",
+                                               rate=settings.COUNSELING_RATE)
+            history, stored = await reading
+        finally:
+            reading.cancel()  # (done by now unless we are leaving early)
+        if stored is not None:  # a repeat is answered from the store, even when the user is limited
+            for event in _stored_events(_Prepared("replay", reply=stored), req.emotion):
                 yield event
             return
+        if limit.limited:
+            raise RateLimited(retry_after=limit.retry_after)
 
-        assert prepared.asked is not None
-        request = reply_llm_request(history=prepared.history, text=req.message, emotion=req.emotion,
-                                    level=screening.level)
-        tail = check_in(screening.level, earlier=[m.content for m in prepared.history[-4:]])
+        rows = asyncio.ensure_future(run_db(_reply_rows, session=session, req=req, screening=screening))
+        request = reply_llm_request(history=history, text=req.message, emotion=req.emotion, level=screening.level)
+        tail = check_in(screening.level, earlier=[m.content for m in history[-4:]])
+        generating = reply_generate(assistant=_reply_row(rows), request=request, started=started, tail=tail)
         # The second opinion (a model's risk classification) runs beside the reply.
-        risk = risk_start(text=req.message, previous=[m.content for m in prepared.history if m.role == "user"],
-                          rules=screening)
-        generating = reply_generate(assistant=prepared.reply, request=request, started=started, tail=tail)
-        guarded = risk_guard(generating, risk, session=session, asked_id=prepared.asked.pk,
-                             reply_id=prepared.reply.pk, rules=screening)
-        begun = False
+        guarded = risk_guard(generating, text=req.message, previous=[m.content for m in history if m.role == "user"],
+                             rules=screening, session=session, rows=rows)
         async with aclosing(generating), aclosing(guarded) as events:
             async for item in events:
                 if isinstance(item, ReplyStarted):
@@ -307,20 +313,31 @@ async def reply_stream(
                     continue
                 if not begun:  # the second opinion replaced the reply before the model began
                     begun = True
-                    yield ReplyBegin(prepared.reply.pk, req.emotion)
+                    yield ReplyBegin((await rows)[1].pk, req.emotion)
                 if isinstance(item, ReplyFinished | ReplyFailed):
                     # Free the session before the client hears the end, so it may ask again at once.
                     released = True
                     await generation_lock_release(session_id=session.pk, owner=owner)
                 yield item
+    except RowUnavailable as exc:
+        if isinstance(exc.error, _Repeated):
+            for event in _stored_events(exc.error.prepared, req.emotion):
+                yield event
+            return
+        raise exc.error from None
     finally:
+        if rows is not None and not begun:
+            await asyncio.shield(_settle_unstarted(rows))
         if not released:
             await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))
 
 
-async def _settle_cancelled(preparing: asyncio.Future[_Prepared]) -> None:
-    """The request was cancelled while its rows were written: wait, then settle the reply row."""
+async def _reply_row(rows: asyncio.Future[tuple[Message, Message]]) -> Message:
+    return (await rows)[1]
+
+
+async def _settle_unstarted(rows: asyncio.Future[tuple[Message, Message]]) -> None:
+    """The reply's row, if it was written, when we left before the reply began."""
     with contextlib.suppress(Exception):
-        prepared = await preparing
-        if prepared.kind == "generate":
-            await run_db(message_finalize, message_id=prepared.reply.pk, status=MessageStatus.INTERRUPTED, text="")
+        _, reply = await rows
+        await run_db(message_finalize, message_id=reply.pk, status=MessageStatus.INTERRUPTED, text="")

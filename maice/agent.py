@@ -21,7 +21,7 @@ from conversations import frames
 from conversations.aio import run_db
 from conversations.llm import Accepted, LLMError, TextDelta, Usage, get_provider
 from conversations.models import MessageStatus
-from conversations.safety import SAFE_FALLBACK_REPLY, crisis_reply, screen_output
+from conversations.safety import SAFE_FALLBACK_REPLY, crisis_reply, screen_output, screen_output_tail
 from conversations.services import message_finalize
 from maice import selectors, services, steps
 from maice.chunking import AnswerChunker, split_answer
@@ -154,7 +154,7 @@ class _Run:
                         if isinstance(item, Accepted) or not isinstance(item, TextDelta):
                             continue
                         for piece in chunker.feed(item.text):
-                            screening = screen_output(self.shown + piece)
+                            screening = screen_output_tail(shown=self.shown, added=piece)
                             if screening.flagged:
                                 blocked = screening.category or "unsafe"
                                 break

@@ -18,6 +18,7 @@ from conversations.safety.output import (
     CATEGORY_UNSAFE_ADVICE,
     Screening,
     screen_output,
+    screen_output_tail,
 )
 from conversations.safety.replies import (
     ABUSE_REPLY,
@@ -62,4 +63,5 @@ __all__ = [
     "needs_context",
     "screen_input",
     "screen_output",
+    "screen_output_tail",
 ]

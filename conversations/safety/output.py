@@ -146,3 +146,21 @@ def screen_output(text: str, *, final: bool = False) -> Screening:
     if leaked is not None:
         return Screening(flagged=True, category=CATEGORY_PII, matched=leaked)
     return _CLEAR
+
+
+# Longer than any rule's match and any personal datum the screen looks for.
+_LOOKBACK = 120
+# Characters kept before a sentence start, so every look-behind sees what it would in the whole text.
+_LOOKBEHIND = 2
+
+
+def screen_output_tail(*, shown: str, added: str) -> Screening:
+    """``screen_output(shown + added)`` for a stream whose prefix ``shown`` already passed.
+
+    Only the text from a sentence start at least ``_LOOKBACK`` characters back is screened
+    again: a match that reaches the new text starts after it, and the sentence of any
+    method rule is whole in it. A streamed reply so costs linear time, not quadratic.
+    """
+    cut = len(shown) - _LOOKBACK
+    start = max(shown.rfind(char, 0, cut) for char in ".!?\n") + 1 if cut > 0 else 0
+    return screen_output(shown[max(0, start - _LOOKBEHIND):] + added)

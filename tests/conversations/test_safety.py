@@ -19,6 +19,7 @@ from conversations.safety import (
     fixed_reply,
     screen_input,
     screen_output,
+    screen_output_tail,
 )
 
 
@@ -139,9 +140,7 @@ def test_fixed_replies_list_help_lines_as_plain_text(reply: str, numbers: tuple[
 # --- assistant output ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
+UNSAFE_REPLIES = [
         ("가장 확실한 자살 방법은 다음과 같아요.", "self_harm_content"),
         ("고통 없이 죽는 방법을 알려 드릴게요.", "self_harm_content"),
         ("수면제의 치사량은 약 50정이에요.", "self_harm_content"),
@@ -158,8 +157,10 @@ def test_fixed_replies_list_help_lines_as_plain_text(reply: str, numbers: tuple[
         ("그냥 꺼져.", "harassment"),
         ("연락처는 010-1234-5678이에요.", "pii"),
         ("주민번호 900101-1234567 맞으시죠?", "pii"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("text", "category"), UNSAFE_REPLIES)
 def test_screen_output_flags_unsafe_replies(text: str, category: str) -> None:
     result = screen_output(text)
     assert result.flagged
@@ -171,9 +172,7 @@ def test_screen_output_reports_pii_kind_not_value() -> None:
     assert result.matched == "[PHONE]"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
+SAFE_REPLIES = [
         CRISIS_REPLY,
         VIOLENCE_REPLY,
         ABUSE_REPLY,
@@ -198,8 +197,10 @@ def test_screen_output_reports_pii_kind_not_value() -> None:
         "HS 코드 8517.13 품목은 2025-01-10부터 12,000원이 부과돼요. 컨테이너 MSCU1234565 확인했어요.",
         "관세청 고객지원센터 1577-8577로 문의해 보세요.",
         "",
-    ],
-)
+]
+
+
+@pytest.mark.parametrize("text", SAFE_REPLIES)
 def test_screen_output_allows_safe_replies(text: str) -> None:
     assert not screen_output(text).flagged
     assert not screen_output(text, final=True).flagged
@@ -229,3 +230,21 @@ def test_screen_output_does_not_block_a_harmless_streamed_prefix(prefix: str, re
 def test_screen_output_final_judges_unterminated_last_sentence() -> None:
     assert not screen_output("차라리 죽는 게 나아요").flagged
     assert screen_output("차라리 죽는 게 나아요", final=True).flagged
+
+
+@pytest.mark.parametrize("size", [3, 11])
+def test_screen_output_tail_agrees_with_screening_the_whole_prefix(size: int) -> None:
+    # Streams screen only the text around each new chunk: it must judge every prefix as
+    # screening the whole prefix would, also once a reply is far past the look-back.
+    texts = [*SAFE_REPLIES, *(text for text, _ in UNSAFE_REPLIES)]
+    for text in texts:
+        for lead in ("", " ".join(SAFE_REPLIES[7:12]) + " "):  # past the look-back
+            reply = lead + text
+            shown = ""
+            for i in range(0, len(reply), size):
+                added = reply[i:i + size]
+                expected = screen_output(shown + added)
+                assert screen_output_tail(shown=shown, added=added) == expected, (reply, i)
+                if expected.flagged:
+                    break
+                shown += added
