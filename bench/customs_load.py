@@ -1,6 +1,6 @@
 """Benchmark: the customs SSE path (POST /api/v1/chat) under 1, 100 and 300 concurrent streams.
 
-Runs the real server (daphne, debug off) against the fake OpenAI upstream, started in a
+Runs the real server (`manage.py serve`, debug off) against the fake OpenAI upstream, started in a
 process of its own with ``python -m conversations.testing.fake_openai``. Each request is a
 general question, so it takes the full path: rate limit, session, the LLM intent
 classifier (the fake answers its JSON at once), the user message committed, the answer
@@ -207,7 +207,7 @@ def summarise(n: int, samples: list[Sample], failed: int, records: list[dict[str
 
 def report(info: dict[str, Any], ttft: float, chunk_delay: float, results: list[LevelResult]) -> str:
     lines = [f"machine: nproc={info['nproc']} cpu={info['cpu'] or '?'} python={info['python']} ({info['platform']})",
-             f"server:  daphne, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
+             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
              f"CUSTOMS_RATE={BENCH_RATE} (bench override)",
              f"fake upstream (own process): classifier JSON at once; answer ttft={ttft * 1000:.0f} ms, "
              f"{len(REPLY)}-char reply in 2-char chunks {chunk_delay * 1000:g} ms apart",
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... preparing {db_kind}", file=sys.stderr, flush=True)
             manage(["migrate", "--noinput"], env)
             tokens = _tokens(secrets.token_hex(3), env)
-            log = Path(tmp) / "daphne.log"
+            log = Path(tmp) / "server.log"
             with running_server(env, log) as host:
                 results = asyncio.run(measure(host, tokens, fake, args))
             if any(r.failed for r in results):

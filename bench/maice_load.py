@@ -1,7 +1,7 @@
 """Benchmark: MAICE SSE streams through the agent path, embedded and on Redis Streams.
 
 Starts the fake OpenAI upstream in a process of its own (``python -m
-conversations.testing.fake_openai``), the real server (daphne, debug off) and, with
+conversations.testing.fake_openai``), the real server (`manage.py serve`, debug off) and, with
 ``--redis-url``, real ``run_maice_agent`` workers; then runs N concurrent clients, each
 POSTing questions to ``/api/maice/chat`` and reading the SSE stream to its end.
 
@@ -281,7 +281,7 @@ async def measure(host: str, base_url: str, tokens: list[str], args: argparse.Na
 def report(info: dict[str, Any], args: argparse.Namespace, results: list[LevelResult]) -> str:
     transport = f"Redis Streams, {args.agents} run_maice_agent worker(s)" if args.redis_url else "embedded agent"
     lines = [f"machine: nproc={info['nproc']} cpu={info['cpu'] or '?'} python={info['python']}",
-             f"server:  daphne, DJANGO_DEBUG=0, database={info['database']}, {transport}, mode={args.mode}",
+             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, {transport}, mode={args.mode}",
              f"fake upstream: ttft={args.ttft * 1000:.0f} ms, {len(ANSWER)}-char answer in {PIECE}-char pieces "
              f"{args.chunk_delay * 1000:g} ms apart" + (", classifier JSON after ttft" if args.mode == "agent" else ""),
              "",
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             manage(["migrate", "--noinput"], env)
             tokens = issue_tokens(USERS, env)
             workers = agent_workers(args.agents, env, Path(tmp)) if args.redis_url else contextlib.nullcontext()
-            log = Path(tmp) / "daphne.log"
+            log = Path(tmp) / "server.log"
             with workers, running_server(env, log) as host:
                 results = asyncio.run(measure(host, base_url, tokens, args))
             if any(r.failed for r in results):

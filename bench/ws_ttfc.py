@@ -1,6 +1,6 @@
 """Benchmark: the server's added time to first chunk on the counseling WebSocket.
 
-Runs the real server (daphne, debug off) against the fake OpenAI upstream and, per
+Runs the real server (`manage.py serve`, debug off) against the fake OpenAI upstream and, per
 request, takes the upstream's own time to first token out of what the client saw:
 
     added = client_ttfc - (fake.first_chunk_at - fake.received_at)
@@ -51,8 +51,6 @@ from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DAPHNE = str(Path(sys.executable).parent / "daphne")
-APP = "config.asgi:application"
 
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 20.0
@@ -283,8 +281,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """The production server (``manage.py serve``): a worker per core with Redis, else one."""
     port = free_port()
-    cmd = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), APP]
+    workers = (os.cpu_count() or 1) if env.get("REDIS_URL") else 1
+    cmd = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with log_path.open("wb") as log:
         # Its own session, so Ctrl-C reaches only us and shutdown happens in order below.
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -453,7 +453,7 @@ def machine_info(db_kind: str, redis_url: str | None) -> dict[str, Any]:
 
 def report(info: dict[str, Any], ttft: float, chunk_delay: float, results: list[LevelResult]) -> str:
     lines = [f"machine: nproc={info['nproc']} cpu={info['cpu'] or '?'} python={info['python']} ({info['platform']})",
-             f"server:  daphne, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
+             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
              f"COUNSELING_RATE={BENCH_RATE} (bench override; other limits unchanged)",
              f"fake upstream: ttft={ttft * 1000:.0f} ms, {len(REPLY)}-char reply in 2-char chunks, "
              f"{chunk_delay * 1000:g} ms between chunks",
@@ -542,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... preparing {db_kind}", file=sys.stderr, flush=True)
             manage(["migrate", "--noinput"], env)
             tokens = issue_tokens(math.ceil(max(args.levels) / SOCKETS_PER_USER), env)
-            with running_server(env, Path(tmp) / "daphne.log") as host:
+            with running_server(env, Path(tmp) / "server.log") as host:
                 results = asyncio.run(measure(host, tokens, fake, args))
             info = machine_info(db_kind, args.redis_url)
     except BenchError as exc:
