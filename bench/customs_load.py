@@ -160,21 +160,28 @@ class LevelResult:
     added_max: float
 
 
-async def run_level(host: str, tokens: list[str], n: int, rounds: int, warmup: int,
+async def run_level(host: str, tokens: list[str], n: int, rounds: int, warmup: int, ramp: float,
                     limit: float) -> tuple[list[Sample], int]:
-    samples: list[Sample] = []
-    failed = 0
-    for r in range(warmup + rounds):
-        results = await asyncio.gather(*(one_stream(host, tokens[i % len(tokens)], limit) for i in range(n)),
-                                       return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
+    """The platform benchmark's load shape: ``n`` clients starting over ``ramp`` seconds,
+    each sending ``warmup`` uncounted requests and then ``rounds`` measured ones, one after
+    another."""
+    async def client(i: int) -> tuple[list[Sample], int]:
+        await asyncio.sleep(ramp * i / n)
+        samples, failed = [], 0
+        for r in range(warmup + rounds):
+            try:
+                sample = await one_stream(host, tokens[i % len(tokens)], limit)
+            except Exception as exc:  # noqa: BLE001 - a failed request is counted, not fatal
                 if r >= warmup:
                     failed += 1
-                    print(f"    failed: {result!r}"[:200], file=sys.stderr)
-            elif r >= warmup:
-                samples.append(result)
-    return samples, failed
+                    print(f"    failed: {exc!r}"[:200], file=sys.stderr)
+                continue
+            if r >= warmup:
+                samples.append(sample)
+        return samples, failed
+
+    results = await asyncio.gather(*(client(i) for i in range(n)))
+    return [s for samples, _ in results for s in samples], sum(failed for _, failed in results)
 
 
 def summarise(n: int, samples: list[Sample], failed: int, records: list[dict[str, Any]]) -> LevelResult:
@@ -207,7 +214,8 @@ def summarise(n: int, samples: list[Sample], failed: int, records: list[dict[str
 
 def report(info: dict[str, Any], ttft: float, chunk_delay: float, results: list[LevelResult]) -> str:
     lines = [f"machine: nproc={info['nproc']} cpu={info['cpu'] or '?'} python={info['python']} ({info['platform']})",
-             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
+             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, "
+             f"cache={info['cache_and_channel_layer']}, "
              f"CUSTOMS_RATE={BENCH_RATE} (bench override)",
              f"fake upstream (own process): classifier JSON at once; answer ttft={ttft * 1000:.0f} ms, "
              f"{len(REPLY)}-char reply in 2-char chunks {chunk_delay * 1000:g} ms apart",
@@ -252,8 +260,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--single-requests", type=int, default=50,
                         help="measured requests of the one-stream baseline (default 50: it runs them one by one)")
     parser.add_argument("--concurrency", default="1,100,300", help="comma-separated stream counts")
-    parser.add_argument("--ttft", type=float, default=0.05, help="fake answer's time to first token, seconds")
-    parser.add_argument("--chunk-delay", type=float, default=0.01, help="fake pause between chunks, seconds")
+    parser.add_argument("--ttft", type=float, default=0.3, help="fake answer's time to first token, seconds")
+    parser.add_argument("--chunk-delay", type=float, default=0.05, help="fake pause between chunks, seconds")
+    parser.add_argument("--ramp", type=float, default=2.0,
+                        help="seconds over which a level's clients start (as in bench.load)")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request limit, seconds")
     parser.add_argument("--database-url", help="postgres://… database to use as it is (default: temporary SQLite)")
     parser.add_argument("--redis-url", help="redis://… for cache and limits (default: in-memory)")
@@ -287,8 +297,10 @@ async def measure(host: str, tokens: list[str], fake: FakeUpstream, args: argpar
     for n in args.levels:
         rounds = math.ceil((args.single_requests if n == 1 else args.requests) / n)
         warmup = max(1, math.ceil(5 / n))
-        print(f"... {n} stream(s): {warmup} warm-up + {rounds} measured round(s)", file=sys.stderr, flush=True)
-        samples, failed = await run_level(host, tokens, n, rounds, warmup, args.timeout)
+        ramp = args.ramp if n > 1 else 0.0
+        print(f"... {n} stream(s) ramped over {ramp:g} s: {warmup} warm-up + {rounds} measured request(s) each",
+              file=sys.stderr, flush=True)
+        samples, failed = await run_level(host, tokens, n, rounds, warmup, ramp, args.timeout)
         records = await asyncio.to_thread(fake.records)
         results.append(summarise(n, samples, failed, records))
     return results

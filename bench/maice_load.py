@@ -227,10 +227,13 @@ async def one_baseline(client: httpx2.AsyncClient, base_url: str, mode: str) -> 
     return Outcome((first - sent) * 1000 if first else None, "" if first else "no text")
 
 
-async def run_clients(n: int, rounds: int, call: Any) -> list[Outcome]:
+async def run_clients(n: int, rounds: int, call: Any, ramp: float = 0.0) -> list[Outcome]:
+    """``n`` clients starting over ``ramp`` seconds (the load shape of ``bench.load``), each
+    making ``rounds`` calls one after another."""
     limits = httpx2.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(90.0), limits=limits) as client:
         async def worker(index: int) -> list[Outcome]:
+            await asyncio.sleep(ramp * index / n)
             return [await call(client, index) for _ in range(rounds)]
 
         batches = await asyncio.gather(*(worker(i) for i in range(n)))
@@ -260,11 +263,12 @@ async def measure(host: str, base_url: str, tokens: list[str], args: argparse.Na
     for n in args.levels:
         rounds = max(1, math.ceil(args.requests / n))
         print(f"... {n} streams x {rounds} round(s): baseline, warm-up, measured", file=sys.stderr, flush=True)
-        baseline = await run_clients(n, rounds, lambda client, i: one_baseline(client, base_url, args.mode))
+        ramp = args.ramp if n > 1 else 0.0
+        baseline = await run_clients(n, rounds, lambda client, i: one_baseline(client, base_url, args.mode), ramp)
         await run_clients(min(n, 20), 1, lambda client, i: one_stream(client, host, tokens[i % len(tokens)],
                                                                       args.mode))
         outcomes = await run_clients(n, rounds, lambda client, i: one_stream(client, host, tokens[i % len(tokens)],
-                                                                            args.mode))
+                                                                            args.mode), ramp)
         base, seen = _times(baseline), _times(outcomes)
         if not base or not seen:
             raise BenchError(f"nothing measured at {n} streams: {[o.error for o in outcomes][:5]}")
@@ -308,8 +312,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=300, help="measured requests per level (default 300)")
     parser.add_argument("--concurrency", default="100,300", help="comma-separated stream counts (default 100,300)")
     parser.add_argument("--mode", choices=("agent", "freepass"), default="agent")
-    parser.add_argument("--ttft", type=float, default=0.05, help="fake upstream time to first token, seconds")
-    parser.add_argument("--chunk-delay", type=float, default=0.01, help="fake upstream pause between pieces")
+    parser.add_argument("--ttft", type=float, default=0.3, help="fake upstream time to first token, seconds")
+    parser.add_argument("--chunk-delay", type=float, default=0.05, help="fake upstream pause between pieces")
+    parser.add_argument("--ramp", type=float, default=2.0,
+                        help="seconds over which a level's clients start (as in bench.load)")
     parser.add_argument("--database-url", help="postgres://… to create a throwaway database on (default SQLite)")
     parser.add_argument("--redis-url", help="redis://… : agents on Redis Streams (default: embedded agent)")
     parser.add_argument("--agents", type=int, default=2, help="run_maice_agent workers with --redis-url (default 2)")

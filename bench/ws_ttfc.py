@@ -453,7 +453,8 @@ def machine_info(db_kind: str, redis_url: str | None) -> dict[str, Any]:
 
 def report(info: dict[str, Any], ttft: float, chunk_delay: float, results: list[LevelResult]) -> str:
     lines = [f"machine: nproc={info['nproc']} cpu={info['cpu'] or '?'} python={info['python']} ({info['platform']})",
-             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, cache={info['cache_and_channel_layer']}, "
+             f"server:  manage.py serve, DJANGO_DEBUG=0, database={info['database']}, "
+             f"cache={info['cache_and_channel_layer']}, "
              f"COUNSELING_RATE={BENCH_RATE} (bench override; other limits unchanged)",
              f"fake upstream: ttft={ttft * 1000:.0f} ms, {len(REPLY)}-char reply in 2-char chunks, "
              f"{chunk_delay * 1000:g} ms between chunks",
