@@ -148,6 +148,10 @@ async def risk_guard(
                 if step is not None:
                     await _stop(step)
                     step = None
+                # Closed first: the reply's row keeps what was shown (the reviewers' copy).
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
                 async for event in _escalate(risk, session=session, rows=rows, shown=shown):
                     yield event
                 return

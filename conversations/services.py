@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -103,30 +104,29 @@ def message_finalize(
     usage: Usage | None = None,
     ttfc_ms: int | None = None,
     total_ms: int | None = None,
-) -> Message:
-    """Move a streaming reply to its one final state; later calls change nothing."""
+) -> bool:
+    """Move a streaming reply to its one final state; later calls change nothing (False).
+
+    One conditional UPDATE: the end of every reply pays it, and only a row still
+    ``streaming`` changes.
+    """
+    fields: dict[str, Any] = {"status": status, "text": text, "error_code": error_code, "ttfc_ms": ttfc_ms,
+                              "total_ms": total_ms, "completed_at": timezone.now()}
+    if usage is not None:
+        fields.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        if usage.model:
+            fields["model"] = usage.model
+    if status == MessageStatus.BLOCKED:
+        # Every reply starts without flags (``message_append``), so the blocked flag is all there is.
+        fields.update(blocked_text=blocked_text, flags=[Flag.OUTPUT_BLOCKED], flagged=True,
+                      flag_detail=flag_detail[:200])
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("session").get(pk=message_id)
-        if message.status != MessageStatus.STREAMING:
-            return message
-        message.status = status
-        message.text = text
-        message.error_code = error_code
-        message.ttfc_ms = ttfc_ms
-        message.total_ms = total_ms
-        message.completed_at = timezone.now()
-        if usage is not None:
-            message.model = usage.model or message.model
-            message.prompt_tokens = usage.prompt_tokens
-            message.completion_tokens = usage.completion_tokens
-        if status == MessageStatus.BLOCKED:
-            message.blocked_text = blocked_text
-            message.flags = [*message.flags, Flag.OUTPUT_BLOCKED]
-            message.flagged = True
-            message.flag_detail = flag_detail[:200]
-            session_flag(session=message.session)
-        message.save()
-    return message
+        settled = bool(Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(**fields))
+        if settled and status == MessageStatus.BLOCKED:
+            session = ChatSession.objects.filter(messages__pk=message_id).first()
+            if session is not None:
+                session_flag(session=session)
+    return settled
 
 
 def message_progress(*, message_id: int, text: str) -> None:

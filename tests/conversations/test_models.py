@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from conversations.llm import Usage
-from conversations.models import MessageStatus
+from conversations.models import Message, MessageStatus
 from conversations.services import message_append, message_finalize
 from counseling.services import session_start
 
@@ -30,13 +30,15 @@ def test_finalize_settles_once(user: Any) -> None:
     session = session_start(user=user)
     reply = message_append(session=session, role="assistant", text="", status=MessageStatus.STREAMING, model="m")
     assert reply.content == ""
-    done = message_finalize(message_id=reply.pk, status=MessageStatus.COMPLETE, text="완료된 답변",
+    assert message_finalize(message_id=reply.pk, status=MessageStatus.COMPLETE, text="완료된 답변",
                             usage=Usage(model="gpt-x", prompt_tokens=10, completion_tokens=5), ttfc_ms=12, total_ms=80)
+    done = Message.objects.get(pk=reply.pk)
     assert (done.status, done.content, done.model, done.prompt_tokens, done.completion_tokens) == (
         MessageStatus.COMPLETE, "완료된 답변", "gpt-x", 10, 5)
-    late = message_finalize(message_id=reply.pk, status=MessageStatus.INTERRUPTED, text="")
-    assert late.status == MessageStatus.COMPLETE and late.content == "완료된 답변"
     assert done.completed_at is not None
+    assert not message_finalize(message_id=reply.pk, status=MessageStatus.INTERRUPTED, text="")
+    late = Message.objects.get(pk=reply.pk)
+    assert late.status == MessageStatus.COMPLETE and late.content == "완료된 답변"
 
 
 def test_an_ended_session_takes_no_user_message(user: Any) -> None:

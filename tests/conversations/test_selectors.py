@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def reply(session: Any, text: str, status: MessageStatus) -> Message:
     message = message_append(session=session, role="assistant", text="", status=MessageStatus.STREAMING)
-    return message_finalize(message_id=message.pk, status=status, text=text)
+    message_finalize(message_id=message.pk, status=status, text=text)
+    return Message.objects.get(pk=message.pk)
 
 
 def test_context_is_the_last_messages_oldest_first(user: Any) -> None:
