@@ -158,9 +158,14 @@ _RULES: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
 )
 
 
+# Every rule above needs one of these; most text (a Korean reply, a log line) has none, and
+# is then returned without running fifteen patterns over it.
+_MAYBE_PII = re.compile(r"[\d@]|(?i:authorization|bearer|token|secret|passw|api[_-]?key|eyj|sk-)")
+
+
 def mask_pii(text: str) -> str:
     """Return ``text`` with personal data and secrets replaced by placeholders."""
-    if not text:
+    if not text or not _MAYBE_PII.search(text):
         return text
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
