@@ -24,7 +24,14 @@ from django.conf import settings
 
 from conversations import frames
 from conversations.aio import run_db
-from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished, reply_generate
+from conversations.generation import (
+    ReplyChunk,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyFinished,
+    RowUnavailable,
+    reply_generate,
+)
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import Message, MessageStatus, Product, Role
 from conversations.ratelimit import generation_lock_release
@@ -80,6 +87,7 @@ async def answer_stream(*, turn: Turn, started: float, lock_owner: str) -> Async
     session_uuid = turn.session.key
     index = 0
     saving: asyncio.Future[Message] | None = None
+    row: asyncio.Future[Message] | None = None  # the saving, within its time limit
     unsaved = ""  # why the reply row, if it gets written, must be settled here
     buttons: asyncio.Task[list[dict[str, Any]]] | None = None
     merging: AsyncGenerator[str, None] | None = None
@@ -98,20 +106,23 @@ async def answer_stream(*, turn: Turn, started: float, lock_owner: str) -> Async
             yield frames.customs_block_stop(index=index, stop_timestamp=frames.utc_timestamp())
             index += 1
         yield frames.customs_text_block_start(index=index, start_timestamp=frames.utc_timestamp())
+        # The answer's request goes out while the row is written. Shielded: past the limit
+        # the row may still be written, and is then settled below.
+        row = asyncio.ensure_future(asyncio.wait_for(asyncio.shield(saving), settings.CUSTOMS_SAVE_TIMEOUT))
+        events = reply_generate(assistant=row, request=_llm_request(turn=turn), started=started,
+                                fallback=BLOCKED_TEXT, time_limit=settings.CUSTOMS_LLM_TIMEOUT)
+        merging = _merge(index, events, buttons)
         try:
-            # Shielded: past the limit the row may still be written, and is then settled below.
-            assistant = await asyncio.wait_for(asyncio.shield(saving), settings.CUSTOMS_SAVE_TIMEOUT)
-        except TimeoutError:
+            async for frame in merging:
+                yield frame
+        except RowUnavailable as exc:
+            if not isinstance(exc.error, TimeoutError):
+                raise exc.error from None
             logger.warning("customs chat save timed out: session=%s", session_uuid)
             unsaved = "SAVE_TIMEOUT"
             async for frame in _error_end(index, unsaved):
                 yield frame
             return
-        events = reply_generate(assistant=assistant, request=_llm_request(turn=turn), started=started,
-                                fallback=BLOCKED_TEXT, time_limit=settings.CUSTOMS_LLM_TIMEOUT)
-        merging = _merge(index, events, buttons)
-        async for frame in merging:
-            yield frame
         settled = True
     except Exception:
         # A bug must still end the stream in its error form: an exception escaping an
@@ -126,6 +137,10 @@ async def answer_stream(*, turn: Turn, started: float, lock_owner: str) -> Async
             await merging.aclose()
         if buttons is not None:
             buttons.cancel()
+        if row is not None:
+            row.cancel()  # (a no-op once done; the saving itself is shielded)
+            with contextlib.suppress(BaseException):
+                await row
         if saving is not None and not settled:
             await _settle_unstarted(saving, code=unsaved)
         await asyncio.shield(generation_lock_release(session_id=turn.session.pk, owner=lock_owner))
