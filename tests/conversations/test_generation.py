@@ -18,6 +18,7 @@ from conversations.generation import (
     ReplyFailed,
     ReplyFinished,
     ReplyStarted,
+    RowUnavailable,
     reply_generate,
 )
 from conversations.llm import ChatMessage, ChatRequest, LLMError, reset_providers
@@ -317,3 +318,40 @@ async def test_a_streaming_reply_holds_a_lease_and_a_dead_holder_is_swept(assist
     assert str(assistant.pk) not in await leases_live(STREAMING_REPLIES)
     await events.aclose()  # type: ignore[attr-defined]
     assert (await stored(assistant)).status == MessageStatus.INTERRUPTED  # the sweep's state stands
+
+
+# --- a row still being written ------------------------------------------------------------------
+
+
+async def test_the_request_goes_out_while_the_row_is_written(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply="천천히 말씀해 주세요.", ttft=0.2)
+    written = asyncio.get_running_loop().create_future()
+
+    async def collect() -> list[ReplyEvent]:
+        return [e async for e in reply_generate(assistant=written, request=chat_request(), started=time.monotonic())]
+
+    task = asyncio.create_task(collect())
+    # The model has the request before the row exists.
+    await asyncio.to_thread(fake_llm.wait_for_requests, 1, 3.0)
+    written.set_result(assistant)
+    events = await task
+    assert events[0] == ReplyStarted(assistant.pk) and shown(events) == "천천히 말씀해 주세요."
+    reply = await stored(assistant)
+    assert (reply.status, reply.content) == (MessageStatus.COMPLETE, "천천히 말씀해 주세요.")
+
+
+async def test_a_row_that_cannot_be_written_closes_the_request(assistant: Message, fake_llm: FakeOpenAI) -> None:
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, ttft=0.3, delay=0.05)
+
+    async def fails() -> Message:
+        await asyncio.sleep(0.1)
+        raise RuntimeError("the database is down")
+
+    events: list[ReplyEvent] = []
+    with pytest.raises(RowUnavailable) as raised:
+        async for event in reply_generate(assistant=fails(), request=chat_request(), started=time.monotonic()):
+            events.append(event)
+    assert isinstance(raised.value.error, RuntimeError) and events == []  # nothing was shown
+    rec = await asyncio.to_thread(fake_llm.wait_until_finished, -1, 3.0)
+    assert rec.client_disconnected and rec.chunks_sent == 0
+    assert (await stored(assistant)).status == MessageStatus.STREAMING  # not ours to settle: it was never written
