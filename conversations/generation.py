@@ -165,7 +165,6 @@ async def reply_generate(
     row: asyncio.Future[Message] | None = None
     progress: _Progress | None = None
     if isinstance(assistant, Message):
-        # Taken while the request goes out, not before it: one round trip off the way.
         progress = _Progress(assistant.pk)
     else:
         row = asyncio.ensure_future(assistant)
