@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import re
 import secrets
 import signal
@@ -48,6 +47,7 @@ from bench.ws_ttfc import (
     manage,
     percentile,
     running_server,
+    server_env,
 )
 
 TARGET_ADDED_P50_MS_AT_100 = 30.0
@@ -278,20 +278,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def server_env(database_url: str, args: argparse.Namespace, prefix: str, base_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("REDIS_URL", None)
-    env.update({
-        "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url, "CACHE_KEY_PREFIX": prefix, "LLM_BASE_URL": base_url, "LLM_API_KEY": "x",
-        "LOG_LEVEL": "WARNING", "CUSTOMS_RATE": BENCH_RATE, "CUSTOMS_GUEST_RATE": BENCH_RATE,
-    })  # fmt: skip
-    if args.redis_url:
-        env["REDIS_URL"] = args.redis_url
-    return env
-
-
 async def measure(host: str, tokens: list[str], fake: FakeUpstream, args: argparse.Namespace) -> list[LevelResult]:
     results = []
     for n in args.levels:
@@ -316,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
             given_database(args.database_url, Path(tmp)) as (database_url, db_kind),
             cache_prefix(args.redis_url) as prefix,
         ):
-            env = server_env(database_url, args, prefix, fake.base_url)
+            env = server_env(database_url=database_url, redis_url=args.redis_url, prefix=prefix,
+                             base_url=fake.base_url, CUSTOMS_RATE=BENCH_RATE, CUSTOMS_GUEST_RATE=BENCH_RATE)
             print(f"... preparing {db_kind}", file=sys.stderr, flush=True)
             manage(["migrate", "--noinput"], env)
             tokens = _tokens(secrets.token_hex(3), env)

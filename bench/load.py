@@ -49,6 +49,7 @@ from bench.ws_ttfc import (
     machine_info,
     manage,
     percentile,
+    server_env,
     session_start,
     wait_until_up,
 )
@@ -321,20 +322,6 @@ def baseline_command(port: int) -> list[str]:
             "--ws-max-size", "16384", "--log-level", "warning"]
 
 
-def server_env(database_url: str, redis_url: str | None, prefix: str, base_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("REDIS_URL", None)
-    env.update({
-        "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url, "CACHE_KEY_PREFIX": prefix,
-        "LLM_BASE_URL": base_url, "LLM_API_KEY": "x", "LOG_LEVEL": "WARNING", "COUNSELING_RATE": BENCH_RATE,
-    })  # fmt: skip
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return env
-
-
 async def measure(project: Server, baseline: Server | None, tokens: list[str], args: argparse.Namespace,
                   fake: UpstreamProcess) -> tuple[list[LevelResult], list[LevelResult]]:
     """Each level on the project, then at once on the baseline: both see the same machine load."""
@@ -375,7 +362,8 @@ def baseline_server(args: argparse.Namespace, fake: UpstreamProcess, tmp: Path, 
 def run_mode(label: str, database: str | None, redis_url: str | None, args: argparse.Namespace,
              fake: UpstreamProcess, tmp: Path) -> tuple[list[LevelResult], list[LevelResult], dict[str, int], str]:
     with fresh_database(database, tmp) as (database_url, db_kind), cache_prefix(redis_url) as prefix:
-        env = server_env(database_url, redis_url, prefix, fake.base_url)
+        env = server_env(database_url=database_url, redis_url=redis_url, prefix=prefix, base_url=fake.base_url,
+                         COUNSELING_RATE=BENCH_RATE)
         print(f"... preparing {label}: {db_kind}", file=sys.stderr, flush=True)
         manage(["migrate", "--noinput"], env)
         tokens = issue_tokens(math.ceil(max(args.levels) / SOCKETS_PER_USER), env)

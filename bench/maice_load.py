@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import secrets
 import subprocess
 import sys
@@ -34,7 +33,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx2
 
@@ -43,11 +41,13 @@ from bench.ws_ttfc import (
     ROOT,
     BenchError,
     cache_prefix,
+    fresh_database,
     issue_tokens,
     machine_info,
     manage,
     percentile,
     running_server,
+    server_env,
 )
 
 TARGET_ADDED_P50_MS = 30.0
@@ -78,35 +78,6 @@ def _check_answer_shape() -> None:
     first = ANSWER[:PIECE]
     if not any(ch.isspace() for ch in first[50:]):
         raise BenchError("the first answer piece must hold a whole first chunk (a space after character 50)")
-
-
-@contextlib.contextmanager
-def fresh_database(url: str | None, workdir: Path) -> Iterator[tuple[str, str]]:
-    """(DATABASE_URL for the server, description); a throwaway database, dropped after.
-
-    On PostgreSQL it is named after the given database (``<name>_bench_<hex>``) and
-    created beside it, so nothing of anyone else's is touched.
-    """
-    if not url:
-        options = {"timeout": 20, "transaction_mode": "IMMEDIATE",
-                   "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-        yield f"sqlite:///{workdir / 'bench.sqlite3'}?{urlencode(options)}", "SQLite (temporary file, WAL)"
-        return
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
-        raise BenchError("--database-url must be a postgres://…/<database> URL (omit it for SQLite)")
-    import psycopg
-    from psycopg import sql
-
-    name = f"{parts.path.strip('/')}_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        version = conn.info.server_version
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}")), f"PostgreSQL {version // 10000}.{version % 10000}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 # --- the fake upstream, via its own command line -------------------------------------------
@@ -340,17 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             fresh_database(args.database_url, Path(tmp)) as (database_url, db_kind),
             cache_prefix(args.redis_url) as prefix,  # its keys are deleted afterwards
         ):
-            env = dict(os.environ)
-            env.pop("REDIS_URL", None)
-            env.update({
-                "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
-                "DATABASE_URL": database_url, "CACHE_KEY_PREFIX": prefix, "MAICE_REDIS_PREFIX": prefix,
-                "LLM_BASE_URL": base_url, "LLM_API_KEY": "x", "LLM_MAX_RETRIES": "0", "LOG_LEVEL": "WARNING",
-                "MAICE_RATE": BENCH_RATE,
-            })  # fmt: skip
-            if args.redis_url:
-                env["REDIS_URL"] = args.redis_url
+            env = server_env(database_url=database_url, redis_url=args.redis_url, prefix=prefix, base_url=base_url,
+                             MAICE_REDIS_PREFIX=prefix, LLM_MAX_RETRIES="0", MAICE_RATE=BENCH_RATE)
             print(f"... preparing {db_kind}", file=sys.stderr, flush=True)
             manage(["migrate", "--noinput"], env)
             tokens = issue_tokens(USERS, env)

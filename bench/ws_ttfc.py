@@ -501,17 +501,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def server_env(database_url: str, args: argparse.Namespace, prefix: str, base_url: str) -> dict[str, str]:
+def server_env(*, database_url: str, redis_url: str | None, prefix: str, base_url: str, **extra: str) -> dict[str, str]:
+    """The server's environment: production settings, the benchmark's database, cache prefix
+    and fake upstream, and ``extra`` (the limits a benchmark lifts)."""
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
     env.update({
         "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url, "CACHE_KEY_PREFIX": prefix,
-        "LLM_BASE_URL": base_url, "LLM_API_KEY": "x", "LOG_LEVEL": "WARNING", "COUNSELING_RATE": BENCH_RATE,
+        "LLM_BASE_URL": base_url, "LLM_API_KEY": "x", "LOG_LEVEL": "WARNING", **extra,
     })  # fmt: skip
-    if args.redis_url:
-        env["REDIS_URL"] = args.redis_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     return env
 
 
@@ -539,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
             fresh_database(args.database_url, Path(tmp)) as (database_url, db_kind),
             cache_prefix(args.redis_url) as prefix,
         ):
-            env = server_env(database_url, args, prefix, fake.base_url)
+            env = server_env(database_url=database_url, redis_url=args.redis_url, prefix=prefix,
+                             base_url=fake.base_url, COUNSELING_RATE=BENCH_RATE)
             print(f"... preparing {db_kind}", file=sys.stderr, flush=True)
             manage(["migrate", "--noinput"], env)
             tokens = issue_tokens(math.ceil(max(args.levels) / SOCKETS_PER_USER), env)
