@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.core import mail
 
 from conversations.models import ChatSession, MessageStatus, ScreeningDecision
@@ -68,7 +67,7 @@ async def test_urgent_level_gets_the_crisis_reply_at_once_an_urgent_flag_and_an_
     await _wait_for_mail()
     (email,) = mail.outbox
     assert email.to == ["oncall@example.org"] and "준비 행동" in email.subject
-    (hook,) = await sync_to_async(webhook.wait)()
+    (hook,) = await asyncio.to_thread(webhook.wait)
     assert hook["event"] == "crisis_alert" and hook["level"] == "preparation" and hook["session_id"] == session.pk
     # No message text beyond the masked 50-character preview.
     assert hook["preview"] == "수면제를 30알 정도 모았어요" and "text" not in hook

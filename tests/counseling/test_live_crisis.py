@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
+from conversations.aio import run_db
 from conversations.models import ScreeningDecision
 from conversations.safety import CRISIS_REPLY
 from conversations.services import token_issue
@@ -32,9 +33,9 @@ def webhook(settings: Any) -> Iterator[WebhookReceiver]:
 
 async def test_urgent_statement_over_the_real_server_alerts_on_call(
         webhook: WebhookReceiver, fake_llm: FakeOpenAI, asgi_server: str, make_user: Any) -> None:
-    owner = await sync_to_async(make_user)("live-crisis")
-    token = (await sync_to_async(token_issue)(user=owner))[1]
-    session = await sync_to_async(session_start)(user=owner)
+    owner = await run_db(make_user, "live-crisis")
+    token = (await run_db(token_issue, user=owner))[1]
+    session = await run_db(session_start, user=owner)
     async with _open(_ws_uri(asgi_server, session.key, token)) as ws:
         assert (await _recv(ws))["type"] == "connected"
         await ws.send(json.dumps({"type": "request_ai_response",
@@ -42,7 +43,7 @@ async def test_urgent_statement_over_the_real_server_alerts_on_call(
         frames = await _until(ws, TERMINAL)
     assert "".join(f["data"]["chunk"] for f in frames if f["type"] == "ai_stream_chunk") == CRISIS_REPLY
     assert fake_llm.requests == []
-    (hook,) = await sync_to_async(webhook.wait)()
+    (hook,) = await asyncio.to_thread(webhook.wait)
     assert hook["level"] == "plan" and hook["session_id"] == session.pk
     decision = await ScreeningDecision.objects.aget(session=session)
     assert decision.urgent and decision.level == "plan"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
+from conversations.aio import run_db
 from conversations.models import ChatSession, Message, Role, ScreeningDecision
 from conversations.safety import CRISIS_REPLY, Assessment, Level
 from conversations.screening import screening_record
@@ -29,8 +29,8 @@ def _later_passive_decision(owner: Any) -> None:
 async def test_urgent_statement_reaches_the_counselors_queue_first(
     fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str]
 ) -> None:
-    owner = await sync_to_async(make_user)("crisis-page-user")
-    await sync_to_async(get_user_model().objects.create_superuser)("counselor", "c@example.org", PASSWORD)
+    owner = await run_db(make_user, "crisis-page-user")
+    await run_db(get_user_model().objects.create_superuser, "counselor", "c@example.org", PASSWORD)
     await _log_in(page, asgi_server, "crisis-page-user")
     await _start(page)
     await page.fill("#message", "수면제를 30알 정도 모았어요")
@@ -38,7 +38,7 @@ async def test_urgent_statement_reaches_the_counselors_queue_first(
     await expect(page.locator(".msg.assistant .text").last).to_have_text(CRISIS_REPLY)
     assert fake_llm.requests == []
     # A less urgent decision written afterwards must still sort below it.
-    await sync_to_async(_later_passive_decision)(owner)
+    await run_db(_later_passive_decision, owner)
 
     await page.context.clear_cookies()
     await page.goto(f"{asgi_server}/admin/login/?next=/admin/")

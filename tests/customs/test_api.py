@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgiref.sync import sync_to_async
 
+from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
 from conversations.services import token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
@@ -368,7 +368,7 @@ async def test_sessions_are_their_owners_only(classifier: FakeOpenAI, http: http
                                               make_user: Any) -> None:
     classify_as(classifier, "cargo_tracking")
     mine = (await http.post("/api/v1/chat", headers=bearer(token), json={"message": "MSKU9070323"})).json()
-    other_token = (await sync_to_async(token_issue)(user=await sync_to_async(make_user)("mallory")))[1]
+    other_token = (await run_db(token_issue, user=await run_db(make_user, "mallory")))[1]
     for headers in (bearer(other_token), {}):
         stolen = await http.post("/api/v1/chat", headers=headers,
                                  json={"message": "MSKU9070323", "session_uuid": mine["session_uuid"]})

@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from customs.models import CargoType, Shipment, ShipmentEvent
@@ -39,7 +39,7 @@ async def _ask(page: Page, text: str) -> None:
 
 async def test_guest_gets_streams_buttons_and_cards(detail_links: None, nomenclature: None, offline: None,
                                                     asgi_server: str, page: Page, js_errors: list[str]) -> None:
-    await sync_to_async(_shipment)()
+    await run_db(_shipment)
     await page.goto(f"{asgi_server}/customs/")
     await expect(page.locator("#ai-disclosure")).to_contain_text("인공지능(AI)")
     await expect(page.locator("#guest-note")).to_be_visible()
@@ -98,7 +98,7 @@ async def test_guest_gets_streams_buttons_and_cards(detail_links: None, nomencla
 
 async def test_signed_in_user_and_a_broken_stream(fake_llm: FakeOpenAI, asgi_server: str, make_user: Any,
                                                   page: Page, js_errors: list[str]) -> None:
-    owner = await sync_to_async(make_user)("trader")
+    owner = await run_db(make_user, "trader")
     await page.goto(f"{asgi_server}/accounts/login/?next=/customs/")
     await page.fill("#id_username", "trader")
     await page.fill("#id_password", PASSWORD)

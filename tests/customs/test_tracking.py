@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from conversations.aio import run_db
 from customs.models import CargoType, Shipment, ShipmentEvent
 from customs.testing.fake_unipass import FakeCargo, FakeUnipass
 from customs.tracking import (
@@ -124,7 +124,7 @@ def _shipment() -> Shipment:
 
 @pytest.mark.django_db(transaction=True)
 async def test_database_provider_finds_by_its_number_or_bl() -> None:
-    shipment = await sync_to_async(_shipment)()
+    shipment = await run_db(_shipment)
     assert shipment.cargo_number == "CSQU3054383"  # stored normalised
     provider = DatabaseProvider()
     result = await provider.track(number="CSQU3054383", kind=CargoType.CONTAINER)
@@ -139,7 +139,7 @@ async def test_database_provider_finds_by_its_number_or_bl() -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_tracking_endpoint_answers_from_the_database(offline: None, http: httpx2.AsyncClient) -> None:
-    await sync_to_async(_shipment)()
+    await run_db(_shipment)
     response = await http.get("/api/cargo/tracking", params={"cargo_number": "CSQU 305438 3"})
     assert response.status_code == 200
     data = response.json()["data"]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from conversations.aio import run_db
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.models import MaiceQuestion
 from tests.maice.conftest import ANSWER, ANSWER_TEXT, CLASSIFY, SSE, Stream, auth, classification, route_steps
@@ -153,7 +154,6 @@ async def test_classifier_failure_falls_back_to_rules(maice_server: str, token: 
 
 async def test_errors_before_the_stream_are_json(maice_server: str, token: str, make_user: Any,
                                                  fake_llm: FakeOpenAI) -> None:
-    from asgiref.sync import sync_to_async
 
     from conversations.services import token_issue
 
@@ -174,8 +174,8 @@ async def test_errors_before_the_stream_are_json(maice_server: str, token: str, 
 
     _, events = await post(maice_server, token, {"question": QUESTION})
     session_id = events[0].data["session_id"]
-    other = await sync_to_async(make_user)("mallory")
-    other_token = (await sync_to_async(token_issue)(user=other))[1]
+    other = await run_db(make_user, "mallory")
+    other_token = (await run_db(token_issue, user=other))[1]
     async with httpx2.AsyncClient(timeout=10) as client:
         foreign = await client.post(f"{maice_server}/api/maice/chat", json={"question": QUESTION,
                                                                              "session_id": session_id},

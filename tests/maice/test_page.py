@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 
+from conversations.aio import run_db
 from conversations.models import Message, MessageStatus, Role
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.models import MaiceQuestion
@@ -63,7 +63,7 @@ async def offline_page(offline_server: str) -> AsyncIterator[Page]:
 
 
 async def _log_in(page: Page, base_url: str, username: str, make_user: Any) -> None:
-    await sync_to_async(make_user)(username)
+    await run_db(make_user, username)
     await page.goto(f"{base_url}/maice/")
     assert "/accounts/login/" in page.url  # login required
     await page.fill("#id_username", username)
