@@ -212,7 +212,7 @@ async def reply_generate(
                     ttfc_ms = _ms(started, now)
                 shown = candidate
                 yield ReplyChunk(item.text)
-                (await ready()).save(shown, now)
+                (progress or await ready()).save(shown, now)  # set from the first chunk on: no await per chunk
         finally:
             await source.aclose()  # stops the upstream request if it is still running
         reply = await ready()
