@@ -19,7 +19,7 @@ from conversations.aio import run_db
 from conversations.errors import Busy, SessionNotFound
 from conversations.frames import utc_timestamp
 from conversations.llm import ChatMessage
-from conversations.models import ChatSession, Message, Product, Role
+from conversations.models import ChatSession, Message, MessageStatus, Product, Role
 from conversations.pii import mask_pii
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce_async
 from conversations.selectors import history_window
@@ -52,7 +52,18 @@ class Turn:
     is_new: bool
     asked: Message
     intent: IntentResult
-    history: list[ChatMessage] = field(default_factory=list)  # earlier turns, for streamed answers
+
+
+@dataclass(frozen=True)
+class StreamTurn:
+    """A streamed turn before its rows exist: they are written while the model starts."""
+
+    session: ChatSession
+    is_new: bool
+    text: str
+    intent: IntentResult
+    asked_uuid: str  # the user message's ``client_msg_id``, sent in ``message_start``
+    history: list[ChatMessage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,19 +104,34 @@ def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None, text: 
     return session, created
 
 
-def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult) -> Turn:
-    """The user's message (committed before any model call) and how it was classified.
+def _asked_store(*, session: ChatSession, text: str, intent: IntentResult, client_msg_id: str) -> Message:
+    asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=client_msg_id)
+    IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
+                                confidence=intent.confidence, method=intent.method, entities=intent.entities)
+    return asked
 
-    A streamed answer's context is read in the same trip to the database.
-    """
+
+def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult) -> Turn:
+    """A JSON turn's user message and how it was classified, before it is answered."""
     with transaction.atomic():
-        asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=str(uuid.uuid4()))
-        IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
-                                    confidence=intent.confidence, method=intent.method, entities=intent.entities)
-    history: list[ChatMessage] = []
-    if intent.intent not in JSON_INTENTS and not is_new and settings.CUSTOMS_HISTORY_WINDOW > 0:
-        history = history_window(session=session, limit=settings.CUSTOMS_HISTORY_WINDOW, before_id=asked.pk)
-    return Turn(session=session, is_new=is_new, asked=asked, intent=intent, history=history)
+        asked = _asked_store(session=session, text=text, intent=intent, client_msg_id=str(uuid.uuid4()))
+    return Turn(session=session, is_new=is_new, asked=asked, intent=intent)
+
+
+def turn_history(*, session: ChatSession) -> list[ChatMessage]:
+    """A streamed answer's context: the session's earlier turns (read under its turn lock)."""
+    if settings.CUSTOMS_HISTORY_WINDOW <= 0:
+        return []
+    return history_window(session=session, limit=settings.CUSTOMS_HISTORY_WINDOW)
+
+
+def turn_rows(*, turn: StreamTurn, reply_uuid: str, model: str) -> Message:
+    """A streamed turn's user message, its intent and the reply's ``streaming`` row, in one
+    transaction; the reply's row is returned."""
+    with transaction.atomic():
+        asked = _asked_store(session=turn.session, text=turn.text, intent=turn.intent, client_msg_id=turn.asked_uuid)
+        return message_append(session=turn.session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
+                              reply_to=asked, model=model, client_msg_id=reply_uuid)
 
 
 def answer_store(*, turn: Turn, text: str, model: str) -> Message:
@@ -198,20 +224,23 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         raise Busy()
     released = False
     try:
+        if intent.intent not in JSON_INTENTS:
+            from customs.stream import answer_stream
+
+            history = [] if is_new else await run_db(turn_history, session=session)
+            streamed = StreamTurn(session=session, is_new=is_new, text=message, intent=intent,
+                                  asked_uuid=str(uuid.uuid4()), history=history)
+            released = True  # the stream releases the session when it ends
+            return ChatOutcome(stream=answer_stream(turn=streamed, started=started, lock_owner=owner))
         turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent)
         if intent.intent == Intent.CARGO_TRACKING:
             body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
             await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
                          model=RULES_MODEL)
-        elif intent.intent == Intent.HSCODE_CLASSIFICATION:
+        else:
             # It keeps the stage and stores its own answer and result.
             body = await hs_classification_turn(session=turn.session, message=message, user_id=caller.user_id,
                                                 user_message=turn.asked)
-        else:
-            from customs.stream import answer_stream
-
-            released = True  # the stream releases the session when it ends
-            return ChatOutcome(stream=answer_stream(turn=turn, started=started, lock_owner=owner))
         logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
         return ChatOutcome(body=body)
     finally:

@@ -4,8 +4,9 @@ Order (customs.md): session_info, message_start, the metadata block for a new se
 the text block (text deltas of about ``CUSTOMS_DELTA_CHARS`` characters, detail-button
 deltas as they become ready), content_block_stop, message_delta, message_stop.
 
-The chat save (the reply row, ``CUSTOMS_SAVE_TIMEOUT``) runs beside the first frames and
-the detail buttons (``CUSTOMS_DETAIL_TIMEOUT``) beside the whole answer.
+The chat save (the user's message, its intent record and the reply's row, in one
+transaction within ``CUSTOMS_SAVE_TIMEOUT``) runs beside the first frames and the answer's
+request, the detail buttons (``CUSTOMS_DETAIL_TIMEOUT``) beside the whole answer.
 A client that leaves cancels this generator: the upstream call is closed at once and the
 partial answer stored ``interrupted`` (``reply_generate``).
 """
@@ -33,12 +34,12 @@ from conversations.generation import (
     reply_generate,
 )
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
-from conversations.models import Message, MessageStatus, Product, Role
+from conversations.models import Message, MessageStatus, Product
 from conversations.ratelimit import generation_lock_release
-from conversations.services import message_append, message_finalize
+from conversations.services import message_finalize
 from customs.prompts import system_prompt
 from customs.selectors import detail_buttons_select
-from customs.services import Turn
+from customs.services import StreamTurn, turn_rows
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +58,15 @@ def _model_name() -> str:
     return settings.CUSTOMS_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
-def _reply_open(*, turn: Turn, uuid_: str) -> Message:
-    return message_append(session=turn.session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
-                          reply_to=turn.asked, model=_model_name(), client_msg_id=uuid_)
+def _reply_open(*, turn: StreamTurn, uuid_: str) -> Message:
+    return turn_rows(turn=turn, reply_uuid=uuid_, model=_model_name())
 
 
-def _llm_request(*, turn: Turn) -> ChatRequest:
+def _llm_request(*, turn: StreamTurn) -> ChatRequest:
     return ChatRequest(
         product=Product.CUSTOMS,
         messages=(ChatMessage("system", system_prompt(turn.intent.intent)), *turn.history,
-                  ChatMessage("user", turn.asked.content)),
+                  ChatMessage("user", turn.text)),
         model=settings.CUSTOMS_LLM_MODEL,
         temperature=settings.CUSTOMS_TEMPERATURE,
         max_tokens=settings.CUSTOMS_MAX_TOKENS,
@@ -78,11 +78,11 @@ def _slices(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-async def _buttons(turn: Turn) -> list[dict[str, Any]]:
-    return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.asked.content)
+async def _buttons(turn: StreamTurn) -> list[dict[str, Any]]:
+    return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.text)
 
 
-async def answer_stream(*, turn: Turn, started: float, lock_owner: str) -> AsyncGenerator[str, None]:
+async def answer_stream(*, turn: StreamTurn, started: float, lock_owner: str) -> AsyncGenerator[str, None]:
     """The SSE frames of one answer; releases the session's turn lock when it ends."""
     session_uuid = turn.session.key
     index = 0
@@ -99,7 +99,7 @@ async def answer_stream(*, turn: Turn, started: float, lock_owner: str) -> Async
         saving = asyncio.ensure_future(run_db(_reply_open, turn=turn, uuid_=reply_uuid))
         buttons = asyncio.create_task(asyncio.wait_for(_buttons(turn), settings.CUSTOMS_DETAIL_TIMEOUT))
         yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=_model_name(),
-                                           parent_uuid=turn.asked.client_msg_id or "", uuid=reply_uuid)
+                                           parent_uuid=turn.asked_uuid, uuid=reply_uuid)
         if turn.is_new:
             yield frames.customs_metadata_block_start(index=index, session_uuid=session_uuid,
                                                       start_timestamp=frames.utc_timestamp())

@@ -501,3 +501,7 @@ async def test_a_save_past_its_limit_ends_in_the_error_form_and_the_row_is_settl
     # The answer's request went out while the row was being written; none of its text was
     # shown, and the row, once written, is settled as failed.
     assert (reply.status, reply.error_code, reply.content) == (MessageStatus.FAILED, "SAVE_TIMEOUT", "")
+    # Written in the same transaction: the user's message, with how it was classified.
+    record = await IntentRecord.objects.select_related("message").aget(session__key=events[0].data["session_uuid"])
+    assert record.message.content == "관세 환급 절차"
+    assert reply.reply_to_id == record.message_id
