@@ -7,13 +7,15 @@ POSTing questions to ``/api/maice/chat`` and reading the SSE stream to its end.
 
 Per level it first measures a baseline in the same run: the same clients calling the
 fake upstream directly with the calls the agent makes before the first chunk (the
-classifier, then the answer's stream up to its first text). Then:
+classifier, then the answer's stream until it holds the text of the first chunk the
+server's chunker would cut). Then:
 
-    added first-chunk = client time to first answer_chunk - baseline time to first text
+    added first-chunk = client time to first answer_chunk - baseline time to that text
 
 at p50 and p99 (each percentile of one minus the same percentile of the other: the fake
 keeps no per-request record a separate process could read). A request fails when it is
-refused, ends with an error event, or ends without ``summary_complete``.
+refused, ends with an error event, or ends without ``summary_complete``. Also printed: the
+CPU the server's and the agents' processes spent per measured request.
 Usage: ``.venv/bin/python -m bench.maice_load --help``.
 """
 
