@@ -89,8 +89,8 @@ class XFrameOptionsMiddleware(_OnTheLoop, _XFrameOptions):
 
 class SessionMiddleware(_OnTheLoop, _Session):
     def _response_needs_io(self, request: HttpRequest) -> bool:
-        session = request.session
-        return bool(session.modified or (settings.SESSION_SAVE_EVERY_REQUEST and session.accessed))
+        # Django saves a modified session, or any non-empty one with SESSION_SAVE_EVERY_REQUEST.
+        return bool(request.session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
 
 
 class MessageMiddleware(_OnTheLoop, _Message):
