@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import Count, Prefetch, QuerySet
+from encrypted_fields.fields import EncryptedTextField
 
 from conversations.errors import NotFound, SessionNotFound
-from conversations.models import ChatSession, Flag, MessageStatus, Product
+from conversations.models import ChatSession, Flag, Message, MessageStatus, Product
 from maice.models import MaiceClarification, MaiceQuestion, MaiceRequest
 from maice.steps import Classification
 
@@ -80,17 +82,35 @@ def agent_state(*, question_id: int) -> AgentState:
     )
 
 
+_PAIRS_SQL = f"""
+    SELECT q.improved_question, asked.text, answer.text
+    FROM {MaiceQuestion._meta.db_table} q
+    JOIN {Message._meta.db_table} asked ON asked.id = q.asked_id
+    JOIN {Message._meta.db_table} answer ON answer.id = q.answer_id
+    WHERE q.session_id = %s AND q.id < %s AND answer.status = %s AND NOT answer.hidden
+    ORDER BY q.id DESC
+    LIMIT %s
+"""
+_QUESTION_FIELD = cast(EncryptedTextField, MaiceQuestion._meta.get_field("improved_question"))
+_TEXT_FIELD = cast(EncryptedTextField, Message._meta.get_field("text"))
+
+
 def history_pairs(*, session_id: int, before_id: int) -> list[dict[str, str]]:
     """The last ``MAICE_HISTORY_WINDOW`` answered questions before this one, oldest first."""
     limit = settings.MAICE_HISTORY_WINDOW
     if limit <= 0:
         return []
-    earlier = (MaiceQuestion.objects.filter(session_id=session_id, pk__lt=before_id, answer__isnull=False,
-                                            answer__status=MessageStatus.COMPLETE, answer__hidden=False)
-               .select_related("asked", "answer").order_by("-id")[:limit])
-    pairs = [{"question": q.improved_question or q.asked.content, "answer": q.answer.content}
-             for q in earlier if q.answer is not None]
-    return list(reversed(pairs))
+    # Plain SQL: the agent reads this before every question's first model call, and the
+    # ORM spent most of the read building the three-table query (about 2 of 4.5 ms).
+    with connection.cursor() as cursor:
+        cursor.execute(_PAIRS_SQL, [session_id, before_id, MessageStatus.COMPLETE.value, limit])
+        rows = cursor.fetchall()
+    pairs = []
+    for improved, asked, answer in reversed(rows):
+        question = _QUESTION_FIELD.from_db_value(improved, None, connection)
+        pairs.append({"question": question or _TEXT_FIELD.from_db_value(asked, None, connection) or "",
+                      "answer": _TEXT_FIELD.from_db_value(answer, None, connection) or ""})
+    return pairs
 
 
 # --- history for students ---------------------------------------------------------------------
