@@ -240,9 +240,13 @@ class LevelResult:
 def server_cpu_seconds() -> float:
     """CPU used so far by the server's and the agents' processes: this benchmark's process
     tree but itself and the fake upstream."""
-    pids = [pid for pid in process_tree(os.getpid())[1:]
-            if b"fake_openai" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
-    return cpu_seconds(pids)
+    def is_fake(pid: int) -> bool:
+        try:
+            return b"fake_openai" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone since the walk: cpu_seconds skips it too
+            return False
+
+    return cpu_seconds([pid for pid in process_tree(os.getpid())[1:] if not is_fake(pid)])
 
 
 def _times(outcomes: list[Outcome]) -> list[float]:
