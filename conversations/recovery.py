@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from conversations.aio import run_db
 from conversations.leases import STREAMING_REPLIES, keeper, lease_release, leases_expired, leases_live
+from conversations.llm import provider_close
 from conversations.services import messages_settle_abandoned
 
 logger = logging.getLogger(__name__)
@@ -131,5 +132,6 @@ class Lifespan:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await streams_drain()
+                await provider_close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -33,6 +33,7 @@ __all__ = [
     "TextDelta",
     "Usage",
     "get_provider",
+    "provider_close",
     "reset_providers",
     "register_responder",
 ]
@@ -61,6 +62,13 @@ def get_provider() -> LLMProvider:
     if provider is None:
         provider = _providers[loop] = _build()
     return provider
+
+
+async def provider_close() -> None:
+    """Close this loop's provider, if one was built: its connections belong to the loop."""
+    provider = _providers.pop(asyncio.get_running_loop(), None)
+    if provider is not None:
+        await provider.aclose()
 
 
 def reset_providers() -> None:

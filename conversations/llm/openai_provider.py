@@ -83,12 +83,16 @@ class OpenAICompatibleProvider(LLMProvider):
         max_retries: int,
         moderation_model: str | None = None,
     ) -> None:
+        timeout = httpx2.Timeout(read_timeout, connect=connect_timeout)
         # The SDK's own retries would also retry mid-stream; ours stop at the first token.
+        # Its aiohttp transport: about half the CPU of its default one per request and per
+        # streamed reply (bench/README.md), the largest single cost of a reply under load.
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
             max_retries=0,
-            timeout=httpx2.Timeout(read_timeout, connect=connect_timeout),
+            timeout=timeout,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
         self._total_timeout = total_timeout
         self._max_retries = max_retries

@@ -32,6 +32,12 @@ _MODERATION_CATEGORIES = (
 )  # fmt: skip
 
 
+# Seconds between pieces for tests of a stream that breaks: the SDK's aiohttp transport
+# raises a broken body's error ahead of bytes that came in the same read, so such tests
+# give the client time to read each piece, as a real model's pace does.
+DROP_PACE = 0.05
+
+
 @dataclass
 class Behaviour:
     reply: str = "안녕하세요. 무엇이 마음을 무겁게 하나요?"
@@ -205,7 +211,12 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = [b.reply[i : i + step] for i in range(0, len(b.reply), step)]
         # One extra iteration so a fault_after >= len(pieces) still fires, just before the stop frame.
         for i in range(len(pieces) + 1):
-            if i == min(b.fault_after, len(pieces)):
+            # A fault comes while the next piece is awaited, as a real upstream's does: the
+            # client has had the pieces before it.
+            faulting = b.fault in ("drop", "malformed") and i == min(b.fault_after, len(pieces))
+            if i > 0 and (i < len(pieces) or faulting) and not self._pause(rec, b.delay):
+                return
+            if faulting:
                 if b.fault == "drop":
                     self._drop()
                     return
@@ -213,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             if i == len(pieces):
                 break
-            if (i > 0 and not self._pause(rec, b.delay)) or not self._write(rec, frame({"content": pieces[i]})):
+            if not self._write(rec, frame({"content": pieces[i]})):
                 return
             if rec.first_chunk_at is None:
                 rec.first_chunk_at = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from conversations.llm import provider_close
 from maice.worker import AgentWorker
 
 
@@ -41,4 +42,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
         self.stderr.write(f"maice agent {worker.name}: waiting for requests (Ctrl-C to stop)")
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            await provider_close()
