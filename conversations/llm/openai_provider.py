@@ -25,13 +25,24 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+def _refused(exc: BaseException) -> bool:
+    """The connection failed outright (refused, no route) rather than timed out: the SDK's
+    aiohttp transport reports both as a connect timeout."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def _as_llm_error(exc: Exception, *, streaming: bool) -> LLMError:
     if isinstance(exc, LLMError):
         return exc
     if isinstance(exc, TimeoutError):
         # Raised by our own deadline (the SDK's timeouts are APITimeoutError).
         return LLMError(LLMError.TIMEOUT, "total time limit reached", permanent=True)
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
         return LLMError(LLMError.TIMEOUT, "upstream timed out", permanent=False)
     if isinstance(exc, openai.RateLimitError):
         return LLMError(LLMError.UNAVAILABLE, "upstream rate limited (429)", permanent=False,

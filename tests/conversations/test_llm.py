@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from conversations.llm import (
     TextDelta,
     Usage,
     get_provider,
+    provider_close,
     reset_providers,
 )
 from conversations.llm.offline import OfflineProvider
@@ -182,6 +184,35 @@ async def test_upstream_busy_or_broken_is_unavailable(fake_llm: FakeOpenAI, faul
     assert len(fake_llm.requests) == 1  # LLM_MAX_RETRIES is 0 here
     if fault == "429":
         assert caught.value.retry_after == 1.0
+
+
+async def test_unreachable_upstream_is_unavailable_not_a_timeout(fake_llm: FakeOpenAI) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    provider = provider_for(fake_llm, base_url=f"http://127.0.0.1:{port}/v1")
+    try:
+        with pytest.raises(LLMError) as caught:
+            await drain(provider.stream(chat_request()))
+    finally:
+        await provider.aclose()
+
+    assert caught.value.code == LLMError.UNAVAILABLE
+    assert caught.value.detail == "upstream unreachable"
+    assert not caught.value.permanent
+
+
+async def test_provider_close_ends_this_loops_provider(fake_llm: FakeOpenAI) -> None:
+    provider = get_provider()
+    await provider.complete(chat_request())
+    await provider_close()
+
+    with pytest.raises(LLMError):  # its connections are gone
+        await provider.complete(chat_request())
+    fresh = get_provider()
+    assert fresh is not provider
+    assert (await fresh.complete(chat_request())).text
+
 
 
 async def test_retries_before_the_first_token(fake_llm: FakeOpenAI, settings: Any, caplog: Any) -> None:
