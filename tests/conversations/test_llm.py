@@ -214,7 +214,6 @@ async def test_provider_close_ends_this_loops_provider(fake_llm: FakeOpenAI) -> 
     assert (await fresh.complete(chat_request())).text
 
 
-
 async def test_retries_before_the_first_token(fake_llm: FakeOpenAI, settings: Any, caplog: Any) -> None:
     settings.LLM_MAX_RETRIES = 2
     reset_providers()
