@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import connection
@@ -68,6 +68,16 @@ _TEXT_FIELD = cast(EncryptedTextField, Message._meta.get_field("text"))
 _HIDDEN_REPLIES = (MessageStatus.FAILED.value, MessageStatus.BLOCKED.value, MessageStatus.STREAMING.value)
 
 
+def encrypted_read(field: EncryptedTextField, value: Any) -> str:
+    """An encrypted column as plain SQL returns it, decrypted ("" for NULL)."""
+    return field.from_db_value(value, None, connection) or ""
+
+
+def message_text_read(value: Any) -> str:
+    """``Message.text`` as plain SQL returns it, decrypted."""
+    return encrypted_read(_TEXT_FIELD, value)
+
+
 def history_window(*, session: ChatSession, limit: int, before_id: int | None = None) -> list[ChatMessage]:
     """The last ``limit`` messages usable as LLM context, oldest first.
 
@@ -80,4 +90,4 @@ def history_window(*, session: ChatSession, limit: int, before_id: int | None = 
     with connection.cursor() as cursor:
         cursor.execute(_HISTORY_SQL, params)
         rows = cursor.fetchall()
-    return [ChatMessage(role, _TEXT_FIELD.from_db_value(value, None, connection)) for role, value in reversed(rows)]
+    return [ChatMessage(role, message_text_read(value)) for role, value in reversed(rows)]

@@ -13,6 +13,7 @@ from encrypted_fields.fields import EncryptedTextField
 
 from conversations.errors import NotFound, SessionNotFound
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product
+from conversations.selectors import encrypted_read, message_text_read
 from maice.models import MaiceClarification, MaiceQuestion, MaiceRequest
 from maice.steps import Classification
 
@@ -92,7 +93,6 @@ _PAIRS_SQL = f"""
     LIMIT %s
 """
 _QUESTION_FIELD = cast(EncryptedTextField, MaiceQuestion._meta.get_field("improved_question"))
-_TEXT_FIELD = cast(EncryptedTextField, Message._meta.get_field("text"))
 
 
 def history_pairs(*, session_id: int, before_id: int) -> list[dict[str, str]]:
@@ -105,12 +105,8 @@ def history_pairs(*, session_id: int, before_id: int) -> list[dict[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(_PAIRS_SQL, [session_id, before_id, MessageStatus.COMPLETE.value, limit])
         rows = cursor.fetchall()
-    pairs = []
-    for improved, asked, answer in reversed(rows):
-        question = _QUESTION_FIELD.from_db_value(improved, None, connection)
-        pairs.append({"question": question or _TEXT_FIELD.from_db_value(asked, None, connection) or "",
-                      "answer": _TEXT_FIELD.from_db_value(answer, None, connection) or ""})
-    return pairs
+    return [{"question": encrypted_read(_QUESTION_FIELD, improved) or message_text_read(asked),
+             "answer": message_text_read(answer)} for improved, asked, answer in reversed(rows)]
 
 
 # --- history for students ---------------------------------------------------------------------

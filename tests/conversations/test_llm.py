@@ -85,6 +85,16 @@ def provider_for(fake: FakeOpenAI, *, base_url: str | None = None, **overrides: 
     return OpenAICompatibleProvider(**options)
 
 
+async def stream_failure(provider: OpenAICompatibleProvider) -> LLMError:
+    """The error a stream from ``provider`` ends with; the provider is closed after it."""
+    try:
+        with pytest.raises(LLMError) as caught:
+            await drain(provider.stream(chat_request()))
+    finally:
+        await provider.aclose()
+    return caught.value
+
+
 async def finished(fake: FakeOpenAI, index: int = -1) -> Any:
     return await asyncio.to_thread(fake.wait_until_finished, index, 3.0)
 
@@ -190,16 +200,11 @@ async def test_unreachable_upstream_is_unavailable_not_a_timeout(fake_llm: FakeO
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    provider = provider_for(fake_llm, base_url=f"http://127.0.0.1:{port}/v1")
-    try:
-        with pytest.raises(LLMError) as caught:
-            await drain(provider.stream(chat_request()))
-    finally:
-        await provider.aclose()
+    error = await stream_failure(provider_for(fake_llm, base_url=f"http://127.0.0.1:{port}/v1"))
 
-    assert caught.value.code == LLMError.UNAVAILABLE
-    assert caught.value.detail == "upstream unreachable"
-    assert not caught.value.permanent
+    assert error.code == LLMError.UNAVAILABLE
+    assert error.detail == "upstream unreachable"
+    assert not error.permanent
 
 
 async def test_provider_close_ends_this_loops_provider(fake_llm: FakeOpenAI) -> None:
@@ -240,15 +245,10 @@ async def test_gives_up_after_max_retries(fake_llm: FakeOpenAI, settings: Any) -
 
 
 async def test_client_error_is_permanent_and_not_retried(fake_llm: FakeOpenAI, http_paths: list[str]) -> None:
-    provider = provider_for(fake_llm, base_url=fake_llm.base_url + "/missing", max_retries=2)
-    try:
-        with pytest.raises(LLMError) as caught:
-            await drain(provider.stream(chat_request()))
-    finally:
-        await provider.aclose()
+    error = await stream_failure(provider_for(fake_llm, base_url=fake_llm.base_url + "/missing", max_retries=2))
 
-    assert caught.value.code == LLMError.UNAVAILABLE
-    assert caught.value.permanent
+    assert error.code == LLMError.UNAVAILABLE
+    assert error.permanent
     assert http_paths == ["/v1/missing/chat/completions"]
 
 
