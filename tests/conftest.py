@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import django_ratelimit.core
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -15,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connections
 
+import conversations.ratelimit
 from conversations.llm import reset_providers
 from conversations.services import token_issue
 from conversations.sqlite import sqlite_keepers_close
@@ -55,6 +59,29 @@ def _clean_state(settings: Any) -> Iterator[None]:
     reset_providers()
     yield
     reset_providers()
+
+
+class Clock:
+    """The rate limiter's view of the time.
+
+    Windows are fixed and each key's edge falls at its own second of the minute, so a
+    test that counts on the real clock now and then straddles an edge and loses a hit.
+    """
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    frozen = SimpleNamespace(time=fake.time)
+    monkeypatch.setattr(django_ratelimit.core, "time", frozen)
+    monkeypatch.setattr(conversations.ratelimit, "time", frozen)
+    return fake
 
 
 @pytest.fixture

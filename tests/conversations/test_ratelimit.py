@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from types import SimpleNamespace
 from typing import Any
 
-import django_ratelimit.core
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
@@ -24,23 +21,7 @@ from conversations.ratelimit import (
     socket_slot_acquire,
     socket_slot_release,
 )
-
-
-class Clock:
-    """django-ratelimit's view of the time, so a test never straddles a window edge by luck."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=fake.time))
-    return fake
+from tests.conftest import Clock
 
 
 def hits(n: int, *, scope: str = "test.reply", key: str = "user:1", rate: str = "10/m") -> list[bool]:

@@ -10,6 +10,7 @@ from django.test import Client
 from conversations.models import ChatSession, MessageStatus
 from conversations.services import message_append, token_issue
 from counseling.services import session_start
+from tests.conftest import Clock
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +103,7 @@ def test_invalid_body_lists_the_field(api: Client) -> None:
     assert any(f["field"].endswith("counselorId") for f in error["fields"])
 
 
-def test_session_starts_are_rate_limited_with_retry_after(api: Client, settings: Any) -> None:
+def test_session_starts_are_rate_limited_with_retry_after(api: Client, settings: Any, clock: Clock) -> None:
     settings.COUNSELING_SESSION_START_RATE = "2/m"
     assert api.post("/api/session/start").status_code == 201
     assert api.post("/api/session/start").status_code == 201

@@ -15,7 +15,7 @@ from conversations.services import message_append
 from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI
 from counseling.prompts import BASE_PROMPT, EMOTION_GUIDANCE
 from counseling.services import session_end, session_start
-from tests.conftest import ws_client
+from tests.conftest import Clock, ws_client
 from tests.counseling.conftest import chunks, collect, messages_of, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -488,7 +488,7 @@ async def test_idle_socket_survives_the_redis_channel_layer(connect: Any) -> Non
 
 
 async def test_a_repeated_request_is_answered_from_the_store_even_when_limited(
-        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, settings: Any) -> None:
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, settings: Any, clock: Clock) -> None:
     settings.COUNSELING_RATE = "2/m"
     ws = await connect()
     await request(ws, client_msg_id="a")

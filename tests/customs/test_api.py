@@ -20,6 +20,7 @@ from conversations.models import ChatSession, Message, MessageStatus, Role
 from conversations.services import token_issue
 from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI, RecordedRequest
 from customs.models import Intent, IntentRecord
+from tests.conftest import Clock
 from tests.customs.conftest import SSE, bearer, parse_sse
 
 pytest_plugins = ["tests.live_server"]
@@ -391,7 +392,7 @@ async def test_a_bad_token_is_401_not_a_guest(classifier: FakeOpenAI, http: http
 
 
 @pytest.fixture
-def low_rates(fake_llm: FakeOpenAI, settings: Any) -> None:
+def low_rates(fake_llm: FakeOpenAI, settings: Any, clock: Clock) -> None:
     settings.CUSTOMS_GUEST_RATE = "2/m"
     settings.CUSTOMS_RATE = "3/m"
 

@@ -16,6 +16,7 @@ import pytest
 from conversations.aio import run_db
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.models import MaiceQuestion
+from tests.conftest import Clock
 from tests.maice.conftest import ANSWER, ANSWER_TEXT, CLASSIFY, SSE, Stream, auth, classification, route_steps
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,7 +194,7 @@ async def test_errors_before_the_stream_are_json(maice_server: str, token: str, 
 
 
 @pytest.fixture
-def low_rate(maice_settings: Any) -> None:
+def low_rate(maice_settings: Any, clock: Clock) -> None:
     maice_settings.MAICE_RATE = "2/m"
 
 
