@@ -54,9 +54,7 @@ async def chat(request: HttpRequest, payload: ChatIn) -> StreamingHttpResponse:
                             session_id=payload.session_id, mode=payload.mode)
     bus = get_bus()
     try:
-        if await bus.agents_available():
-            await bus.dispatch({**accepted.job(), "accepted_at": time.time()})
-        else:
+        if not await bus.dispatch({**accepted.job(), "accepted_at": time.time()}):
             # Nobody would take it: say so now rather than after the pick-up timeout.
             await Emitter(bus, request_id=accepted.request_id,
                           session_id=accepted.session_id).error("AGENT_UNAVAILABLE")

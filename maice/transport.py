@@ -41,8 +41,8 @@ def valid_event_id(value: str) -> bool:
 
 class Bus(ABC):
     @abstractmethod
-    async def dispatch(self, job: dict[str, Any]) -> None:
-        """Hand a request to an agent."""
+    async def dispatch(self, job: dict[str, Any]) -> bool:
+        """Hand a request to an agent; False (and nothing queued) when none is alive to take it."""
 
     @abstractmethod
     async def publish(self, request_id: str, data: str) -> str:
@@ -62,9 +62,6 @@ class Bus(ABC):
 
     @abstractmethod
     async def is_cancelled(self, request_id: str) -> bool: ...
-
-    @abstractmethod
-    async def agents_available(self) -> bool: ...
 
     @abstractmethod
     async def readers_change(self, request_id: str, delta: int) -> int:
@@ -111,12 +108,13 @@ class LocalBus(Bus):
             if request_id not in self._tasks:
                 del self._logs[request_id]
 
-    async def dispatch(self, job: dict[str, Any]) -> None:
+    async def dispatch(self, job: dict[str, Any]) -> bool:
         request_id = str(job["request_id"])
         self._log(request_id)
         task: asyncio.Task[None] = asyncio.ensure_future(self._runner(job, self))
         self._tasks[request_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(request_id, None))
+        return True  # the agent is this process
 
     async def publish(self, request_id: str, data: str) -> str:
         log = self._log(request_id)
@@ -161,9 +159,6 @@ class LocalBus(Bus):
         log = self._logs.get(request_id)
         return bool(log and log.cancelled)
 
-    async def agents_available(self) -> bool:
-        return True  # the agent is this process
-
     async def readers_change(self, request_id: str, delta: int) -> int:
         log = self._log(request_id)
         log.readers = max(0, log.readers + delta)
@@ -197,6 +192,15 @@ AGENT_ALIVE_SECONDS = 5.0
 REQUESTS_MAXLEN = 100_000
 
 
+# Queued only while some agent's heartbeat is recent: nobody would take it otherwise, and
+# the student is told at once instead of after the pick-up timeout. One round trip.
+_DISPATCH = """
+if redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf') == 0 then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'job', ARGV[3])
+return 1
+"""
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -205,9 +209,11 @@ class RedisBus(Bus):
     def __init__(self) -> None:
         self.keys = Keys(settings.MAICE_REDIS_PREFIX)
 
-    async def dispatch(self, job: dict[str, Any]) -> None:
-        await redis_client().xadd(self.keys.requests, {"job": json.dumps(job)}, maxlen=REQUESTS_MAXLEN,
-                                  approximate=True)
+    async def dispatch(self, job: dict[str, Any]) -> bool:
+        since = time.time() - AGENT_ALIVE_SECONDS
+        queued = await redis_client().eval(_DISPATCH, 2, self.keys.agents, self.keys.requests, since,
+                                           REQUESTS_MAXLEN, json.dumps(job))
+        return bool(queued)
 
     async def publish(self, request_id: str, data: str) -> str:
         key = self.keys.events(request_id)
@@ -237,10 +243,6 @@ class RedisBus(Bus):
 
     async def is_cancelled(self, request_id: str) -> bool:
         return bool(await redis_client().exists(self.keys.cancelled(request_id)))
-
-    async def agents_available(self) -> bool:
-        since = time.time() - AGENT_ALIVE_SECONDS
-        return bool(await redis_client().zcount(self.keys.agents, since, "+inf"))
 
     async def readers_change(self, request_id: str, delta: int) -> int:
         key = self.keys.readers(request_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
+import redis
 
 from conversations.models import Message
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
@@ -210,6 +211,10 @@ async def test_no_agent_running_is_an_error_event_not_a_hang(bare_server: str, t
     assert events[0].data["error_code"] == "AGENT_UNAVAILABLE" and events[0].data["message"]
     assert time.monotonic() - started < 5
     assert not fake_llm.requests
+    # Nothing was queued either: an agent that starts later must not answer a stream that ended.
+    queue = redis.Redis.from_url(settings.REDIS_URL)
+    assert queue.xlen(f"{settings.MAICE_REDIS_PREFIX}:backend_to_agent") == 0
+    queue.close()
 
 
 async def test_a_second_question_while_one_streams_is_busy(maice_server: str, token: str,
