@@ -32,10 +32,10 @@ _MODERATION_CATEGORIES = (
 )  # fmt: skip
 
 
-# Seconds between pieces for tests of a stream that breaks: the SDK's aiohttp transport
-# raises a broken body's error ahead of bytes that came in the same read, so such tests
-# give the client time to read each piece, as a real model's pace does.
-DROP_PACE = 0.05
+# The least pause before a "drop" or "malformed" fault: the SDK's aiohttp transport raises a
+# broken body's error ahead of bytes that came in the same read, so the pieces before the
+# fault must reach the client first, as they do from a real model.
+_FAULT_PAUSE = 0.05
 
 
 @dataclass
@@ -214,7 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             # A fault comes while the next piece is awaited, as a real upstream's does: the
             # client has had the pieces before it.
             faulting = b.fault in ("drop", "malformed") and i == min(b.fault_after, len(pieces))
-            if i > 0 and (i < len(pieces) or faulting) and not self._pause(rec, b.delay):
+            pause = max(b.delay, _FAULT_PAUSE) if faulting else b.delay
+            if i > 0 and (i < len(pieces) or faulting) and not self._pause(rec, pause):
                 return
             if faulting:
                 if b.fault == "drop":

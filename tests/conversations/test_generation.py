@@ -26,7 +26,7 @@ from conversations.llm import offline as offline_llm
 from conversations.models import Flag, Message, MessageStatus, ReviewState, Role
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
 from conversations.services import message_append
-from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from counseling.services import session_start
 from tests.streams import cancel_after_first
 
@@ -137,7 +137,7 @@ async def test_offline_reply_is_marked_offline(assistant: Message, settings: Any
 
 
 async def test_upstream_drop_is_failed_with_partial_text(assistant: Message, fake_llm: FakeOpenAI) -> None:
-    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=DROP_PACE, fault="drop", fault_after=3)
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, fault="drop", fault_after=3)
     events = await run(assistant)
 
     assert events[-1] == ReplyFailed(assistant.pk, LLMError.STREAMING)

@@ -28,7 +28,7 @@ from conversations.llm import (
 )
 from conversations.llm.offline import OfflineProvider
 from conversations.llm.openai_provider import OpenAICompatibleProvider
-from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from tests.streams import cancel_after_first
 
 LONG_REPLY = "천천히 숨을 고르면서 지금 느끼는 감정을 하나씩 말로 옮겨 보세요. " * 6
@@ -255,7 +255,7 @@ async def test_client_error_is_permanent_and_not_retried(fake_llm: FakeOpenAI, h
 async def test_drop_mid_stream_is_streaming_error_without_retry(fake_llm: FakeOpenAI, settings: Any) -> None:
     settings.LLM_MAX_RETRIES = 2
     reset_providers()
-    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=DROP_PACE, fault="drop", fault_after=3)
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, fault="drop", fault_after=3)
     items: list[StreamItem] = []
 
     with pytest.raises(LLMError) as caught:

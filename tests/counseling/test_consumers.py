@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from conversations.models import ChatSession, Message, MessageStatus, SessionStatus
 from conversations.safety import CRISIS_REPLY
 from conversations.services import message_append
-from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from counseling.prompts import BASE_PROMPT, EMOTION_GUIDANCE
 from counseling.services import session_end, session_start
 from tests.conftest import Clock, ws_client
@@ -284,7 +284,7 @@ async def test_busy_across_two_sockets_of_one_session(connect: Any, fake_llm: Fa
     (Behaviour(fault="timeout"), "LLM_TIMEOUT", ""),
     (Behaviour(fault="429"), "LLM_UNAVAILABLE", ""),
     (Behaviour(fault="500"), "LLM_UNAVAILABLE", ""),
-    (Behaviour(reply="하나둘셋넷다섯여섯", chunk_size=2, delay=DROP_PACE, fault="drop", fault_after=3), "STREAMING_ERROR", "하나둘셋넷다"),
+    (Behaviour(reply="하나둘셋넷다섯여섯", chunk_size=2, fault="drop", fault_after=3), "STREAMING_ERROR", "하나둘셋넷다"),
     (Behaviour(reply="하나둘셋넷다섯여섯", chunk_size=2, fault="malformed", fault_after=2), "STREAMING_ERROR", "하나둘셋"),
 ])
 async def test_upstream_failures_end_in_an_error_and_keep_the_partial_reply(

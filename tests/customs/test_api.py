@@ -18,7 +18,7 @@ import pytest
 from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
 from conversations.services import token_issue
-from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI, RecordedRequest
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
 from customs.models import Intent, IntentRecord
 from tests.conftest import Clock
 from tests.customs.conftest import SSE, bearer, parse_sse
@@ -238,7 +238,7 @@ async def test_anthropic_sdk_parses_the_stream_and_rebuilds_the_message(detail_l
 
 
 async def test_upstream_failure_mid_stream_is_the_error_form(classifier: FakeOpenAI, http: httpx2.AsyncClient) -> None:
-    classifier.route("[끊김]", Behaviour(reply=REPLY, delay=DROP_PACE, fault="drop", fault_after=5))
+    classifier.route("[끊김]", Behaviour(reply=REPLY, fault="drop", fault_after=5))
     response, events = await post_sse(http, {"message": "[끊김] 통관 절차 알려줘"})
     assert response.status_code == 200
     tail = [e.event for e in events][-3:]

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
-from conversations.testing.fake_openai import DROP_PACE, Behaviour, FakeOpenAI
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from customs.models import CargoType, Shipment, ShipmentEvent
 from tests.counseling.test_page import PASSWORD, chromium, js_errors, page  # noqa: F401 - fixtures
 
@@ -106,7 +106,7 @@ async def test_signed_in_user_and_a_broken_stream(fake_llm: FakeOpenAI, asgi_ser
     await page.wait_for_url(f"{asgi_server}/customs/")
     assert await page.locator("#guest-note").count() == 0
 
-    fake_llm.route("[끊김]", Behaviour(reply="수입신고는 보세구역 반입 뒤에 합니다. " * 5, delay=DROP_PACE, fault="drop", fault_after=4))
+    fake_llm.route("[끊김]", Behaviour(reply="수입신고는 보세구역 반입 뒤에 합니다. " * 5, fault="drop", fault_after=4))
     await _ask(page, "[끊김] 수입신고 절차")
     answer = page.locator(".msg.assistant").last
     await expect(answer).to_have_attribute("data-state", "error")
