@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx2
 import pytest
-import redis
 
+from conversations.aio import redis_client
 from conversations.models import Message
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
 from maice.models import MaiceQuestion, MaiceRequest
@@ -212,9 +212,7 @@ async def test_no_agent_running_is_an_error_event_not_a_hang(bare_server: str, t
     assert time.monotonic() - started < 5
     assert not fake_llm.requests
     # Nothing was queued either: an agent that starts later must not answer a stream that ended.
-    queue = redis.Redis.from_url(settings.REDIS_URL)
-    assert queue.xlen(f"{settings.MAICE_REDIS_PREFIX}:backend_to_agent") == 0
-    queue.close()
+    assert await redis_client().xlen(f"{settings.MAICE_REDIS_PREFIX}:backend_to_agent") == 0
 
 
 async def test_a_second_question_while_one_streams_is_busy(maice_server: str, token: str,
