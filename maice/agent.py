@@ -219,8 +219,10 @@ class _Run:
             await self._chunk(index, piece)
         await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.COMPLETE, text=self.shown,
                      ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
-        await run_db(services.answer_type_store, question_id=self.question_id, answer_type="unanswerable")
-        await self.emitter.emit("answer_complete", total_chunks=len(pieces), answer_type="unanswerable")
+        # Not a question the tutor answers; freepass still says which mode answered it.
+        answer_type = "freepass" if state.mode == Mode.FREEPASS else "unanswerable"
+        await run_db(services.answer_type_store, question_id=self.question_id, answer_type=answer_type)
+        await self.emitter.emit("answer_complete", total_chunks=len(pieces), answer_type=answer_type)
         title = steps.summary_fallback(state.question, text).title
         await run_db(services.summary_store, question_id=self.question_id,
                      summary=steps.Summary(summary, title, []))

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Router, Status
 from ninja.errors import HttpError
 from redis.exceptions import RedisError
@@ -17,11 +18,11 @@ from conversations.auth import api_auth, async_api_auth, request_user
 from conversations.errors import DomainError
 from conversations.ratelimit import rate_limit_enforce_async
 from maice import selectors, services
-from maice.events import Emitter
+from maice.events import Emitter, terminal_in
 from maice.models import MaiceRequest
 from maice.schemas import ChatIn, question_data, session_row
-from maice.streams import request_cancel, request_events
-from maice.transport import Bus, get_bus, valid_event_id
+from maice.streams import request_cancel, request_events, unrecorded_error
+from maice.transport import Bus, entries_after, get_bus, valid_event_id
 
 router = Router(tags=["maice"])
 
@@ -50,8 +51,14 @@ def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpRespo
 async def chat(request: HttpRequest, payload: ChatIn) -> StreamingHttpResponse:
     user = request_user(request)
     await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE)
-    accepted = await run_db(services.chat_accept, user=user, question=payload.question,
-                            session_id=payload.session_id, mode=payload.mode)
+    try:
+        accepted = await run_db(services.chat_accept, user=user, question=payload.question,
+                                session_id=payload.session_id, mode=payload.mode)
+    except services.SessionBusy as busy:
+        # A stream that ends with BUSY (the contract's error event), carrying the running
+        # request's id so a client can resume that one instead.
+        return _sse(_once(unrecorded_error(session_id=busy.session_id, request_id=busy.request_id, code="BUSY")),
+                    request_id=busy.request_id)
     bus = get_bus()
     try:
         if not await bus.dispatch({**accepted.job(), "accepted_at": time.time()}):
@@ -68,6 +75,10 @@ async def chat(request: HttpRequest, payload: ChatIn) -> StreamingHttpResponse:
     return _sse(events, request_id=accepted.request_id)
 
 
+async def _once(frame: bytes) -> AsyncIterator[bytes]:
+    yield frame
+
+
 def _last_event_id(request: HttpRequest) -> str:
     value = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
     if not valid_event_id(value.strip()):
@@ -75,25 +86,29 @@ def _last_event_id(request: HttpRequest) -> str:
     return value.strip()
 
 
-async def _replay(request: HttpRequest, bus: Bus, maice_request: MaiceRequest) -> StreamingHttpResponse:
+async def _replay(request: HttpRequest, bus: Bus, maice_request: MaiceRequest) -> HttpResponseBase:
     after = _last_event_id(request)
     history = await bus.history(maice_request.request_id)
     if not history and maice_request.finished_at is not None:
         raise StreamExpired()
+    if terminal_in(history) is not None and not entries_after(history, after):
+        # The client saw the last event: an EventSource reconnects after every close, and
+        # only a 204 stops it (a stream would idle into a false timeout).
+        return HttpResponse(status=204, headers={"X-Request-Id": maice_request.request_id})
     events = request_events(bus, request_id=maice_request.request_id, session_id=maice_request.session_id,
                             after=after, accepted=bool(history))
     return _sse(events, request_id=maice_request.request_id)
 
 
 @router.get("/chat", auth=async_api_auth, response={200: Any})
-async def chat_latest(request: HttpRequest) -> StreamingHttpResponse:
+async def chat_latest(request: HttpRequest) -> HttpResponseBase:
     """The caller's latest stream, replayed (the seed's ``new EventSource(response.url)``)."""
     latest = await run_db(selectors.request_latest, user=request_user(request))
     return await _replay(request, get_bus(), latest)
 
 
 @router.get("/chat/{request_id}/events", auth=async_api_auth, response={200: Any})
-async def chat_events(request: HttpRequest, request_id: str) -> StreamingHttpResponse:
+async def chat_events(request: HttpRequest, request_id: str) -> HttpResponseBase:
     """Resume: the events after ``Last-Event-ID``, then live ones."""
     found = await run_db(selectors.request_get_owned, request_id=request_id, user=request_user(request))
     return await _replay(request, get_bus(), found)

@@ -15,6 +15,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "AGENT_UNAVAILABLE": "지금은 튜터 에이전트에 연결할 수 없습니다. 잠시 후 다시 질문해 주세요.",
     "LLM_ERROR": "답변을 만드는 중 문제가 생겼습니다. 다시 질문해 주세요.",
     "CANCELLED": "답변 생성을 중단했습니다.",
+    "BUSY": "이 대화의 이전 질문에 아직 답하고 있습니다. 답변이 끝난 뒤 다시 질문해 주세요.",
 }
 # Not sent to clients: the agent took the request (the web side's pick-up timer stops).
 ACCEPTED = "agent_accepted"

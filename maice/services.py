@@ -76,6 +76,15 @@ def _model_name() -> str:
     return settings.MAICE_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
+class SessionBusy(Busy):
+    """A question of the session is still being answered (``request_id``)."""
+
+    def __init__(self, *, session_id: int, request_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.request_id = request_id
+
+
 def chat_accept(*, user: User, question: str, session_id: int | None, mode: str | None) -> Accepted:
     """Store the student's message and open a request for the agent.
 
@@ -98,8 +107,9 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
             recent = timezone.now() - timedelta(seconds=settings.MAICE_CONNECTION_TIMEOUT + 5)
             open_requests = list(MaiceRequest.objects.filter(session=session, finished_at__isnull=True)
                                  .values_list("request_id", "created_at"))
-            if any(created >= recent for _rid, created in open_requests):
-                raise Busy()
+            running = [rid for rid, created in open_requests if created >= recent]
+            if running:
+                raise SessionBusy(session_id=session.pk, request_id=running[0])
             for stale, _created in open_requests:
                 # Outlived every timeout: its process died (a web process without Redis, or
                 # the web side and the agent both). Its answer must not stay "streaming".

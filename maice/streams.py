@@ -89,6 +89,12 @@ def _on_left(bus: Bus, *, request_id: str, session_id: int) -> None:
     task.add_done_callback(_background.discard)
 
 
+def unrecorded_error(*, session_id: int, request_id: str, code: str) -> bytes:
+    """An ``error`` event that is not on the request's stream (there is none to append to)."""
+    data = frames.maice_error(session_id=session_id, request_id=request_id, code=code, message=ERROR_MESSAGES[code])
+    return frames.sse_event(f"{int(time.time() * 1000)}-0", data)
+
+
 async def request_events(
     bus: Bus, *, request_id: str, session_id: int, after: str = "0", accepted: bool = False
 ) -> AsyncIterator[bytes]:
@@ -119,9 +125,7 @@ async def request_events(
                 # Redis is gone: the stream cannot go on, but it ends with an event, not a cut.
                 logger.exception("maice stream lost Redis: request=%s", request_id)
                 ended = True
-                data = frames.maice_error(session_id=session_id, request_id=request_id, code="AGENT_UNAVAILABLE",
-                                          message=ERROR_MESSAGES["AGENT_UNAVAILABLE"])
-                yield frames.sse_event(f"{int(time.time() * 1000)}-0", data)
+                yield unrecorded_error(session_id=session_id, request_id=request_id, code="AGENT_UNAVAILABLE")
                 return
             now = loop.time()
             for event_id, data in entries:

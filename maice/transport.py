@@ -34,6 +34,11 @@ def _ms_id(event_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def entries_after(entries: list[Entry], after: str) -> list[Entry]:
+    mark = _ms_id(after)
+    return [entry for entry in entries if _ms_id(entry[0]) > mark]
+
+
 def valid_event_id(value: str) -> bool:
     ms, sep, seq = value.partition("-")
     return ms.isdigit() and (not sep or seq.isdigit()) and len(value) <= 40
@@ -129,13 +134,9 @@ class LocalBus(Bus):
         changed.set()
         return event_id
 
-    def _after(self, log: _Log, after: str) -> list[Entry]:
-        mark = _ms_id(after)
-        return [entry for entry in log.entries if _ms_id(entry[0]) > mark]
-
     async def read(self, request_id: str, after: str, wait: float) -> list[Entry]:
         log = self._log(request_id)
-        found = self._after(log, after)
+        found = entries_after(log.entries, after)
         if found or wait <= 0:
             return found
         waiter = log.changed
@@ -143,7 +144,7 @@ class LocalBus(Bus):
             await asyncio.wait_for(waiter.wait(), wait)
         except TimeoutError:
             return []
-        return self._after(log, after)
+        return entries_after(log.entries, after)
 
     async def history(self, request_id: str) -> list[Entry]:
         log = self._logs.get(request_id)

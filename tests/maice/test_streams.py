@@ -151,6 +151,32 @@ async def test_get_chat_replays_the_latest_stream_for_the_seeds_event_source(
     assert [(e.id, e.data) for e in replayed] == [(e.id, e.data) for e in posted]
 
 
+async def test_a_reconnect_after_the_last_event_is_told_there_is_no_more(
+    maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    """An EventSource reconnects after every close, with the last id it saw: a 204 is what
+    stops it (a stream would wait for events that never come and end in a false timeout)."""
+    route_steps(fake_llm)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            posted = await Stream(response).all()
+            request_id = response.headers["x-request-id"]
+        headers = {**auth(token), "Last-Event-ID": str(posted[-1].id)}
+        started = time.monotonic()
+        for url in (f"{maice_server}/api/maice/chat", f"{maice_server}/api/maice/chat/{request_id}/events"):
+            reconnect = await client.get(url, headers=headers)
+            assert reconnect.status_code == 204 and reconnect.content == b""
+        assert time.monotonic() - started < 5
+        # Earlier ids still replay what came after them.
+        headers["Last-Event-ID"] = str(posted[-2].id)
+        async with client.stream("GET", f"{maice_server}/api/maice/chat/{request_id}/events",
+                                 headers=headers) as rest:
+            assert [(e.id, e.data) for e in await Stream(rest).all()] == [(posted[-1].id, posted[-1].data)]
+    request = await MaiceRequest.objects.aget(request_id=request_id)
+    assert request.outcome == "summary_complete"
+
+
 @pytest.fixture
 def fast_keepalive(maice_settings: Any) -> None:
     maice_settings.MAICE_KEEPALIVE_SECONDS = 0.2
@@ -222,23 +248,34 @@ async def test_a_second_question_while_one_streams_is_busy(maice_server: str, to
         async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
                                  headers=auth(token)) as response:
             seen = await read_until(Stream(response), "answer_chunk", 1)
-            busy = await client.post(f"{maice_server}/api/maice/chat", headers=auth(token),
-                                     json={"question": QUESTION, "session_id": seen[0].data["session_id"]})
-            assert busy.status_code == 409 and busy.json()["error"]["code"] == "BUSY"
-            await client.post(f"{maice_server}/api/maice/chat/{response.headers['x-request-id']}/cancel",
-                              headers=auth(token))
+            running = response.headers["x-request-id"]
+            session_id = seen[0].data["session_id"]
+            async with client.stream("POST", f"{maice_server}/api/maice/chat", headers=auth(token),
+                                     json={"question": "다른 질문", "session_id": session_id}) as busy:
+                assert busy.status_code == 200 and busy.headers["content-type"].startswith("text/event-stream")
+                events = await Stream(busy).all()
+            # The contract's BUSY error event, naming the request still running (resumable).
+            assert [e.type for e in events] == ["error"]
+            assert events[0].data["error_code"] == "BUSY" and events[0].data["message"]
+            assert events[0].data["session_id"] == session_id and events[0].data["request_id"] == running
+            assert busy.headers["x-request-id"] == running
+            await client.post(f"{maice_server}/api/maice/chat/{running}/cancel", headers=auth(token))
+    # The refused question was not stored.
+    assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 1
 
 
+@pytest.mark.parametrize(("mode", "answer_type"), [("agent", "unanswerable"), ("freepass", "freepass")])
 async def test_a_student_in_crisis_gets_the_help_lines_and_no_model(maice_server: str, token: str,
-                                                                     fake_llm: FakeOpenAI) -> None:
+                                                                     fake_llm: FakeOpenAI, mode: str,
+                                                                     answer_type: str) -> None:
     route_steps(fake_llm)
     async with httpx2.AsyncClient(timeout=20) as client:
-        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": "수학 때문에 죽고 싶어요"},
-                                 headers=auth(token)) as response:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", headers=auth(token),
+                                 json={"question": "수학 때문에 죽고 싶어요", "mode": mode}) as response:
             events = await Stream(response).all()
     text = "".join(e.data["content"] for e in events if e.type == "answer_chunk")
     assert "109" in text and events[-1].type == "summary_complete"
-    assert events[-2].data["answer_type"] == "unanswerable"
+    assert events[-2].data["answer_type"] == answer_type
     assert not fake_llm.requests
     question = await MaiceQuestion.objects.select_related("session").aget(session_id=events[0].data["session_id"])
     assert question.session.flagged
