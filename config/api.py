@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -30,21 +31,29 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    response = _error(request, exc.status, exc.code, exc.message)
+    extra = {"fields": [{"field": exc.field, "message": exc.message}]} if exc.field else {}
+    response = _error(request, exc.status, exc.code, exc.message, **extra)
     if exc.retry_after is not None:
         response["Retry-After"] = str(exc.retry_after)
     return response
 
 
+_SOURCES = ("body", "query", "path", "header", "cookie", "form")
+
+
+def _field_name(loc: Sequence[object]) -> str:
+    """``message``, not ``body.payload.message``: the name the client sent."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _SOURCES:
+        parts = parts[1:]
+    if parts and parts[0] == "payload":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    fields = [
-        {
-            "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload")),
-            "message": err.get("msg", ""),
-        }
-        for err in exc.errors
-    ]
+    fields = [{"field": _field_name(err.get("loc", ())), "message": err.get("msg", "")} for err in exc.errors]
     return _error(request, 422, "VALIDATION_ERROR", "요청 값이 올바르지 않습니다.", fields=fields)
 
 

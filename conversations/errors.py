@@ -10,10 +10,12 @@ class DomainError(Exception):
     status = 400
     message = "요청을 처리할 수 없습니다."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, retry_after: int | None = None):
+    def __init__(self, message: str | None = None, *, code: str | None = None, retry_after: int | None = None,
+                 field: str | None = None):
         self.message = message or self.message
         self.code = code or self.code
         self.retry_after = retry_after
+        self.field = field  # the request field at fault, listed as a validation error's are
         super().__init__(self.code)
 
 

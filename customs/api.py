@@ -63,7 +63,7 @@ async def cargo_tracking(request: HttpRequest, cargo_number: str) -> HttpRespons
     match = recognize_cargo_number(cargo_number)
     if match is None or match.number != normalize_cargo_number(cargo_number):
         raise InvalidMessage("화물번호 형식이 올바르지 않습니다. 컨테이너, B/L, 항공화물운송장, 화물관리번호 또는 "
-                             "운송장 번호를 입력해 주세요.", code="INVALID_CARGO_NUMBER")
+                             "운송장 번호를 입력해 주세요.", code="INVALID_CARGO_NUMBER", field="cargo_number")
     provider = tracking_provider()
     result = await provider.track(number=match.number, kind=match.kind)
     if result is None:

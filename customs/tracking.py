@@ -1,4 +1,5 @@
-"""Cargo tracking through a provider: UNI-PASS when its key is set, else the database.
+"""Cargo tracking through a provider: UNI-PASS when its key is set (stored shipments for what it
+cannot answer), else the database.
 
 UNI-PASS (Korea Customs Service) "화물통관진행정보조회" answers by cargo management
 number (``cargMtNo``) or by master/house B/L number with its year (``mblNo``/``hblNo`` +
@@ -253,7 +254,9 @@ class UnipassProvider(TrackingProvider):
             result = await self._ask(params, number=number, kind=kind)
             if result is not None:
                 return result
-        return None
+        # Container numbers are no key of that service, and staff may keep shipments it
+        # does not know: those are answered from the database.
+        return await DatabaseProvider().track(number=number, kind=kind)
 
 
 def tracking_provider() -> TrackingProvider:

@@ -98,7 +98,7 @@ def _turn_begin(*, session: ChatSession, text: str, user_message_id: int | None)
 @dataclass
 class _Outcome:
     body: dict[str, Any]
-    stage: str
+    stage: str | None  # the session's next stage; None: no HS question is open
     reply_text: str
     context: dict[str, Any] = field(default_factory=dict)
     hscode: str = ""
@@ -111,7 +111,10 @@ def _turn_finish(*, session: ChatSession, user_message_id: int, outcome: _Outcom
     with transaction.atomic():
         locked = ChatSession.objects.select_for_update().only("state").get(pk=session.pk)
         state = dict(locked.state or {})
-        state[STAGE_KEY] = str(outcome.stage)
+        if outcome.stage:
+            state[STAGE_KEY] = str(outcome.stage)
+        else:
+            state.pop(STAGE_KEY, None)
         if outcome.context:
             state[CONTEXT_KEY] = outcome.context
         else:
@@ -120,7 +123,7 @@ def _turn_finish(*, session: ChatSession, user_message_id: int, outcome: _Outcom
         reply = message_append(session=session, role=Role.ASSISTANT, text=outcome.reply_text,
                                reply_to=Message(pk=user_message_id), model=outcome.model)
         HSClassification.objects.create(
-            session=session, message=reply, stage=outcome.body.get("stage", outcome.stage),
+            session=session, message=reply, stage=str(outcome.body["stage"]),
             response_type=outcome.body["type"], hscode=outcome.hscode, confidence=outcome.confidence,
             model=outcome.model, description=outcome.description or None, body=outcome.body,
             processing_time_ms=outcome.body.get("processing_time_ms", 0),
@@ -170,10 +173,12 @@ async def _classification(*, loaded: LoadedIndex, description: str, result: Offl
                              "alternatives": data.alternative_codes})
 
 
-def _error(*, stage: str, message: str, detail: str, envelope: dict[str, Any],
+def _error(*, stage: str | None, message: str, detail: str, envelope: dict[str, Any],
            context: dict[str, Any]) -> _Outcome:
-    body = ErrorBody(stage=stage, message=message, error_detail=detail, **envelope).model_dump()
-    # The stage and what was said so far stay: the user can simply try again.
+    body = ErrorBody(stage=stage or Stage.INFORMATION_GATHERING, message=message, error_detail=detail,
+                     **envelope).model_dump()
+    # The stage and what was said so far stay: the user can simply try again. A session
+    # that had none gets none: no question was asked, so its next message is routed afresh.
     return _Outcome(body=body, stage=stage, reply_text=message, context=context)
 
 
@@ -181,7 +186,7 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
     envelope = _envelope(session=session, user_id=user_id)
     previous = start.stage if start.stage in Stage.values else None
     if not start.version:
-        return _error(stage=previous or Stage.INFORMATION_GATHERING,
+        return _error(stage=previous,
                       message="HS 품목분류 데이터가 아직 준비되지 않았습니다. 잠시 후 다시 시도해주세요.",
                       detail="HS nomenclature not loaded (run manage.py load_hscodes)", envelope=envelope,
                       context=start.context)
@@ -244,8 +249,8 @@ async def hs_classification_turn(*, session: ChatSession, message: str, user_id:
         raise
     except Exception as exc:  # the user gets the seed's error body, never a trace
         logger.exception("hs classification failed")
-        stage = start.stage if start.stage in Stage.values else Stage.INFORMATION_GATHERING
-        outcome = _error(stage=stage, message="HSCode 분류 중 오류가 발생했습니다. 다시 시도해주세요.",
+        outcome = _error(stage=start.stage if start.stage in Stage.values else None,
+                         message="HSCode 분류 중 오류가 발생했습니다. 다시 시도해주세요.",
                          detail=type(exc).__name__, envelope=_envelope(session=session, user_id=user_id),
                          context=start.context)
     if "processing_time_ms" in outcome.body:

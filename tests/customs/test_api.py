@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -19,6 +20,7 @@ from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
 from conversations.services import token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
+from customs.cargo import recognize_cargo_number
 from customs.models import Intent, IntentRecord
 from tests.conftest import Clock
 from tests.customs.conftest import SSE, bearer, parse_sse
@@ -126,8 +128,14 @@ async def test_cargo_error_json_is_the_seed_field_for_field(classifier: FakeOpen
     assert body["error_message"] == "메시지에서 화물번호를 찾을 수 없습니다."
     assert body["original_message"] == "화물 조회해줘"
     assert body["user_id"] is None  # a guest
-    assert body["suggestions"][:3] == ["화물번호를 정확히 입력해주세요.", "예시: ABCD1234567 (컨테이너 번호)",
-                                       "예시: 1234-5678-9012 (추적번호)"]
+    assert body["suggestions"][0] == "화물번호를 정확히 입력해주세요."
+    # Every example is a number the recogniser takes as valid (a check digit that holds).
+    examples = [re.fullmatch(r"예시: (\S+) \((.+)\)", line) for line in body["suggestions"][1:]]
+    assert len(examples) == 4 and all(examples)
+    for example in examples:
+        assert example is not None
+        match = recognize_cargo_number(example[1])
+        assert match is not None and match.confidence >= 0.8 and not match.note, example[0]
     uuid.UUID(body["session_uuid"])
 
 

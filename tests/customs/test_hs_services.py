@@ -18,6 +18,7 @@ from conversations.models import ChatSession, Message, Product, Role, SessionSta
 from conversations.services import message_append
 from customs.hs.models import HSClassification
 from customs.hs.services import hs_classification_turn
+from customs.selectors import session_hs_pending
 from tests.customs.hs_fixtures import body_codes, code_is_loaded
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -176,6 +177,20 @@ async def test_an_internal_failure_is_the_seed_error_and_keeps_the_stage(
     # The question stays open: the next answer is classified with the first message.
     retry = await turn(customs_session, "실리콘과 플라스틱으로 만든 휴대폰 보호용 케이스입니다")
     assert retry["type"] == "classification_result" and retry["result"]["hscode"].startswith("3926.90")
+
+
+async def test_a_failure_on_the_first_turn_opens_no_hs_question(
+        hs_loaded: Any, customs_session: ChatSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr("customs.hs.services.classify_offline", broken)
+    body = await turn(customs_session, "스마트폰 케이스 HS코드 알려줘")
+    assert_envelope(body, customs_session, "error", "information_gathering")
+    # Nothing was asked, so the session's next message is routed by its own intent
+    # (a general question streams), not taken as the answer to an HS question.
+    session = await refreshed(customs_session)
+    assert "hs_stage" not in session.state and not session_hs_pending(session)
 
 
 async def test_many_sessions_at_once_share_one_index_build(hs_loaded: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,6 +72,7 @@ async def test_unipass_bl_asks_master_then_house_with_the_year(unipass: FakeUnip
     assert unipass.requests[-1] == {"crkyCn": unipass.api_key, "hblNo": "123456789012", "blYy": THIS_YEAR}
 
 
+@pytest.mark.django_db(transaction=True)  # then the stored shipments are asked
 async def test_unipass_unknown_number_tries_both_years_then_gives_none(unipass: FakeUnipass) -> None:
     assert await _provider(unipass).track(number="MAEU999999999", kind=CargoType.BILL_OF_LADING) is None
     last_year = str(int(THIS_YEAR) - 1)
@@ -80,11 +81,19 @@ async def test_unipass_unknown_number_tries_both_years_then_gives_none(unipass: 
         ({"mblNo", "blYy"}, last_year), ({"hblNo", "blYy"}, last_year)]
 
 
-async def test_unipass_container_numbers_are_not_its_key(unipass: FakeUnipass) -> None:
+@pytest.mark.django_db(transaction=True)
+async def test_unipass_container_numbers_are_not_its_key_the_stored_shipments_answer(unipass: FakeUnipass) -> None:
     assert await _provider(unipass).track(number="CSQU3054383", kind=CargoType.CONTAINER) is None
+    await run_db(_shipment)
+    result = await _provider(unipass).track(number="CSQU3054383", kind=CargoType.CONTAINER)
+    assert result is not None and (result.provider, result.product_name) == ("database", "냉동 새우")
     assert unipass.requests == []
+    # A B/L UNI-PASS does not know, kept by staff, is found too (after asking UNI-PASS).
+    by_bl = await _provider(unipass).track(number="MAEU123456789", kind=CargoType.BILL_OF_LADING)
+    assert by_bl is not None and by_bl.cargo_number == "CSQU3054383" and len(unipass.requests) == 4
 
 
+@pytest.mark.django_db(transaction=True)
 async def test_unipass_wrong_key_finds_nothing(unipass: FakeUnipass) -> None:
     assert await _provider(unipass, key="wrong").track(number="24KMTC0123I00010000",
                                                        kind=CargoType.CARGO_MANAGEMENT) is None
@@ -149,8 +158,10 @@ async def test_tracking_endpoint_answers_from_the_database(offline: None, http: 
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "CARGO_NOT_FOUND"
     bad = await http.get("/api/cargo/tracking", params={"cargo_number": "hello"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "INVALID_CARGO_NUMBER"
+    assert [f["field"] for f in bad.json()["error"]["fields"]] == ["cargo_number"]
     absent = await http.get("/api/cargo/tracking")
     assert absent.status_code == 422
+    assert [f["field"] for f in absent.json()["error"]["fields"]] == ["cargo_number"]
 
 
 @pytest.fixture
