@@ -48,18 +48,21 @@ def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpRespo
 
 
 @router.post("/chat", auth=async_api_auth, response={200: Any})
-async def chat(request: HttpRequest, payload: ChatIn) -> StreamingHttpResponse:
+async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     user = request_user(request)
     await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE)
     try:
         accepted = await run_db(services.chat_accept, user=user, question=payload.question,
-                                session_id=payload.session_id, mode=payload.mode)
+                                session_id=payload.session_id, mode=payload.mode, client_msg_id=payload.client_msg_id)
     except services.SessionBusy as busy:
         # A stream that ends with BUSY (the contract's error event), carrying the running
         # request's id so a client can resume that one instead.
         return _sse(_once(unrecorded_error(session_id=busy.session_id, request_id=busy.request_id, code="BUSY")),
                     request_id=busy.request_id)
     bus = get_bus()
+    if accepted.repeated:
+        earlier = await run_db(selectors.request_get_owned, request_id=accepted.request_id, user=user)
+        return await _replay(request, bus, earlier)
     try:
         if not await bus.dispatch({**accepted.job(), "accepted_at": time.time()}):
             # Nobody would take it: say so now rather than after the pick-up timeout.

@@ -109,6 +109,8 @@ class MaiceRequest(models.Model):
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="maice_requests")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     question = models.ForeignKey(MaiceQuestion, on_delete=models.CASCADE, related_name="requests")
+    # The student's message that opened it: a repeated ``client_msg_id`` finds its request.
+    asked = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     mode = models.CharField(max_length=8, choices=Mode.choices)
     # "question" (a new question) or "clarification" (the reply to a pending round).
     kind = models.CharField(max_length=16)

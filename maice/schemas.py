@@ -18,6 +18,8 @@ class ChatIn(Schema):
     question: str = Field(validation_alias=AliasChoices("question", "message"))
     session_id: int | None = Field(default=None, gt=0)
     mode: Literal["agent", "freepass"] | None = None
+    # The same id again on the session replays that question's stream (platform.md).
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=64)
 
     @field_validator("question")
     @classmethod

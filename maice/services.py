@@ -66,6 +66,7 @@ class Accepted:
     question_id: int
     kind: str  # "question" | "clarification"
     mode: str
+    repeated: bool = False  # a repeated client_msg_id: nothing new was stored or queued
 
     def job(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "session_id": self.session_id, "question_id": self.question_id,
@@ -85,11 +86,14 @@ class SessionBusy(Busy):
         self.request_id = request_id
 
 
-def chat_accept(*, user: User, question: str, session_id: int | None, mode: str | None) -> Accepted:
+def chat_accept(*, user: User, question: str, session_id: int | None, mode: str | None,
+                client_msg_id: str | None = None) -> Accepted:
     """Store the student's message and open a request for the agent.
 
     The student's next message on a session whose question waits for clarification is
-    the reply to it (agent mode); a freepass message answers directly instead.
+    the reply to it (agent mode); a freepass message answers directly instead. A
+    ``client_msg_id`` the session already has names the request it opened: that one is
+    returned (``repeated``), so a retried POST never asks the model twice.
     """
     chosen = mode or mode_assign(user=user)
     screening = screen_input(question)
@@ -104,6 +108,11 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
             if found is None:
                 raise SessionNotFound()
             session = found
+            if client_msg_id is not None:
+                earlier = MaiceRequest.objects.filter(session=session, asked__client_msg_id=client_msg_id).first()
+                if earlier is not None:
+                    return Accepted(earlier.request_id, session.pk, earlier.question_id, earlier.kind,
+                                    earlier.mode, repeated=True)
             recent = timezone.now() - timedelta(seconds=settings.MAICE_CONNECTION_TIMEOUT + 5)
             open_requests = list(MaiceRequest.objects.filter(session=session, finished_at__isnull=True)
                                  .values_list("request_id", "created_at"))
@@ -116,7 +125,8 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
                 request_settle(request_id=stale, outcome="AGENT_UNAVAILABLE", error_code="AGENT_UNAVAILABLE")
         flags: list[str] = [Flag.CRISIS] if screening.flagged else []
         detail = f"{screening.category}: {screening.matched}" if screening.flagged else ""
-        asked = message_append(session=session, role=Role.USER, text=question, flags=flags, flag_detail=detail)
+        asked = message_append(session=session, role=Role.USER, text=question, flags=flags, flag_detail=detail,
+                               client_msg_id=client_msg_id)
         pending = (MaiceQuestion.objects.filter(session=session, status=QuestionStatus.CLARIFYING)
                    .order_by("-created_at").first())
         if pending is not None and chosen == Mode.AGENT and not screening.flagged:
@@ -133,7 +143,7 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
             target = MaiceQuestion.objects.create(session=session, asked=asked, mode=chosen)
             kind = "question"
         request = MaiceRequest.objects.create(request_id=secrets.token_hex(16), session=session, user=user,
-                                              question=target, mode=target.mode, kind=kind)
+                                              question=target, asked=asked, mode=target.mode, kind=kind)
     return Accepted(request.request_id, session.pk, target.pk, kind, target.mode)
 
 

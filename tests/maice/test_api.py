@@ -166,10 +166,11 @@ async def test_errors_before_the_stream_are_json(maice_server: str, token: str, 
         empty = await client.post(url, json={"question": "   "}, headers=auth(token))
         assert empty.status_code == 422
         assert [f["field"] for f in empty.json()["error"]["fields"]] == ["question"]
-        bad = await client.post(url, json={"question": "x" * 4001, "mode": "fast", "session_id": "abc"},
-                                headers=auth(token))
+        bad = await client.post(url, json={"question": "x" * 4001, "mode": "fast", "session_id": "abc",
+                                           "client_msg_id": "x" * 65}, headers=auth(token))
         assert bad.status_code == 422
-        assert {f["field"] for f in bad.json()["error"]["fields"]} == {"question", "mode", "session_id"}
+        assert {f["field"] for f in bad.json()["error"]["fields"]} == {"question", "mode", "session_id",
+                                                                       "client_msg_id"}
         missing = await client.post(url, json={}, headers=auth(token))
         assert missing.status_code == 422 and missing.json()["error"]["fields"][0]["field"] == "question"
 

@@ -177,6 +177,39 @@ async def test_a_reconnect_after_the_last_event_is_told_there_is_no_more(
     assert request.outcome == "summary_complete"
 
 
+async def test_a_repeated_client_msg_id_replays_its_stream_and_asks_the_model_once(
+    maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    route_steps(fake_llm, answer=Behaviour(reply=ANSWER_TEXT, chunk_size=20, delay=0.02))
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            session_id = (await Stream(response).all())[0].data["session_id"]
+        asked_before = len(fake_llm.requests)
+        body = {"question": "꼭짓점은 어떻게 구하나요?", "session_id": session_id, "client_msg_id": "retry-1"}
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json=body, headers=auth(token)) as first:
+            seen = await read_until(Stream(first), "answer_chunk", 1)
+            # The connection is lost; the client sends the same message again, and later once more.
+            async with client.stream("POST", f"{maice_server}/api/maice/chat", json=body,
+                                     headers=auth(token)) as again:
+                assert again.status_code == 200 and again.headers["x-request-id"] == first.headers["x-request-id"]
+                retried = await Stream(again).all()
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json=body, headers=auth(token)) as late:
+            replayed = await Stream(late).all()
+    assert retried[0].id == seen[0].id and retried[-1].type == "summary_complete"
+    assert [(e.id, e.data) for e in replayed] == [(e.id, e.data) for e in retried]
+    assert len(fake_llm.requests) - asked_before == 3  # classify, answer, summary: once
+    assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 2
+    assert await Message.objects.filter(session_id=session_id, role="user").acount() == 2
+    # Another id is another question.
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", headers=auth(token),
+                                 json={**body, "client_msg_id": "retry-2"}) as other:
+            assert other.headers["x-request-id"] != retried[0].data["request_id"]
+            assert (await Stream(other).all())[-1].type == "summary_complete"
+    assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 3
+
+
 @pytest.fixture
 def fast_keepalive(maice_settings: Any) -> None:
     maice_settings.MAICE_KEEPALIVE_SECONDS = 0.2
