@@ -344,4 +344,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["pii"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's defaults give these handlers of their own (a debug console, mail to ADMINS)
+    # that would print or send records unmasked: here they only propagate to the root's.
+    "loggers": {name: {"handlers": [], "propagate": True} for name in ("django", "django.server")},
 }

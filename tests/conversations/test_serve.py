@@ -93,6 +93,24 @@ async def test_oversized_frame_closes_with_1009_under_the_production_server(fake
     assert fake_llm.requests == []
 
 
+async def test_the_servers_own_logs_never_hold_a_token_or_personal_data(fake_llm: FakeOpenAI) -> None:
+    """uvicorn logs each WebSocket's path, query string included, and Django's debug
+    console copies records: both must go through the masking filter."""
+    ((token, (key,)), (other, _)) = await _users_with_sessions(2, 1)
+    with ServeProcess(LOG_LEVEL="DEBUG", DJANGO_DEBUG="1") as server:
+        async with _open(server.ws(key, token)) as ws:
+            assert (await _recv(ws))["type"] == "connected"
+            await _ask(ws, "제 번호는 010-1234-5678 이에요")
+            await _until_terminal(ws)
+        # A refused socket too (its token is someone else's session's).
+        async with _open(server.ws(key, other)) as ws:
+            await _close_code(ws)
+        output = server.output()
+    assert f"/ws/session/{key}" in output, "the server logged no WebSocket line: the test would prove nothing"
+    assert token not in output and other not in output
+    assert "010-1234-5678" not in output
+
+
 needs_services = pytest.mark.skipif(not (settings.REDIS_URL and settings.DATABASES["default"]["ENGINE"].endswith(
     "postgresql")), reason="several server processes need PostgreSQL and Redis")
 

@@ -50,5 +50,9 @@ class Command(BaseCommand):
             timeout_graceful_shutdown=10,
             backlog=2048,
             log_level=settings.LOGGING["root"]["level"].lower(),  # type: ignore[index]
+            # uvicorn's own logging config gives its loggers handlers of their own, which
+            # print WebSocket paths with their ?token= unmasked: without it they reach
+            # Django's masking handler (settings.LOGGING).
+            log_config=None,
             access_log=False,
         )
