@@ -187,7 +187,7 @@ def _reply_context(*, session: ChatSession, client_msg_id: str | None) -> tuple[
 def _reply_rows(*, session: ChatSession, req: ReplyRequest, screening: Assessment) -> tuple[Message, Message]:
     """The user message and the reply's ``streaming`` row, in one transaction.
 
-    Written while the model's request goes out. ``session`` was checked to be the user's
+    Committed before the model's request goes out. ``session`` was checked to be the user's
     when the socket attached; the user message's insert re-checks that it is not ended
     (``SessionEnded``). A repeated ``client_msg_id`` is caught by its unique index rather
     than looked up first (repeats are rare) and raises ``_Repeated``.
@@ -282,8 +282,7 @@ async def reply_stream(
     begun = False  # the reply began: its generator settles the row
     try:
         # The model's request needs only the history (and whether this repeats an answered
-        # request): read while the rate limit is counted; the rows are written while the
-        # request goes out.
+        # request): read while the rate limit is counted.
         reading = asyncio.ensure_future(run_db(_reply_context, session=session, client_msg_id=req.client_msg_id))
         try:
             limit = await rate_limit_hit_async(scope="counseling.reply", key=f"user:{user.pk}",
@@ -299,9 +298,16 @@ async def reply_stream(
             raise RateLimited(retry_after=limit.retry_after)
 
         rows = asyncio.ensure_future(run_db(_reply_rows, session=session, req=req, screening=screening))
+        # Committed before the model is asked (platform.md: nothing is lost): an ended
+        # session or a repeated id then never costs a model call.
+        await asyncio.wait({rows})
+        failure = rows.exception()
+        if failure is not None:
+            raise RowUnavailable(failure)
+        _, reply_row = rows.result()
         request = reply_llm_request(history=history, text=req.message, emotion=req.emotion, level=screening.level)
         tail = check_in(screening.level, earlier=[m.content for m in history[-4:]])
-        generating = reply_generate(assistant=_reply_row(rows), request=request, started=started, tail=tail)
+        generating = reply_generate(assistant=reply_row, request=request, started=started, tail=tail)
         # The second opinion (a model's risk classification) runs beside the reply.
         guarded = risk_guard(generating, text=req.message, previous=[m.content for m in history if m.role == "user"],
                              rules=screening, session=session, rows=rows)
@@ -330,10 +336,6 @@ async def reply_stream(
             await asyncio.shield(_settle_unstarted(rows))
         if not released:
             await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))
-
-
-async def _reply_row(rows: asyncio.Future[tuple[Message, Message]]) -> Message:
-    return (await rows)[1]
 
 
 async def _settle_unstarted(rows: asyncio.Future[tuple[Message, Message]]) -> None:

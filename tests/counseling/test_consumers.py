@@ -439,6 +439,19 @@ async def test_pause_resume_end_and_status(connect: Any, session: ChatSession) -
     assert await messages_of(session) == []
 
 
+async def test_a_session_ended_elsewhere_costs_no_model_call(connect: Any, session: ChatSession,
+                                                             fake_llm: FakeOpenAI) -> None:
+    """The user message is committed before the model is asked: when it cannot be (the
+    session was ended from another tab or over REST), nothing reaches the model."""
+    ws = await connect()
+    await sync_to_async(session_end)(session=session)
+    await request(ws)
+    (error,) = await collect(ws)
+    assert error["data"]["code"] == "SESSION_ENDED"
+    assert fake_llm.requests == []
+    assert await messages_of(session) == []
+
+
 async def test_end_while_streaming_stops_the_reply(connect: Any, session: ChatSession,
                                                    fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply=LONG_REPLY, delay=0.05)
