@@ -59,6 +59,8 @@ def message_append(
     model: str = "",
     flags: list[str] | None = None,
     flag_detail: str = "",
+    ttfc_ms: int | None = None,
+    total_ms: int | None = None,
 ) -> Message:
     """Store one message; a user message needs an open session (else ``SessionEnded``)."""
     flags = list(flags or [])
@@ -80,6 +82,8 @@ def message_append(
         flags=flags,
         flagged=bool(flags),
         flag_detail=flag_detail[:200],
+        ttfc_ms=ttfc_ms,
+        total_ms=total_ms,
         completed_at=None if status == MessageStatus.STREAMING else timezone.now(),
     )
     if flags:

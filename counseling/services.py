@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -162,15 +163,18 @@ def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
     return _Prepared("replay", reply=reply)
 
 
-def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessment, text: str) -> _Prepared:
+def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessment, text: str,
+                  started: float) -> _Prepared:
     # A person in crisis is answered at once: no rate limit, no lock, no model, no queue.
+    # The whole reply goes out in its first chunk: both timings are the time to store it.
+    elapsed = max(0, round((time.monotonic() - started) * 1000))
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                    client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
                                    flags=[Flag.CRISIS], flag_detail=screening_detail(screening))
-            answer = message_append(session=session, role=Role.ASSISTANT, text=text,
-                                    reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS])
+            answer = message_append(session=session, role=Role.ASSISTANT, text=text, reply_to=asked,
+                                    model=SAFETY_MODEL, flags=[Flag.CRISIS], ttfc_ms=elapsed, total_ms=elapsed)
             decision = screening_record(session=session, message=asked, assessment=screening,
                                         source=screening.source)
     except IntegrityError:
@@ -261,7 +265,8 @@ async def reply_stream(
     screening = await _screen(req.message, session)
     fixed = fixed_reply(screening.level)
     if fixed is not None:
-        crisis = await run_db(_crisis_store, session=session, req=req, screening=screening, text=fixed)
+        crisis = await run_db(_crisis_store, session=session, req=req, screening=screening, text=fixed,
+                              started=started)
         if crisis.decision_id is not None:
             # Before the reply goes out, so a client leaving at once cannot skip it; it
             # returns at once and its failures are logged, never raised here.

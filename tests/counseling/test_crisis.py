@@ -59,6 +59,7 @@ async def test_urgent_level_gets_the_crisis_reply_at_once_an_urgent_flag_and_an_
     asked, answer = await messages_of(session)
     assert asked.flagged and "crisis" in asked.flags and asked.flag_detail.startswith("preparation")
     assert answer.model == "safety"
+    assert answer.ttfc_ms is not None and answer.ttfc_ms == answer.total_ms  # timed like every reply
     (decision,) = await _decisions(session)
     assert decision.level == Level.PREPARATION and decision.urgent and decision.source == "rules"
     assert "preparation.pills" in decision.evidence and "수면제" in (decision.matched or "")
