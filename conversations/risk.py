@@ -105,16 +105,19 @@ async def risk_classify(*, text: str, previous: Sequence[str]) -> Assessment | N
 
 
 async def moderation_assess(text: str) -> Assessment | None:
-    """The moderation endpoint's self-harm categories as a level (None when it flags none)."""
+    """The moderation endpoint's verdict: its self-harm or violence categories as a level
+    (else ``NONE``), its other categories as ``filtered``; None when it flags nothing."""
     categories = await get_provider().moderation_categories(text)
+    filtered = tuple(sorted(c for c in categories if not c.startswith(("self-harm", "violence"))))
+    source = ScreeningDecision.Source.MODERATION
     for category, level in _MODERATION_LEVELS:
         if category in categories:
-            return Assessment(level=level, evidence=(f"moderation.{category}",),
-                              source=ScreeningDecision.Source.MODERATION, category="suicide")
+            return Assessment(level=level, evidence=(f"moderation.{category}",), source=source, category="suicide",
+                              filtered=filtered)
     if any(name.startswith("violence") for name in categories):
-        return Assessment(level=Level.VIOLENCE, evidence=("moderation.violence",),
-                          source=ScreeningDecision.Source.MODERATION, category="violence_to_others")
-    return None
+        return Assessment(level=Level.VIOLENCE, evidence=("moderation.violence",), source=source,
+                          category="violence_to_others", filtered=filtered)
+    return Assessment(level=Level.NONE, source=source, filtered=filtered) if filtered else None
 
 
 async def risk_guard(

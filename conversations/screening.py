@@ -33,14 +33,19 @@ def screening_record(*, session: ChatSession, message: Message | None, assessmen
 
 
 def screening_flags(assessment: Assessment) -> list[str]:
-    """Flags for the user's message: anything a counselor should read is a crisis flag."""
-    return [Flag.CRISIS] if assessment.flagged else []
+    """Flags for the user's message: a risk level is a crisis flag; moderation's other categories
+    (harassment, hate, sexual, ...) mark filtered input."""
+    flags: list[str] = [Flag.CRISIS] if assessment.flagged else []
+    if assessment.filtered:
+        flags.append(Flag.INPUT_FILTERED)
+    return flags
 
 
 def screening_detail(assessment: Assessment) -> str:
-    if assessment.level == Level.NONE:
-        return ""
-    return f"{assessment.level.value}: {','.join(assessment.evidence)}"[:200]
+    parts = [f"{assessment.level.value}: {','.join(assessment.evidence)}"] if assessment.level != Level.NONE else []
+    if assessment.filtered:
+        parts.append(f"moderation: {','.join(assessment.filtered)}")
+    return "; ".join(parts)[:200]
 
 
 def user_turns_recent(*, session_id: int, limit: int) -> list[str]:

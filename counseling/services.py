@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections.abc import AsyncGenerator
@@ -235,6 +236,8 @@ async def _screen(text: str, session: ChatSession) -> Assessment:
         moderated = await moderation_assess(text)
         if moderated is not None and moderated.level.rank > screening.level.rank:
             return moderated
+        if moderated is not None and moderated.filtered:
+            return dataclasses.replace(screening, filtered=moderated.filtered)
     return screening
 
 

@@ -61,6 +61,9 @@ class Assessment:
     signals: frozenset[str] = field(default_factory=frozenset)  # weak cues for the next turns
     source: str = "rules"
     category: str | None = None  # the reply family: suicide, violence_to_others, abuse
+    # Moderation categories beside any risk (harassment, hate, sexual, ...): the message is
+    # flagged as filtered input for review; the reply is unchanged.
+    filtered: tuple[str, ...] = ()
 
     @property
     def urgency(self) -> Urgency:

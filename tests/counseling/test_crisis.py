@@ -248,6 +248,27 @@ async def test_moderation_self_harm_categories_count(connect: Any, session: Chat
     assert decision.level == Level.ACTIVE and decision.source == "moderation"
 
 
+async def test_moderation_other_categories_flag_the_message_as_filtered_input(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, settings: Any) -> None:
+    settings.LLM_MODERATION = True
+    fake_llm.flag_words = ["멍청이"]
+    fake_llm.flag_categories = ["harassment"]
+    ws = await connect()
+    await request(ws, message="팀장님이 절 멍청이라고 불러서 너무 화가 나요", emotion="angry")
+    frames = await collect(ws)
+    # The user is still answered by the counselor; reviewers see the message in the queue.
+    assert chunks(frames) == fake_llm.behaviour.reply and "crisis" not in frames[-1]["data"]
+    asked, _ = await messages_of(session)
+    assert asked.flagged and asked.flags == ["input_filtered"] and "harassment" in asked.flag_detail
+    assert await _decisions(session) == []
+    assert (await ChatSession.objects.aget(pk=session.pk)).flagged
+    # A message it does not flag is not marked.
+    await request(ws, message="오늘은 조금 괜찮아요")
+    await collect(ws)
+    later = [m for m in await messages_of(session) if m.role == "user"][-1]
+    assert not later.flagged and later.flags == []
+
+
 async def test_an_urgent_reply_is_replayed_from_the_store(connect: Any, session: ChatSession,
                                                           fake_llm: FakeOpenAI) -> None:
     ws = await connect()
