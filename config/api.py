@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -51,9 +52,49 @@ def _field_name(loc: Sequence[object]) -> str:
     return ".".join(parts)
 
 
+# pydantic's messages are English; users read Korean. Keyed by pydantic's error type.
+_FIELD_MESSAGES = {
+    "missing": "필수 항목입니다.",
+    "string_type": "문자열이어야 합니다.",
+    "string_too_short": "{min_length}자 이상 입력해 주세요.",
+    "string_too_long": "{max_length}자 이하로 입력해 주세요.",
+    "int_type": "정수여야 합니다.",
+    "int_parsing": "정수여야 합니다.",
+    "greater_than": "{gt}보다 커야 합니다.",
+    "greater_than_equal": "{ge} 이상이어야 합니다.",
+    "less_than": "{lt}보다 작아야 합니다.",
+    "less_than_equal": "{le} 이하여야 합니다.",
+    "bool_type": "true 또는 false여야 합니다.",
+    "bool_parsing": "true 또는 false여야 합니다.",
+    "uuid_type": "UUID 형식이어야 합니다.",
+    "uuid_parsing": "UUID 형식이어야 합니다.",
+    "literal_error": "다음 중 하나여야 합니다: {expected}",
+    "list_type": "목록이어야 합니다.",
+    "dict_type": "객체여야 합니다.",
+    "model_attributes_type": "객체여야 합니다.",
+    "json_invalid": "JSON 형식이 올바르지 않습니다.",
+    "extra_forbidden": "허용되지 않는 항목입니다.",
+}
+
+
+def _field_message(err: dict[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "value_error" and ctx.get("error"):
+        return str(ctx["error"])  # our own validators' messages, Korean already
+    if "expected" in ctx:
+        ctx = {**ctx, "expected": str(ctx["expected"]).replace(" or ", ", ")}  # "'a' or 'b'"
+    template = _FIELD_MESSAGES.get(str(err.get("type")))
+    if template is None:
+        return "값이 올바르지 않습니다."
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return "값이 올바르지 않습니다."
+
+
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    fields = [{"field": _field_name(err.get("loc", ())), "message": err.get("msg", "")} for err in exc.errors]
+    fields = [{"field": _field_name(err.get("loc", ())), "message": _field_message(err)} for err in exc.errors]
     return _error(request, 422, "VALIDATION_ERROR", "요청 값이 올바르지 않습니다.", fields=fields)
 
 

@@ -169,10 +169,14 @@ async def test_errors_before_the_stream_are_json(maice_server: str, token: str, 
         bad = await client.post(url, json={"question": "x" * 4001, "mode": "fast", "session_id": "abc",
                                            "client_msg_id": "x" * 65}, headers=auth(token))
         assert bad.status_code == 422
-        assert {f["field"] for f in bad.json()["error"]["fields"]} == {"question", "mode", "session_id",
-                                                                       "client_msg_id"}
+        messages = {f["field"]: f["message"] for f in bad.json()["error"]["fields"]}
+        # In Korean, as everything a user reads.
+        assert messages == {"question": "질문은 4000자까지 보낼 수 있습니다. (현재 4001자)",
+                            "mode": "다음 중 하나여야 합니다: 'agent', 'freepass'",
+                            "session_id": "정수여야 합니다.", "client_msg_id": "64자 이하로 입력해 주세요."}
         missing = await client.post(url, json={}, headers=auth(token))
-        assert missing.status_code == 422 and missing.json()["error"]["fields"][0]["field"] == "question"
+        assert missing.status_code == 422
+        assert missing.json()["error"]["fields"] == [{"field": "question", "message": "필수 항목입니다."}]
 
     _, events = await post(maice_server, token, {"question": QUESTION})
     session_id = events[0].data["session_id"]
