@@ -20,7 +20,7 @@ import pytest
 from conversations.aio import run_db
 from conversations.models import Message, MessageStatus, Role
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
-from maice.models import MaiceQuestion
+from maice.models import MaiceQuestion, MaiceRequest
 from tests.counseling.test_page import CHROMIUM, CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, chromium  # noqa: F401 - fixture
 from tests.maice.conftest import ANSWER_TEXT, CLARIFY, IMPROVE, classification, route_steps
 
@@ -242,6 +242,38 @@ async def test_chunks_out_of_order_are_shown_in_order(
         return out;
     }""")
     assert released == ["c0", "c1", "c2", "c4", "c5"]
+
+
+async def test_the_seeds_event_source_left_open_stops_after_the_last_event(
+    fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
+) -> None:
+    """The seed's client as written (POST, then ``new EventSource(response.url)``, never
+    closed): the browser reconnects after the server ends the stream, with the last id it
+    saw, and must be told there is no more rather than wait into a timeout."""
+    route_steps(fake_llm)
+    await _log_in(page, maice_server, "seedclient", make_user)
+    result = await page.evaluate("""async () => {
+        const csrf = (document.cookie.match(/csrftoken=([^;]+)/) || [])[1];
+        const client = new MaiceStreamingClient(null, csrf);
+        const source = await client.startChat("이차함수의 그래프를 그리는 방법을 알려주세요", null, "agent");
+        const seen = [];
+        client.handleStreamEvents(source, {
+            onAnswerChunk: () => seen.push("answer_chunk"),
+            onSummaryComplete: () => seen.push("summary_complete"),
+            onError: (data) => seen.push(`error:${data.error_code}`),
+        });
+        const started = Date.now();
+        while (!seen.includes("summary_complete") && Date.now() - started < 20000) {
+            await new Promise(resolve => setTimeout(resolve, 50));
+        }
+        // Chromium retries a closed stream after about 3 s.
+        await new Promise(resolve => setTimeout(resolve, 6000));
+        return {seen: [...new Set(seen)], readyState: source.readyState, requestId: client.requestId};
+    }""")
+    assert result["seen"] == ["answer_chunk", "summary_complete"]
+    assert result["readyState"] == 2  # CLOSED: the 204 ended its reconnecting
+    request = await MaiceRequest.objects.aget(request_id=result["requestId"])
+    assert request.outcome == "summary_complete"
 
 
 async def test_the_renderer_sanitises_and_keeps_code_literal(
