@@ -64,6 +64,11 @@ def _ms(start: float, end: float) -> int:
     return max(0, round((end - start) * 1000))
 
 
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since ``started`` (``time.monotonic()``)."""
+    return _ms(started, time.monotonic())
+
+
 class _Progress:
     """The reply's lease and its periodic saves, ended once the final state is stored."""
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import secrets
-import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from conversations.generation import (
     ReplyFinished,
     ReplyStarted,
     RowUnavailable,
+    elapsed_ms,
     reply_generate,
 )
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
@@ -168,7 +168,7 @@ def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessm
                   started: float) -> _Prepared:
     # A person in crisis is answered at once: no rate limit, no lock, no model, no queue.
     # The whole reply goes out in its first chunk: both timings are the time to store it.
-    elapsed = max(0, round((time.monotonic() - started) * 1000))
+    elapsed = elapsed_ms(started)
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from django.db import IntegrityError, transaction
 from conversations.aio import run_db
 from conversations.errors import Busy, SessionNotFound
 from conversations.frames import utc_timestamp
+from conversations.generation import elapsed_ms
 from conversations.llm import ChatMessage
 from conversations.models import ChatSession, Message, MessageStatus, Product, Role
 from conversations.pii import mask_pii
@@ -70,10 +70,6 @@ class StreamTurn:
 class ChatOutcome:
     body: dict[str, Any] | None = None  # a JSON answer
     stream: AsyncIterator[str] | None = None  # or SSE frames
-
-
-def elapsed_ms(started: float) -> int:
-    return max(0, round((time.monotonic() - started) * 1000))
 
 
 # --- sessions and messages -----------------------------------------------------------------

@@ -60,9 +60,8 @@ async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
         return _sse(_once(unrecorded_error(session_id=busy.session_id, request_id=busy.request_id, code="BUSY")),
                     request_id=busy.request_id)
     bus = get_bus()
-    if accepted.repeated:
-        earlier = await run_db(selectors.request_get_owned, request_id=accepted.request_id, user=user)
-        return await _replay(request, bus, earlier)
+    if accepted.earlier is not None:
+        return await _replay(request, bus, accepted.earlier)
     try:
         if not await bus.dispatch({**accepted.job(), "accepted_at": time.time()}):
             # Nobody would take it: say so now rather than after the pick-up timeout.

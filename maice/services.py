@@ -66,7 +66,8 @@ class Accepted:
     question_id: int
     kind: str  # "question" | "clarification"
     mode: str
-    repeated: bool = False  # a repeated client_msg_id: nothing new was stored or queued
+    # A repeated client_msg_id: the request it opened (nothing new was stored or queued).
+    earlier: MaiceRequest | None = None
 
     def job(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "session_id": self.session_id, "question_id": self.question_id,
@@ -93,7 +94,7 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
     The student's next message on a session whose question waits for clarification is
     the reply to it (agent mode); a freepass message answers directly instead. A
     ``client_msg_id`` the session already has names the request it opened: that one is
-    returned (``repeated``), so a retried POST never asks the model twice.
+    returned (``earlier``), so a retried POST never asks the model twice.
     """
     chosen = mode or mode_assign(user=user)
     screening = screen_input(question)
@@ -112,7 +113,7 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
                 earlier = MaiceRequest.objects.filter(session=session, asked__client_msg_id=client_msg_id).first()
                 if earlier is not None:
                     return Accepted(earlier.request_id, session.pk, earlier.question_id, earlier.kind,
-                                    earlier.mode, repeated=True)
+                                    earlier.mode, earlier=earlier)
             recent = timezone.now() - timedelta(seconds=settings.MAICE_CONNECTION_TIMEOUT + 5)
             open_requests = list(MaiceRequest.objects.filter(session=session, finished_at__isnull=True)
                                  .values_list("request_id", "created_at"))

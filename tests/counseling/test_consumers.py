@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
+from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, SessionStatus
 from conversations.safety import CRISIS_REPLY
 from conversations.services import message_append
@@ -444,7 +445,7 @@ async def test_a_session_ended_elsewhere_costs_no_model_call(connect: Any, sessi
     """The user message is committed before the model is asked: when it cannot be (the
     session was ended from another tab or over REST), nothing reaches the model."""
     ws = await connect()
-    await sync_to_async(session_end)(session=session)
+    await run_db(session_end, session=session)
     await request(ws)
     (error,) = await collect(ws)
     assert error["data"]["code"] == "SESSION_ENDED"
