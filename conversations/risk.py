@@ -10,10 +10,11 @@ late answer is logged and the rules' level stands.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from django.conf import settings
 
@@ -22,7 +23,7 @@ from conversations.alerts import alert_dispatch
 from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished
 from conversations.llm import ChatMessage, ChatRequest, LLMError, get_provider
 from conversations.models import ChatSession, Message, MessageStatus, ScreeningDecision
-from conversations.safety import CRISIS_REPLY, Assessment, Level
+from conversations.safety import CRISIS_REPLY, Assessment, Level, assess, needs_context
 from conversations.screening import screening_escalate
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,26 @@ async def moderation_assess(text: str) -> Assessment | None:
         return Assessment(level=Level.VIOLENCE, evidence=("moderation.violence",), source=source,
                           category="violence_to_others", filtered=filtered)
     return Assessment(level=Level.NONE, source=source, filtered=filtered) if filtered else None
+
+
+async def input_screen(text: str, *, previous: Callable[[], Awaitable[Sequence[str]]] | None = None) -> Assessment:
+    """Every product's screening of a user message before the LLM (platform.md, Safety).
+
+    The rules' level, read with the last user turns (``previous``) when they could change
+    it; then, where ``LLM_MODERATION`` is on and the rules found nothing urgent, the
+    moderation endpoint's: it may raise the level and adds its other categories as
+    ``filtered``.
+    """
+    screening = assess(text)
+    if previous is not None and needs_context(screening):
+        screening = assess(text, previous=await previous())
+    if settings.LLM_MODERATION and screening.level.urgency != "urgent":
+        moderated = await moderation_assess(text)
+        if moderated is not None and moderated.level.rank > screening.level.rank:
+            return moderated
+        if moderated is not None and moderated.filtered:
+            return dataclasses.replace(screening, filtered=moderated.filtered)
+    return screening
 
 
 async def risk_guard(

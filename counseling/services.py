@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -31,8 +30,8 @@ from conversations.generation import (
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_hit_async
-from conversations.risk import moderation_assess, risk_guard
-from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, needs_context
+from conversations.risk import input_screen, risk_guard
+from conversations.safety import Assessment, Level, check_in, fixed_reply
 from conversations.safety.replies import guidance
 from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
@@ -226,21 +225,6 @@ def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | N
     )
 
 
-async def _screen(text: str, session: ChatSession) -> Assessment:
-    """The rules' level (with the last user turns when they could change it), then moderation's."""
-    screening = assess(text)
-    if needs_context(screening):
-        previous = await run_db(user_turns_recent, session_id=session.pk, limit=3)
-        screening = assess(text, previous=previous)
-    if settings.LLM_MODERATION and screening.level.urgency != "urgent":
-        moderated = await moderation_assess(text)
-        if moderated is not None and moderated.level.rank > screening.level.rank:
-            return moderated
-        if moderated is not None and moderated.filtered:
-            return dataclasses.replace(screening, filtered=moderated.filtered)
-    return screening
-
-
 def _stored_events(prepared: _Prepared, emotion: str | None) -> list[CounselingEvent]:
     """A reply that is already stored, as the three stages."""
     reply = prepared.reply
@@ -265,7 +249,8 @@ async def reply_stream(
     ``session`` must be the user's own (checked when the socket attached).
     """
     req = reply_request_parse(data)
-    screening = await _screen(req.message, session)
+    screening = await input_screen(
+        req.message, previous=lambda: run_db(user_turns_recent, session_id=session.pk, limit=3))
     fixed = fixed_reply(screening.level)
     if fixed is not None:
         crisis = await run_db(_crisis_store, session=session, req=req, screening=screening, text=fixed,

@@ -15,13 +15,17 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from conversations.aio import run_db
+from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, SessionNotFound
 from conversations.frames import utc_timestamp
 from conversations.generation import elapsed_ms
 from conversations.llm import ChatMessage
-from conversations.models import ChatSession, Message, MessageStatus, Product, Role
+from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role
 from conversations.pii import mask_pii
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce_async
+from conversations.risk import input_screen
+from conversations.safety import CLEAR, CRISIS_REPLY, Assessment, Level, fixed_reply
+from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record
 from conversations.selectors import history_window
 from conversations.services import message_append
 from customs import limits
@@ -64,6 +68,9 @@ class StreamTurn:
     intent: IntentResult
     asked_uuid: str  # the user message's ``client_msg_id``, sent in ``message_start``
     history: list[ChatMessage] = field(default_factory=list)
+    screening: Assessment = CLEAR
+    # A message the screening flagged is answered with these pre-written words, not the model.
+    fixed_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,17 +107,26 @@ def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None, text: 
     return session, created
 
 
-def _asked_store(*, session: ChatSession, text: str, intent: IntentResult, client_msg_id: str) -> Message:
-    asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=client_msg_id)
+def _asked_store(*, session: ChatSession, text: str, intent: IntentResult, screening: Assessment,
+                 client_msg_id: str) -> Message:
+    """The user's message with its screening and intent; an urgent level alerts the on-call staff."""
+    asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=client_msg_id,
+                           flags=screening_flags(screening), flag_detail=screening_detail(screening))
     IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
                                 confidence=intent.confidence, method=intent.method, entities=intent.entities)
+    if screening.level != Level.NONE:
+        decision = screening_record(session=session, message=asked, assessment=screening, source=screening.source)
+        if decision.urgent:
+            transaction.on_commit(lambda: alert_dispatch(decision_id=decision.pk))
     return asked
 
 
-def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult) -> Turn:
+def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult,
+               screening: Assessment) -> Turn:
     """A JSON turn's user message and how it was classified, before it is answered."""
     with transaction.atomic():
-        asked = _asked_store(session=session, text=text, intent=intent, client_msg_id=str(uuid.uuid4()))
+        asked = _asked_store(session=session, text=text, intent=intent, screening=screening,
+                             client_msg_id=str(uuid.uuid4()))
     return Turn(session=session, is_new=is_new, asked=asked, intent=intent)
 
 
@@ -121,11 +137,17 @@ def turn_history(*, session: ChatSession) -> list[ChatMessage]:
     return history_window(session=session, limit=settings.CUSTOMS_HISTORY_WINDOW)
 
 
-def turn_rows(*, turn: StreamTurn, reply_uuid: str, model: str) -> Message:
-    """A streamed turn's user message, its intent and the reply's ``streaming`` row, in one
-    transaction; the reply's row is returned."""
+def turn_rows(*, turn: StreamTurn, reply_uuid: str, model: str, started: float) -> Message:
+    """A streamed turn's user message, its intent and the reply's row, in one transaction;
+    the reply's row is returned: ``streaming``, or a fixed answer already complete."""
     with transaction.atomic():
-        asked = _asked_store(session=turn.session, text=turn.text, intent=turn.intent, client_msg_id=turn.asked_uuid)
+        asked = _asked_store(session=turn.session, text=turn.text, intent=turn.intent, screening=turn.screening,
+                             client_msg_id=turn.asked_uuid)
+        if turn.fixed_answer is not None:
+            elapsed = elapsed_ms(started)  # all of it goes out in one piece once stored
+            return message_append(session=turn.session, role=Role.ASSISTANT, text=turn.fixed_answer,
+                                  reply_to=asked, model=SAFETY_MODEL, flags=[Flag.CRISIS], client_msg_id=reply_uuid,
+                                  ttfc_ms=elapsed, total_ms=elapsed)
         return message_append(session=turn.session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
                               reply_to=asked, model=model, client_msg_id=reply_uuid)
 
@@ -205,12 +227,15 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
     resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user,
                                              text=message))
     classifying = asyncio.ensure_future(intent_classify(message))
+    screening_task = asyncio.ensure_future(input_screen(message))
     try:
         session, is_new = await resolving
     except BaseException:
         classifying.cancel()
+        screening_task.cancel()
         raise
     intent = await classifying
+    screening = await screening_task
     if session_hs_pending(session) and not recognize_cargo_numbers(message):
         # The seed's staged HS dialogue: the answer to its question continues it (only a
         # cargo number breaks out: "반입 예정인 배터리" is still about the product).
@@ -220,15 +245,20 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         raise Busy()
     released = False
     try:
-        if intent.intent not in JSON_INTENTS:
+        if screening.flagged or intent.intent not in JSON_INTENTS:
             from customs.stream import answer_stream
 
-            history = [] if is_new else await run_db(turn_history, session=session)
+            # A person at risk (or someone they worry about) is answered in words written
+            # for it, whatever else the message asks; the model is not asked.
+            fixed = (fixed_reply(screening.level) or CRISIS_REPLY) if screening.flagged else None
+            history = [] if is_new or fixed else await run_db(turn_history, session=session)
             streamed = StreamTurn(session=session, is_new=is_new, text=message, intent=intent,
-                                  asked_uuid=str(uuid.uuid4()), history=history)
+                                  asked_uuid=str(uuid.uuid4()), history=history, screening=screening,
+                                  fixed_answer=fixed)
             released = True  # the stream releases the session when it ends
             return ChatOutcome(stream=answer_stream(turn=streamed, started=started, lock_owner=owner))
-        turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent)
+        turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent,
+                            screening=screening)
         if intent.intent == Intent.CARGO_TRACKING:
             body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
             await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),

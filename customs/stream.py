@@ -8,7 +8,9 @@ The chat save (the user's message, its intent record and the reply's row, in one
 transaction within ``CUSTOMS_SAVE_TIMEOUT``) runs beside the first frames and the answer's
 request, the detail buttons (``CUSTOMS_DETAIL_TIMEOUT``) beside the whole answer.
 A client that leaves cancels this generator: the upstream call is closed at once and the
-partial answer stored ``interrupted`` (``reply_generate``).
+partial answer stored ``interrupted`` (``reply_generate``). A message the screening
+flagged gets its pre-written answer in the same frames, stored with the turn; no model
+is asked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +38,7 @@ from conversations.generation import (
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import Message, MessageStatus, Product
 from conversations.ratelimit import generation_lock_release
+from conversations.screening import SAFETY_MODEL
 from conversations.services import message_finalize
 from customs.prompts import system_prompt
 from customs.selectors import detail_buttons_select
@@ -58,8 +61,8 @@ def _model_name() -> str:
     return settings.CUSTOMS_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
-def _reply_open(*, turn: StreamTurn, uuid_: str) -> Message:
-    return turn_rows(turn=turn, reply_uuid=uuid_, model=_model_name())
+def _reply_open(*, turn: StreamTurn, uuid_: str, started: float) -> Message:
+    return turn_rows(turn=turn, reply_uuid=uuid_, model=_model_name(), started=started)
 
 
 def _llm_request(*, turn: StreamTurn) -> ChatRequest:
@@ -79,7 +82,19 @@ def _slices(text: str, size: int) -> list[str]:
 
 
 async def _buttons(turn: StreamTurn) -> list[dict[str, Any]]:
+    if turn.fixed_answer is not None:
+        return []  # no trade pages beside a reply to someone at risk
     return await run_db(detail_buttons_select, intent=turn.intent.intent, message=turn.text)
+
+
+async def _fixed_events(row: Awaitable[Message]) -> AsyncGenerator[ReplyEvent, None]:
+    """A pre-written answer, stored complete with the turn: sent whole once stored."""
+    try:
+        message = await row
+    except Exception as exc:  # (a cancellation is not one: it goes through)
+        raise RowUnavailable(exc) from exc
+    yield ReplyChunk(message.content)
+    yield ReplyFinished(message.pk, message.content, MessageStatus.COMPLETE)
 
 
 async def answer_stream(*, turn: StreamTurn, started: float, lock_owner: str) -> AsyncGenerator[str, None]:
@@ -96,9 +111,10 @@ async def answer_stream(*, turn: StreamTurn, started: float, lock_owner: str) ->
         yield frames.customs_session_info(session_uuid=session_uuid, timestamp=time.time())
         # The reply row and the buttons are prepared while the first frames go out.
         reply_uuid = str(uuid.uuid4())
-        saving = asyncio.ensure_future(run_db(_reply_open, turn=turn, uuid_=reply_uuid))
+        saving = asyncio.ensure_future(run_db(_reply_open, turn=turn, uuid_=reply_uuid, started=started))
         buttons = asyncio.create_task(asyncio.wait_for(_buttons(turn), settings.CUSTOMS_DETAIL_TIMEOUT))
-        yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=_model_name(),
+        model = SAFETY_MODEL if turn.fixed_answer is not None else _model_name()
+        yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=model,
                                            parent_uuid=turn.asked_uuid, uuid=reply_uuid)
         if turn.is_new:
             yield frames.customs_metadata_block_start(index=index, session_uuid=session_uuid,
@@ -109,8 +125,11 @@ async def answer_stream(*, turn: StreamTurn, started: float, lock_owner: str) ->
         # The answer's request goes out while the row is written. Shielded: past the limit
         # the row may still be written, and is then settled below.
         row = asyncio.ensure_future(asyncio.wait_for(asyncio.shield(saving), settings.CUSTOMS_SAVE_TIMEOUT))
-        events = reply_generate(assistant=row, request=_llm_request(turn=turn), started=started,
-                                fallback=BLOCKED_TEXT, time_limit=settings.CUSTOMS_LLM_TIMEOUT)
+        if turn.fixed_answer is not None:
+            events = _fixed_events(row)
+        else:
+            events = reply_generate(assistant=row, request=_llm_request(turn=turn), started=started,
+                                    fallback=BLOCKED_TEXT, time_limit=settings.CUSTOMS_LLM_TIMEOUT)
         merging = _merge(index, events, buttons)
         try:
             async for frame in merging:

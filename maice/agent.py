@@ -21,7 +21,7 @@ from conversations import frames
 from conversations.aio import run_db
 from conversations.llm import Accepted, LLMError, TextDelta, Usage, get_provider
 from conversations.models import MessageStatus
-from conversations.safety import SAFE_FALLBACK_REPLY, crisis_reply, screen_output, screen_output_tail
+from conversations.safety import screen_output, screen_output_tail
 from conversations.services import message_finalize
 from maice import selectors, services, steps
 from maice.chunking import AnswerChunker, split_answer
@@ -34,6 +34,9 @@ from maice.transport import Bus
 logger = logging.getLogger(__name__)
 
 CRISIS_SUMMARY = "힘든 마음을 털어놓았고, 도움을 받을 수 있는 곳을 안내받았어요."
+# A blocked answer's replacement, in a tutor's words (the counselor's fallback asks about feelings).
+BLOCKED_TEXT = ("죄송해요, 방금 답변은 안전 검토에서 보류되어 보여 드릴 수 없어요. "
+                "질문을 조금 바꿔서 다시 물어봐 주세요.")
 
 
 async def _after_first(first: asyncio.Future[Any], stream: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
@@ -73,8 +76,8 @@ class _Run:
                          error_code="AGENT_UNAVAILABLE")
             await self.emitter.error("AGENT_UNAVAILABLE")
             return
-        if state.crisis:
-            await self.answer_fixed(crisis_reply(""), summary=CRISIS_SUMMARY)
+        if state.fixed_answer is not None:
+            await self.answer_fixed(state.fixed_answer, summary=CRISIS_SUMMARY)
             return
         classification = state.classification
         question = state.question
@@ -191,13 +194,15 @@ class _Run:
                     break
                 await self._chunk(count, piece)
                 count += 1
+        if blocked is None and self.shown and settings.LLM_MODERATION and await get_provider().moderate(self.shown):
+            blocked = "moderation"  # judged whole, like every product's reply, before it is stored complete
         if blocked is not None:
             logger.warning("maice answer blocked: request=%s reason=%s", self.emitter.request_id, blocked)
             written = self.shown + chunker.pending
-            await self._chunk(count, ("\n\n" if self.shown else "") + SAFE_FALLBACK_REPLY)
+            await self._chunk(count, ("\n\n" if self.shown else "") + BLOCKED_TEXT)
             count += 1
             await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.BLOCKED,
-                         text=SAFE_FALLBACK_REPLY, blocked_text=written, flag_detail=blocked, usage=self._usage(),
+                         text=BLOCKED_TEXT, blocked_text=written, flag_detail=blocked, usage=self._usage(),
                          ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
         else:
             await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.COMPLETE, text=self.shown,

@@ -17,6 +17,7 @@ from conversations.aio import run_db
 from conversations.auth import api_auth, async_api_auth, request_user
 from conversations.errors import DomainError
 from conversations.ratelimit import rate_limit_enforce_async
+from conversations.risk import input_screen
 from maice import selectors, services
 from maice.events import Emitter, terminal_in
 from maice.models import MaiceRequest
@@ -51,8 +52,9 @@ def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpRespo
 async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     user = request_user(request)
     await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE)
+    screening = await input_screen(payload.question)
     try:
-        accepted = await run_db(services.chat_accept, user=user, question=payload.question,
+        accepted = await run_db(services.chat_accept, user=user, question=payload.question, screening=screening,
                                 session_id=payload.session_id, mode=payload.mode, client_msg_id=payload.client_msg_id)
     except services.SessionBusy as busy:
         # A stream that ends with BUSY (the contract's error event), carrying the running

@@ -12,7 +12,8 @@ from django.db.models import Count, Prefetch, QuerySet
 from encrypted_fields.fields import EncryptedTextField
 
 from conversations.errors import NotFound, SessionNotFound
-from conversations.models import ChatSession, Flag, Message, MessageStatus, Product
+from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, ScreeningDecision
+from conversations.safety import CRISIS_REPLY, Level, fixed_reply
 from conversations.selectors import encrypted_read, message_text_read
 from maice.models import MaiceClarification, MaiceQuestion, MaiceRequest
 from maice.steps import Classification
@@ -52,7 +53,8 @@ class AgentState:
     question_id: int
     question: str  # the student's own words
     mode: str
-    crisis: bool
+    # The pre-written answer to a question the screening flagged (no model is asked), else None.
+    fixed_answer: str | None
     classification: Classification | None
     improved_question: str | None
     # Finished rounds and the current one: [{"questions": [...], "answer": "..."}]
@@ -76,11 +78,21 @@ def agent_state(*, question_id: int) -> AgentState:
             last_user = clarification.reply_id
     return AgentState(
         question_id=question.pk, question=question.asked.content, mode=question.mode,
-        crisis=Flag.CRISIS in (question.asked.flags or []), classification=classification,
+        fixed_answer=_fixed_answer(question.asked), classification=classification,
         improved_question=question.improved_question, rounds=rounds,
         history=history_pairs(session_id=question.session_id, before_id=question.pk),
         last_user_message_id=last_user,
     )
+
+
+def _fixed_answer(asked: Message) -> str | None:
+    """The reply for the highest level the screening stored: its own words for violence,
+    abuse or someone else at risk, the crisis reply for the student at risk."""
+    if Flag.CRISIS not in (asked.flags or []):
+        return None
+    level = (ScreeningDecision.objects.filter(message=asked).order_by("-rank")
+             .values_list("level", flat=True).first())
+    return (fixed_reply(Level(level)) if level else None) or CRISIS_REPLY
 
 
 _PAIRS_SQL = f"""

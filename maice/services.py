@@ -16,10 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, SessionNotFound
 from conversations.llm import OFFLINE_MODEL
-from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role
-from conversations.safety import screen_input
+from conversations.models import ChatSession, Message, MessageStatus, Product, Role
+from conversations.safety import Assessment, Level
+from conversations.screening import screening_detail, screening_flags, screening_record
 from conversations.services import message_append, message_finalize
 from maice.models import (
     MaiceAssignment,
@@ -87,17 +89,18 @@ class SessionBusy(Busy):
         self.request_id = request_id
 
 
-def chat_accept(*, user: User, question: str, session_id: int | None, mode: str | None,
+def chat_accept(*, user: User, question: str, screening: Assessment, session_id: int | None, mode: str | None,
                 client_msg_id: str | None = None) -> Accepted:
-    """Store the student's message and open a request for the agent.
+    """Store the student's message with its ``screening`` and open a request for the agent.
 
     The student's next message on a session whose question waits for clarification is
-    the reply to it (agent mode); a freepass message answers directly instead. A
-    ``client_msg_id`` the session already has names the request it opened: that one is
-    returned (``earlier``), so a retried POST never asks the model twice.
+    the reply to it (agent mode); a freepass message answers directly instead. A message
+    the screening flags opens a new question, which the agent answers with a fixed reply
+    (an urgent one alerts the on-call staff). A ``client_msg_id`` the session already has
+    names the request it opened: that one is returned (``earlier``), so a retried POST
+    never asks the model twice.
     """
     chosen = mode or mode_assign(user=user)
-    screening = screen_input(question)
     with transaction.atomic():
         if session_id is None:
             session = ChatSession.objects.create(key=f"maice_{secrets.token_urlsafe(18)}", product=Product.MAICE,
@@ -124,10 +127,13 @@ def chat_accept(*, user: User, question: str, session_id: int | None, mode: str 
                 # Outlived every timeout: its process died (a web process without Redis, or
                 # the web side and the agent both). Its answer must not stay "streaming".
                 request_settle(request_id=stale, outcome="AGENT_UNAVAILABLE", error_code="AGENT_UNAVAILABLE")
-        flags: list[str] = [Flag.CRISIS] if screening.flagged else []
-        detail = f"{screening.category}: {screening.matched}" if screening.flagged else ""
-        asked = message_append(session=session, role=Role.USER, text=question, flags=flags, flag_detail=detail,
-                               client_msg_id=client_msg_id)
+        asked = message_append(session=session, role=Role.USER, text=question, flags=screening_flags(screening),
+                               flag_detail=screening_detail(screening), client_msg_id=client_msg_id)
+        if screening.level != Level.NONE:
+            decision = screening_record(session=session, message=asked, assessment=screening,
+                                        source=screening.source)
+            if decision.urgent:
+                transaction.on_commit(lambda: alert_dispatch(decision_id=decision.pk))
         pending = (MaiceQuestion.objects.filter(session=session, status=QuestionStatus.CLARIFYING)
                    .order_by("-created_at").first())
         if pending is not None and chosen == Mode.AGENT and not screening.flagged:

@@ -23,6 +23,7 @@ from conversations.llm import reset_providers
 from conversations.services import token_issue
 from conversations.sqlite import sqlite_keepers_close
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+from tests.webhook import WebhookReceiver
 
 pytest_plugins = ["tests.customs.hs_fixtures"]
 
@@ -120,6 +121,24 @@ def fake_llm(settings: Any) -> Iterator[FakeOpenAI]:
         reset_providers()
         yield fake
     reset_providers()
+
+
+@pytest.fixture
+def alert_webhook(settings: Any) -> Iterator[WebhookReceiver]:
+    """The on-call webhook, receiving in the test process: a live server's alerts reach it.
+    List it before the server's fixture, which inherits the URL when it forks."""
+    with WebhookReceiver() as receiver:
+        settings.CRISIS_ALERT_WEBHOOK_URL = receiver.url
+        settings.CRISIS_ALERT_NOTIFIERS = ["conversations.alerts.webhook_notify"]
+        yield receiver
+
+
+@pytest.fixture
+def moderation(settings: Any) -> Any:
+    """The provider's moderation endpoint on (the fake's); list it before a live server."""
+    settings.LLM_MODERATION = True
+    settings.LLM_MODERATION_MODEL = "moderation-test"
+    return settings
 
 
 def ws_client(path: str, *, token: str | None = None, origin: str | None = None) -> WebsocketCommunicator:

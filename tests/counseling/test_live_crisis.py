@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,17 +21,8 @@ pytest_plugins = ["tests.live_server"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def webhook(settings: Any) -> Iterator[WebhookReceiver]:
-    # Listed before asgi_server: the forked server inherits the URL.
-    with WebhookReceiver() as receiver:
-        settings.CRISIS_ALERT_WEBHOOK_URL = receiver.url
-        settings.CRISIS_ALERT_NOTIFIERS = ["conversations.alerts.webhook_notify"]
-        yield receiver
-
-
 async def test_urgent_statement_over_the_real_server_alerts_on_call(
-        webhook: WebhookReceiver, fake_llm: FakeOpenAI, asgi_server: str, make_user: Any) -> None:
+        alert_webhook: WebhookReceiver, fake_llm: FakeOpenAI, asgi_server: str, make_user: Any) -> None:
     owner = await run_db(make_user, "live-crisis")
     token = (await run_db(token_issue, user=owner))[1]
     session = await run_db(session_start, user=owner)
@@ -43,7 +33,7 @@ async def test_urgent_statement_over_the_real_server_alerts_on_call(
         frames = await _until(ws, TERMINAL)
     assert "".join(f["data"]["chunk"] for f in frames if f["type"] == "ai_stream_chunk") == CRISIS_REPLY
     assert fake_llm.requests == []
-    (hook,) = await asyncio.to_thread(webhook.wait)
+    (hook,) = await asyncio.to_thread(alert_webhook.wait)
     assert hook["level"] == "plan" and hook["session_id"] == session.pk
     decision = await ScreeningDecision.objects.aget(session=session)
     assert decision.urgent and decision.level == "plan"

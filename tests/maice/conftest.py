@@ -142,6 +142,8 @@ class Agents:
             "CACHE_KEY_PREFIX": "chat",
             "LOG_LEVEL": "INFO",
             "DATABASE_POOL_MAX": "4",
+            "LLM_MODERATION": "1" if settings.LLM_MODERATION else "0",
+            "LLM_MODERATION_MODEL": settings.LLM_MODERATION_MODEL,
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.procs: list[subprocess.Popen[bytes]] = []

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from conversations.models import MessageStatus, TranscriptAccess
+from conversations.safety import CLEAR
 from conversations.services import message_finalize
 from maice import services
 from maice.models import MaiceQuestion
@@ -21,13 +22,13 @@ pytestmark = pytest.mark.django_db
 def answered(user: Any, question: str, *, code: str, quality: str = "answerable", mode: str = "agent",
              clarify: bool = False) -> MaiceQuestion:
     """A question taken through the agent's own writes, as a run would leave it."""
-    accepted = services.chat_accept(user=user, question=question, session_id=None, mode=mode)
+    accepted = services.chat_accept(user=user, question=question, screening=CLEAR, session_id=None, mode=mode)
     services.classification_store(question_id=accepted.question_id,
                                   classification=Classification(code, quality, ["이차함수"], "절차를 묻는 질문"))
     if clarify:
         services.clarification_open(question_id=accepted.question_id, round=1, questions=["어떤 함수인가요?"])
         services.request_finish(request_id=accepted.request_id, outcome="clarification_required")
-        again = services.chat_accept(user=user, question="y=x^2 이요", session_id=accepted.session_id, mode=None)
+        again = services.chat_accept(user=user, question="y=x^2 이요", screening=CLEAR, session_id=accepted.session_id, mode=None)
         assert again.kind == "clarification" and again.question_id == accepted.question_id
         services.improvement_store(question_id=accepted.question_id,
                                    improvement=Improvement("y=x^2 그래프 그리는 법", False))
@@ -115,13 +116,13 @@ def test_a_request_whose_process_died_is_settled_by_the_next_question(user: Any)
     from conversations.models import Message
     from maice.models import MaiceRequest
 
-    first = services.chat_accept(user=user, question="첫 질문", session_id=None, mode="freepass")
+    first = services.chat_accept(user=user, question="첫 질문", screening=CLEAR, session_id=None, mode="freepass")
     answer = services.answer_open(question_id=first.question_id,
                                   reply_to_id=MaiceQuestion.objects.get(pk=first.question_id).asked_id)
     with pytest.raises(Busy):
-        services.chat_accept(user=user, question="두 번째", session_id=first.session_id, mode="freepass")
+        services.chat_accept(user=user, question="두 번째", screening=CLEAR, session_id=first.session_id, mode="freepass")
     MaiceRequest.objects.filter(request_id=first.request_id).update(created_at=timezone.now() - timedelta(minutes=5))
-    services.chat_accept(user=user, question="두 번째", session_id=first.session_id, mode="freepass")
+    services.chat_accept(user=user, question="두 번째", screening=CLEAR, session_id=first.session_id, mode="freepass")
     stale = MaiceRequest.objects.get(request_id=first.request_id)
     assert stale.finished_at is not None and stale.outcome == "AGENT_UNAVAILABLE"
     assert Message.objects.get(pk=answer.pk).status == "failed"

@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 
 from conversations.models import Message, MessageStatus
+from conversations.safety import CLEAR
 from conversations.services import message_finalize
 from maice import selectors, services
 from maice.models import MaiceQuestion
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def ask(user: Any, question: str, *, session_id: int | None, status: MessageStatus | None, answer: str = "",
         improved: str | None = None) -> MaiceQuestion:
-    accepted = services.chat_accept(user=user, question=question, session_id=session_id, mode="agent")
+    accepted = services.chat_accept(user=user, question=question, screening=CLEAR, session_id=session_id, mode="agent")
     if improved:
         services.improvement_store(question_id=accepted.question_id, improvement=Improvement(improved, False))
     q = MaiceQuestion.objects.get(pk=accepted.question_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from conversations.safety import CLEAR
 from conversations.services import token_issue
 from tests.maice.test_admin import answered
 
@@ -44,7 +45,7 @@ def test_latest_stream_without_any_request_is_404(client: Any, make_user: Any) -
 def test_resume_refuses_a_malformed_last_event_id(client: Any, user: Any, token: str) -> None:
     from maice import services
 
-    accepted = services.chat_accept(user=user, question="질문", session_id=None, mode="agent")
+    accepted = services.chat_accept(user=user, question="질문", screening=CLEAR, session_id=None, mode="agent")
     response = client.get(f"/api/maice/chat/{accepted.request_id}/events", HTTP_AUTHORIZATION=f"Bearer {token}",
                           HTTP_LAST_EVENT_ID="drop table")
     assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_REQUEST"

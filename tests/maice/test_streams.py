@@ -295,20 +295,3 @@ async def test_a_second_question_while_one_streams_is_busy(maice_server: str, to
             await client.post(f"{maice_server}/api/maice/chat/{running}/cancel", headers=auth(token))
     # The refused question was not stored.
     assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 1
-
-
-@pytest.mark.parametrize(("mode", "answer_type"), [("agent", "unanswerable"), ("freepass", "freepass")])
-async def test_a_student_in_crisis_gets_the_help_lines_and_no_model(maice_server: str, token: str,
-                                                                     fake_llm: FakeOpenAI, mode: str,
-                                                                     answer_type: str) -> None:
-    route_steps(fake_llm)
-    async with httpx2.AsyncClient(timeout=20) as client:
-        async with client.stream("POST", f"{maice_server}/api/maice/chat", headers=auth(token),
-                                 json={"question": "수학 때문에 죽고 싶어요", "mode": mode}) as response:
-            events = await Stream(response).all()
-    text = "".join(e.data["content"] for e in events if e.type == "answer_chunk")
-    assert "109" in text and events[-1].type == "summary_complete"
-    assert events[-2].data["answer_type"] == answer_type
-    assert not fake_llm.requests
-    question = await MaiceQuestion.objects.select_related("session").aget(session_id=events[0].data["session_id"])
-    assert question.session.flagged

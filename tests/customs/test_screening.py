@@ -1,0 +1,104 @@
+"""Customs screens every message before the model (platform.md, Safety), over the live server.
+
+A message the rules or the moderation endpoint flag gets the pre-written reply with the
+help lines as the usual stream, whatever its intent; the model is not asked, the message
+is flagged for review and an urgent one alerts the on-call staff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx2
+import pytest
+
+from conversations.models import ChatSession, Message, MessageStatus, Role, ScreeningDecision
+from conversations.safety import CRISIS_REPLY, THIRD_PARTY_REPLY, Level
+from conversations.testing.fake_openai import FakeOpenAI
+from tests.customs.test_api import _order, answer_requests, classify_as, post_sse, texts
+from tests.webhook import WebhookReceiver
+
+pytest_plugins = ["tests.live_server"]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _turn(key: str) -> tuple[Message, Message]:
+    asked = await Message.objects.aget(session__key=key, role=Role.USER)
+    reply = await Message.objects.aget(session__key=key, role=Role.ASSISTANT)
+    return asked, reply
+
+
+@pytest.mark.parametrize(("message", "intent", "reply", "level"), [
+    ("관세 때문에 너무 힘들어서 죽고 싶어요", "general_chat", CRISIS_REPLY, Level.PASSIVE),
+    # A cargo number does not make it a tracking question: the person comes first.
+    ("CSQU3054383 통관이 계속 막혀서 정말 죽고 싶어요", "cargo_tracking", CRISIS_REPLY, Level.PASSIVE),
+    ("친구가 요즘 죽고 싶다고 해서 걱정돼요", "general_chat", THIRD_PARTY_REPLY, Level.THIRD_PARTY),
+])
+async def test_a_flagged_message_gets_the_help_lines_and_no_model(
+        fake_llm: FakeOpenAI, http: httpx2.AsyncClient, message: str, intent: str, reply: str, level: Level) -> None:
+    classify_as(fake_llm, intent)
+    response, events = await post_sse(http, {"message": message})
+    assert response.headers["content-type"] == "text/event-stream"
+    assert _order(events) == [
+        "session_info", "message_start", "content_block_start:metadata@0", "content_block_stop@0",
+        "content_block_start:text@1", "delta:text_delta@1", "content_block_stop@1", "message_delta", "message_stop"]
+    assert "".join(texts(events)) == reply
+    assert events[-2].data["delta"]["stop_reason"] == "end_turn"
+    assert events[1].data["message"]["model"] == "safety"
+    assert answer_requests(fake_llm) == []  # only the intent classifier was asked
+
+    key = events[0].data["session_uuid"]
+    asked, answer = await _turn(key)
+    assert asked.flags == ["crisis"] and asked.flag_detail.startswith(level.value)
+    assert (answer.status, answer.content, answer.model) == (MessageStatus.COMPLETE, reply, "safety")
+    assert answer.reply_to_id == asked.pk and answer.ttfc_ms is not None
+    (decision,) = [d async for d in ScreeningDecision.objects.filter(message=asked)]
+    assert decision.level == level and not decision.urgent
+    assert (await ChatSession.objects.aget(key=key)).flagged
+
+
+async def test_an_idiom_is_answered_as_usual(fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    classify_as(fake_llm, "regulatory_inquiry")
+    _, events = await post_sse(http, {"message": "수입 통관 서류 때문에 죽겠어요"})
+    assert "".join(texts(events)) == fake_llm.behaviour.reply
+    asked, _ = await _turn(events[0].data["session_uuid"])
+    assert not asked.flagged
+
+
+async def test_an_urgent_message_alerts_the_on_call_staff(alert_webhook: WebhookReceiver, fake_llm: FakeOpenAI,
+                                                          http: httpx2.AsyncClient) -> None:
+    classify_as(fake_llm, "general_chat")
+    _, events = await post_sse(http, {"message": "수면제를 30알 정도 모았어요"})
+    assert "".join(texts(events)) == CRISIS_REPLY
+    (hook,) = await asyncio.to_thread(alert_webhook.wait)
+    session = await ChatSession.objects.aget(key=events[0].data["session_uuid"])
+    assert hook["level"] == "preparation" and hook["session_id"] == session.pk
+    assert hook["admin_path"].endswith(f"/{session.pk}/change/")
+
+
+async def test_moderation_self_harm_is_answered_with_the_help_lines(
+        moderation: Any, fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    classify_as(fake_llm, "general_chat")
+    fake_llm.flag_words = ["버티기"]
+    fake_llm.flag_categories = ["self-harm", "self-harm/intent"]
+    _, events = await post_sse(http, {"message": "이제 더는 버티기가 어려워요"})
+    assert "".join(texts(events)) == CRISIS_REPLY
+    assert answer_requests(fake_llm) == []
+    asked, _ = await _turn(events[0].data["session_uuid"])
+    (decision,) = [d async for d in ScreeningDecision.objects.filter(message=asked)]
+    assert (decision.level, decision.source) == (Level.ACTIVE, "moderation")
+
+
+async def test_moderation_other_categories_flag_the_input_and_the_answer_goes_on(
+        moderation: Any, fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    classify_as(fake_llm, "cargo_tracking")
+    fake_llm.flag_words = ["멍청한"]
+    fake_llm.flag_categories = ["harassment"]
+    body = (await http.post("/api/v1/chat", json={"message": "멍청한 세관 CSQU3054383 언제 풀려요"})).json()
+    assert body["status"] == "success" and body["cargo_data"]["cargo_number"] == "CSQU3054383"
+    asked = await Message.objects.aget(session__key=body["session_uuid"], role=Role.USER)
+    assert asked.flags == ["input_filtered"] and "harassment" in asked.flag_detail
+    assert await ScreeningDecision.objects.filter(message=asked).acount() == 0
+    moderated = [r for r in fake_llm.requests if r.path == "/v1/moderations"]
+    assert [r.body["input"] for r in moderated] == ["멍청한 세관 CSQU3054383 언제 풀려요"]
