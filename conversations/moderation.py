@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -167,11 +168,15 @@ def sessions_purge(*, cutoff: datetime, batch_size: int = 500, progress: Progres
 
 # --- Re-encryption after a key rotation -----------------------------------------------------
 
-ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
-    (Message, ("text", "blocked_text")),
-    (CounselorNote, ("text",)),
-    (ScreeningDecision, ("matched",)),
-)
+def encrypted_fields() -> list[tuple[type[models.Model], tuple[str, ...]]]:
+    """Every encrypted field of every installed model, by model: MAICE's improved questions
+    and summaries and the HS descriptions too, so a rotation leaves nothing on the old key."""
+    found = []
+    for model in apps.get_models():
+        names = tuple(f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedFieldMixin))
+        if names:
+            found.append((model, names))
+    return found
 
 
 def encryption_keys_reset() -> None:
@@ -180,7 +185,7 @@ def encryption_keys_reset() -> None:
     The fields cache them per field instance for the life of the process; a process that
     changes SALT_KEY or SECRET_KEY while running must call this to use the new keys.
     """
-    for model, names in ENCRYPTED_FIELDS:
+    for model, names in encrypted_fields():
         for name in names:
             field = model._meta.get_field(name)
             for cached in ("keys", "f"):
@@ -198,7 +203,7 @@ class ReencryptResult:
 
 
 def encrypted_rows_count() -> int:
-    return sum(model._default_manager.count() for model, _ in ENCRYPTED_FIELDS)
+    return sum(model._default_manager.count() for model, _ in encrypted_fields())
 
 
 def _looks_like_token(raw: str) -> bool:
@@ -272,10 +277,11 @@ def _reencrypt_model(
 
 def messages_reencrypt(*, batch_size: int = 500, dry_run: bool = False, progress: Progress | None = None
                        ) -> ReencryptResult:
-    """Re-encrypt every stored message text, blocked text and counselor note with the first key."""
+    """Re-encrypt every encrypted value (message texts, notes, matched words, MAICE's and
+    customs' user text) with the first key."""
     encryption_keys_reset()
     result = ReencryptResult()
-    for model, names in ENCRYPTED_FIELDS:
+    for model, names in encrypted_fields():
         _reencrypt_model(model, names, batch_size=batch_size, dry_run=dry_run, result=result, progress=progress)
     logger.info("reencrypt done dry_run=%s %s", dry_run, result)
     return result

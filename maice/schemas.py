@@ -57,11 +57,12 @@ def question_data(question: MaiceQuestion) -> dict[str, Any]:
         "status": question.status,
         "classification": question.classification(),
         "clarifications": [
-            {"round": c.round, "questions": list(c.questions), "answer": c.reply.content if c.reply else None}
-            for c in question.clarifications.all()
+            {"round": c.round, "questions": list(c.questions),
+             "answer": c.reply.content if c.reply and not c.reply.hidden else None}
+            for c in question.clarifications.all() if not c.asked.hidden
         ],
         "improved_question": question.improved_question,
-        "answer": None if answer is None else {
+        "answer": None if answer is None or answer.hidden else {
             "text": answer.content, "status": answer.status, "answer_type": question.answer_type or None,
             "model": answer.model, "ttfc_ms": answer.ttfc_ms, "total_ms": answer.total_ms,
         },

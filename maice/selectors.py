@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from encrypted_fields.fields import EncryptedTextField
 
 from conversations.errors import NotFound, SessionNotFound
@@ -72,8 +72,9 @@ def agent_state(*, question_id: int) -> AgentState:
                                         question.reasoning, question.classified_by or "llm")
     rounds, last_user = [], question.asked_id
     for clarification in question.clarifications.select_related("reply").order_by("round"):
+        reply = clarification.reply
         rounds.append({"questions": list(clarification.questions),
-                       "answer": clarification.reply.content if clarification.reply else ""})
+                       "answer": reply.content if reply is not None and not reply.hidden else ""})
         if clarification.reply_id:
             last_user = clarification.reply_id
     return AgentState(
@@ -100,7 +101,7 @@ _PAIRS_SQL = f"""
     FROM {MaiceQuestion._meta.db_table} q
     JOIN {Message._meta.db_table} asked ON asked.id = q.asked_id
     JOIN {Message._meta.db_table} answer ON answer.id = q.answer_id
-    WHERE q.session_id = %s AND q.id < %s AND answer.status = %s AND NOT answer.hidden
+    WHERE q.session_id = %s AND q.id < %s AND answer.status = %s AND NOT asked.hidden AND NOT answer.hidden
     ORDER BY q.id DESC
     LIMIT %s
 """
@@ -125,19 +126,22 @@ def history_pairs(*, session_id: int, before_id: int) -> list[dict[str, str]]:
 
 
 def sessions_of(*, user: User) -> QuerySet[ChatSession]:
+    shown = Count("maice_questions", filter=Q(maice_questions__asked__hidden=False))
     return (ChatSession.objects.filter(product=Product.MAICE, user_id=user.pk)
-            .annotate(question_count=Count("maice_questions")).order_by("-last_activity_at", "-id"))
+            .annotate(question_count=shown).order_by("-last_activity_at", "-id"))
 
 
 def session_questions(*, session: ChatSession) -> list[MaiceQuestion]:
-    rounds = Prefetch("clarifications", queryset=MaiceClarification.objects.select_related("reply"))
-    return list(MaiceQuestion.objects.filter(session=session).select_related("asked", "answer")
+    """The session's questions for its student; a question whose message a moderator hid is
+    left out (with what was derived from it), as a hidden answer or reply is in ``question_data``."""
+    rounds = Prefetch("clarifications", queryset=MaiceClarification.objects.select_related("asked", "reply"))
+    return list(MaiceQuestion.objects.filter(session=session, asked__hidden=False).select_related("asked", "answer")
                 .prefetch_related(rounds).order_by("created_at", "id"))
 
 
 def latest_summaries(*, session_ids: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
-    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False)
+    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False, asked__hidden=False)
                  .order_by("session_id", "-created_at"))
     for question in questions:
         found.setdefault(question.session_id, question.summary or "")

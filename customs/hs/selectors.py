@@ -38,7 +38,8 @@ def index_source() -> IndexSource:
 
 
 def message_texts(*, session: ChatSession, ids: list[int]) -> list[str]:
-    """The texts of the session's messages ``ids``, in that order (decrypted)."""
-    texts = dict(Message.objects.filter(session=session, pk__in=ids).values_list("pk", "text"))
+    """The texts of the session's messages ``ids``, in that order (decrypted); a message a
+    moderator hid is left out of the classifier's context."""
+    texts = dict(Message.objects.filter(session=session, pk__in=ids, hidden=False).values_list("pk", "text"))
     return [texts[i] for i in ids if texts.get(i)]
 

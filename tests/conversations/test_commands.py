@@ -30,6 +30,8 @@ from conversations.models import (
 )
 from conversations.moderation import encryption_keys_reset, note_add
 from conversations.services import message_append
+from customs.hs.models import HSClassification, Stage
+from maice.models import MaiceQuestion, Mode
 
 pytestmark = pytest.mark.django_db
 
@@ -245,6 +247,26 @@ def test_key_rotation_round_trip(user: Any, make_user: Any, fresh_keys: Any) -> 
 
     out, _ = _run("reencrypt_messages")
     assert "Re-encrypted 0 value(s)" in out and "3 already used the current key" in out
+
+
+def test_rotation_covers_the_products_encrypted_fields(user: Any, fresh_keys: Any) -> None:
+    session = _session(user, product=Product.MAICE)
+    asked = message_append(session=session, role=Role.USER, text="y=x^2 의 꼭짓점")
+    question = MaiceQuestion.objects.create(session=session, asked=asked, mode=Mode.AGENT,
+                                            improved_question="이차함수 y=x^2 의 꼭짓점은?", summary="꼭짓점 학습")
+    result = HSClassification.objects.create(session=_session(user, product=Product.CUSTOMS),
+                                             stage=Stage.CLASSIFICATION, response_type="classification_result",
+                                             description="무선 블루투스 이어폰")
+    fresh_keys.SALT_KEY = ["conversations-v2", *fresh_keys.SALT_KEY]
+    encryption_keys_reset()
+    out, _ = _run("reencrypt_messages")
+    assert "Re-encrypted 4 value(s)" in out
+
+    fresh_keys.SALT_KEY = ["conversations-v2"]
+    encryption_keys_reset()
+    stored = MaiceQuestion.objects.get(pk=question.pk)
+    assert (stored.improved_question, stored.summary) == ("이차함수 y=x^2 의 꼭짓점은?", "꼭짓점 학습")
+    assert HSClassification.objects.get(pk=result.pk).description == "무선 블루투스 이어폰"
 
 
 def test_secret_key_rotation_via_fallbacks(user: Any, fresh_keys: Any) -> None:

@@ -20,16 +20,18 @@ pytestmark = pytest.mark.django_db
 
 
 def answered(user: Any, question: str, *, code: str, quality: str = "answerable", mode: str = "agent",
-             clarify: bool = False) -> MaiceQuestion:
+             clarify: bool = False, session_id: int | None = None) -> MaiceQuestion:
     """A question taken through the agent's own writes, as a run would leave it."""
-    accepted = services.chat_accept(user=user, question=question, screening=CLEAR, session_id=None, mode=mode)
+    accepted = services.chat_accept(user=user, question=question, screening=CLEAR, session_id=session_id, mode=mode)
     services.classification_store(question_id=accepted.question_id,
                                   classification=Classification(code, quality, ["이차함수"], "절차를 묻는 질문"))
     if clarify:
         services.clarification_open(question_id=accepted.question_id, round=1, questions=["어떤 함수인가요?"])
         services.request_finish(request_id=accepted.request_id, outcome="clarification_required")
-        again = services.chat_accept(user=user, question="y=x^2 이요", screening=CLEAR, session_id=accepted.session_id, mode=None)
+        again = services.chat_accept(user=user, question="y=x^2 이요", screening=CLEAR, session_id=accepted.session_id,
+                                     mode=None)
         assert again.kind == "clarification" and again.question_id == accepted.question_id
+        accepted = again
         services.improvement_store(question_id=accepted.question_id,
                                    improvement=Improvement("y=x^2 그래프 그리는 법", False))
     q = MaiceQuestion.objects.get(pk=accepted.question_id)
@@ -38,6 +40,7 @@ def answered(user: Any, question: str, *, code: str, quality: str = "answerable"
                      total_ms=900)
     services.answer_type_store(question_id=q.pk, answer_type=code)
     services.summary_store(question_id=q.pk, summary=Summary("그래프 그리기 학습", "이차함수 그래프", ["꼭짓점"]))
+    services.request_finish(request_id=accepted.request_id, outcome="summary_complete")
     return MaiceQuestion.objects.get(pk=q.pk)
 
 

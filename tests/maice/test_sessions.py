@@ -49,3 +49,26 @@ def test_resume_refuses_a_malformed_last_event_id(client: Any, user: Any, token:
     response = client.get(f"/api/maice/chat/{accepted.request_id}/events", HTTP_AUTHORIZATION=f"Bearer {token}",
                           HTTP_LAST_EVENT_ID="drop table")
     assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_REQUEST"
+
+
+def test_what_a_moderator_hid_is_gone_from_the_students_history_and_the_tutors_context(
+        client: Any, user: Any, token: str, make_user: Any) -> None:
+    from conversations.moderation import message_hide
+    from maice.selectors import history_pairs
+
+    staff = make_user("moderator", is_staff=True)
+    first = answered(user, "그래프 어떻게 그려요?", code="K3", quality="needs_clarify", clarify=True)
+    second = answered(user, "근의 공식이 뭐예요?", code="K1", session_id=first.session_id)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert len(client.get(f"/api/maice/sessions/{first.session_id}", **headers).json()["questions"]) == 2
+
+    message_hide(message=first.asked, actor=staff)
+    assert second.answer is not None
+    message_hide(message=second.answer, actor=staff)
+    detail = client.get(f"/api/maice/sessions/{first.session_id}", **headers).json()
+    [shown] = detail["questions"]
+    assert shown["question"] == "근의 공식이 뭐예요?" and shown["answer"] is None
+    listed = client.get("/api/maice/sessions", **headers).json()["sessions"]
+    assert [s["question_count"] for s in listed if s["session_id"] == first.session_id] == [1]
+    # Neither question's pair reaches the model as history any more.
+    assert history_pairs(session_id=first.session_id, before_id=second.pk + 1) == []

@@ -12,7 +12,8 @@ from conversations.moderation import encrypted_rows_count, messages_reencrypt
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every Message.text, Message.blocked_text and CounselorNote.text with the first key "
+        "Re-encrypt every encrypted value (message texts, counselor notes, screening matches, MAICE questions "
+        "and summaries, HS descriptions) with the first key "
         "(SECRET_KEY x first SALT_KEY entry). Rotation: put a new value first in FIELD_ENCRYPTION_KEYS "
         "(or move the old DJANGO_SECRET_KEY to DJANGO_SECRET_KEY_FALLBACKS), run this command, then drop "
         "the old value. Text stored before encryption existed is encrypted too. Safe to run again."
