@@ -6,11 +6,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from redis.exceptions import RedisError
 
-from conversations.errors import DomainError
+from conversations.errors import DomainError, ServiceUnavailable
 from counseling.api import router as counseling_router
 from customs.api import cargo_router as customs_cargo_router
 from customs.api import router as customs_router
@@ -32,11 +34,25 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    extra = {"fields": [{"field": exc.field, "message": exc.message}]} if exc.field else {}
+    extra: dict[str, object] = {"fields": [{"field": exc.field, "message": exc.message}]} if exc.field else {}
+    if exc.retry_after is not None:
+        extra["retry_after"] = exc.retry_after  # also in the body: a cross-origin page may not read headers
     response = _error(request, exc.status, exc.code, exc.message, **extra)
     if exc.retry_after is not None:
         response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@api.exception_handler(RedisError)
+def on_redis_error(request: HttpRequest, exc: RedisError) -> HttpResponse:
+    # An outage of the shared store, not a bug: no traceback, and the client may retry.
+    logger.warning("redis unavailable on %s: %s", request.path, type(exc).__name__)
+    return on_domain_error(request, ServiceUnavailable())
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, 413, "REQUEST_TOO_LARGE", "요청 본문이 너무 큽니다.")
 
 
 _SOURCES = ("body", "query", "path", "header", "cookie", "form")

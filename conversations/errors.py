@@ -54,6 +54,14 @@ class RateLimited(DomainError):
     message = "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요."
 
 
+class ServiceUnavailable(DomainError):
+    """A shared service (Redis) cannot be reached and the request cannot be served safely."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    message = "서비스에 일시적으로 연결할 수 없습니다. 잠시 후 다시 시도해 주세요."
+
+
 class Busy(DomainError):
     code = "BUSY"
     status = 409

@@ -9,6 +9,7 @@ add to one counter. Open sockets and the one reply in flight per session are lea
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -19,14 +20,19 @@ from django.http import HttpRequest
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate, get_usage
 
 from conversations.aio import redis_client
-from conversations.errors import RateLimited
+from conversations.errors import RateLimited, ServiceUnavailable
 from conversations.leases import lease_acquire, lease_release
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RateDecision:
     limited: bool
     retry_after: int
+    # The counter could not be reached (Redis down, RATELIMIT_FAIL_OPEN off): refused, but
+    # as an outage (503), not as the user's own excess (429).
+    unavailable: bool = False
 
 
 def rate_limit_hit(*, scope: str, key: str, rate: str) -> RateDecision:
@@ -38,9 +44,7 @@ def rate_limit_hit(*, scope: str, key: str, rate: str) -> RateDecision:
 
 
 def rate_limit_enforce(*, scope: str, key: str, rate: str) -> None:
-    decision = rate_limit_hit(scope=scope, key=key, rate=rate)
-    if decision.limited:
-        raise RateLimited(retry_after=decision.retry_after)
+    rate_limit_raise(rate_limit_hit(scope=scope, key=key, rate=rate))
 
 
 # django-ratelimit's add-then-incr, atomic and in one round trip. Django's Redis cache
@@ -67,12 +71,20 @@ async def rate_limit_hit_async(*, scope: str, key: str, rate: str) -> RateDecisi
     except redis.RedisError:
         if settings.RATELIMIT_FAIL_OPEN:
             return RateDecision(limited=False, retry_after=0)
-        return RateDecision(limited=True, retry_after=1)
+        logger.warning("rate limit counter unavailable: scope=%s", scope)
+        return RateDecision(limited=True, retry_after=1, unavailable=True)
     return RateDecision(limited=count > limit, retry_after=max(1, window - int(time.time())))
 
 
 async def rate_limit_enforce_async(*, scope: str, key: str, rate: str) -> None:
     decision = await rate_limit_hit_async(scope=scope, key=key, rate=rate)
+    rate_limit_raise(decision)
+
+
+def rate_limit_raise(decision: RateDecision) -> None:
+    """The refusal a decision stands for: 503 for an unreachable counter, 429 for excess."""
+    if decision.unavailable:
+        raise ServiceUnavailable()
     if decision.limited:
         raise RateLimited(retry_after=decision.retry_after)
 

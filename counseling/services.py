@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from conversations.aio import run_db
 from conversations.alerts import alert_dispatch
-from conversations.errors import Busy, InvalidMessage, MessageTooLong, RateLimited, SessionEnded
+from conversations.errors import Busy, InvalidMessage, MessageTooLong, SessionEnded
 from conversations.generation import (
     ReplyChunk,
     ReplyFailed,
@@ -29,7 +29,12 @@ from conversations.generation import (
 )
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role, SessionStatus
-from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_hit_async
+from conversations.ratelimit import (
+    generation_lock_acquire,
+    generation_lock_release,
+    rate_limit_hit_async,
+    rate_limit_raise,
+)
 from conversations.risk import input_screen, risk_guard
 from conversations.safety import Assessment, Level, check_in, fixed_reply
 from conversations.safety.replies import guidance
@@ -287,8 +292,7 @@ async def reply_stream(
             for event in _stored_events(_Prepared("replay", reply=stored), req.emotion):
                 yield event
             return
-        if limit.limited:
-            raise RateLimited(retry_after=limit.retry_after)
+        rate_limit_raise(limit)
 
         rows = asyncio.ensure_future(run_db(_reply_rows, session=session, req=req, screening=screening))
         # Committed before the model is asked (platform.md: nothing is lost): an ended

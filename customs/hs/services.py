@@ -186,9 +186,10 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
     envelope = _envelope(session=session, user_id=user_id)
     previous = start.stage if start.stage in Stage.values else None
     if not start.version:
+        logger.warning("hs nomenclature not loaded: run manage.py load_hscodes")
         return _error(stage=previous,
                       message="HS 품목분류 데이터가 아직 준비되지 않았습니다. 잠시 후 다시 시도해주세요.",
-                      detail="HS nomenclature not loaded (run manage.py load_hscodes)", envelope=envelope,
+                      detail="품목분류표 미적재", envelope=envelope,
                       context=start.context)
     loaded = await current_index(version=start.version)
     index = loaded.index
@@ -248,10 +249,10 @@ async def hs_classification_turn(*, session: ChatSession, message: str, user_id:
     except DomainError:
         raise
     except Exception as exc:  # the user gets the seed's error body, never a trace
-        logger.exception("hs classification failed")
+        logger.exception("hs classification failed: %s", type(exc).__name__)
         outcome = _error(stage=start.stage if start.stage in Stage.values else None,
                          message="HSCode 분류 중 오류가 발생했습니다. 다시 시도해주세요.",
-                         detail=type(exc).__name__, envelope=_envelope(session=session, user_id=user_id),
+                         detail="내부 처리 오류", envelope=_envelope(session=session, user_id=user_id),
                          context=start.context)
     if "processing_time_ms" in outcome.body:
         outcome.body["processing_time_ms"] = round((time.perf_counter() - started) * 1000)

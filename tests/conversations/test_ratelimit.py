@@ -9,12 +9,13 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
-from conversations.errors import RateLimited
+from conversations.errors import RateLimited, ServiceUnavailable
 from conversations.leases import keeper
 from conversations.ratelimit import (
     generation_lock_acquire,
     generation_lock_release,
     rate_limit_enforce,
+    rate_limit_enforce_async,
     rate_limit_hit,
     rate_limit_hit_async,
     request_rate_key,
@@ -127,3 +128,12 @@ async def test_the_heartbeat_keeps_live_leases(settings: Any) -> None:
         await asyncio.sleep(0.4)
         await keeper().renew()
     assert not await generation_lock_acquire(session_id=4, owner="other")
+
+
+async def test_an_unreachable_counter_refuses_as_an_outage_not_as_excess(settings: Any) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.RATELIMIT_FAIL_OPEN = False
+    with pytest.raises(ServiceUnavailable):
+        await rate_limit_enforce_async(scope="test.reply", key="user:1", rate="10/m")
+    settings.RATELIMIT_FAIL_OPEN = True
+    await rate_limit_enforce_async(scope="test.reply", key="user:1", rate="10/m")  # let through
