@@ -66,7 +66,7 @@ class HSCodeFilter(admin.SimpleListFilter):
 
 @admin.register(CustomsSession)
 class CustomsSessionAdmin(ReadOnlyAdmin):
-    list_display = ("key", "user", "title", "last_intent", "hs_stage", "last_hscode", "started_at", "transcript")
+    list_display = ("key", "user", "last_intent", "hs_stage", "last_hscode", "started_at", "transcript")
     list_filter = (IntentFilter, HSStageFilter, HSCodeFilter, "flagged", "started_at")
     search_fields = ("key", "user__username", "hs_results__hscode")
     date_hierarchy = "started_at"

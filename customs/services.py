@@ -21,7 +21,6 @@ from conversations.frames import utc_timestamp
 from conversations.generation import elapsed_ms
 from conversations.llm import ChatMessage
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role
-from conversations.pii import mask_pii
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce_async
 from conversations.risk import input_screen
 from conversations.safety import CLEAR, CRISIS_REPLY, Assessment, Level, fixed_reply
@@ -82,9 +81,8 @@ class ChatOutcome:
 # --- sessions and messages -----------------------------------------------------------------
 
 
-def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None, text: str) -> tuple[ChatSession, bool]:
-    """The caller's session (created when new or unknown, titled by ``text``); another
-    owner's is "not found".
+def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None) -> tuple[ChatSession, bool]:
+    """The caller's session (created when new or unknown); another owner's is "not found".
 
     Guests' sessions belong to no user and are addressed by their unguessable UUID alone;
     a signed-in user's session answers only to that user.
@@ -95,8 +93,8 @@ def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None, text: 
     if session is None:
         try:
             with transaction.atomic():
-                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user,
-                                                     title=mask_pii(text)[:40])
+                # Untitled: a title is plain text, and the user's words are kept encrypted only.
+                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user)
                 created = True
         except IntegrityError:
             session = session_find(key=key)  # created meanwhile, or a key of another product
@@ -224,8 +222,7 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
     await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate)
-    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user,
-                                             text=message))
+    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user))
     classifying = asyncio.ensure_future(intent_classify(message))
     screening_task = asyncio.ensure_future(input_screen(message))
     try:

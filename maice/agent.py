@@ -34,6 +34,7 @@ from maice.transport import Bus
 logger = logging.getLogger(__name__)
 
 CRISIS_SUMMARY = "힘든 마음을 털어놓았고, 도움을 받을 수 있는 곳을 안내받았어요."
+CRISIS_TITLE = "도움 안내"
 # A blocked answer's replacement, in a tutor's words (the counselor's fallback asks about feelings).
 BLOCKED_TEXT = ("죄송해요, 방금 답변은 안전 검토에서 보류되어 보여 드릴 수 없어요. "
                 "질문을 조금 바꿔서 다시 물어봐 주세요.")
@@ -228,9 +229,9 @@ class _Run:
         answer_type = "freepass" if state.mode == Mode.FREEPASS else "unanswerable"
         await run_db(services.answer_type_store, question_id=self.question_id, answer_type=answer_type)
         await self.emitter.emit("answer_complete", total_chunks=len(pieces), answer_type=answer_type)
-        title = steps.summary_fallback(state.question, text).title
+        # Not the student's words: the title is kept in plain text and listed.
         await run_db(services.summary_store, question_id=self.question_id,
-                     summary=steps.Summary(summary, title, []))
+                     summary=steps.Summary(summary, CRISIS_TITLE, []))
         await self.emitter.emit("summary_complete", summary=summary)
 
     async def stopped(self) -> None:

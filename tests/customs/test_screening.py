@@ -55,7 +55,8 @@ async def test_a_flagged_message_gets_the_help_lines_and_no_model(
     assert answer.reply_to_id == asked.pk and answer.ttfc_ms is not None
     (decision,) = [d async for d in ScreeningDecision.objects.filter(message=asked)]
     assert decision.level == level and not decision.urgent
-    assert (await ChatSession.objects.aget(key=key)).flagged
+    session = await ChatSession.objects.aget(key=key)
+    assert session.flagged and session.title == ""  # no plain-text copy of the words
 
 
 async def test_an_idiom_is_answered_as_usual(fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:

@@ -52,6 +52,8 @@ async def test_a_student_in_crisis_gets_the_help_lines_and_no_model(maice_server
         session_id=events[0].data["session_id"])
     assert question.session.flagged
     assert question.asked.flags == ["crisis"] and question.asked.flag_detail.startswith("passive")
+    # Titles are plain text: not the student's words.
+    assert question.title == question.session.title == "도움 안내"
     (decision,) = [d async for d in ScreeningDecision.objects.filter(message_id=question.asked_id)]
     assert decision.level == Level.PASSIVE and not decision.urgent
 

@@ -71,3 +71,11 @@ def test_answer_type_follows_mode_and_quality() -> None:
 def test_summary_fallback_title_fits() -> None:
     summary = steps.summary_fallback("  이차방정식의   근의 공식을 유도하는 과정이 궁금해요  ", "답", ["근의 공식"])
     assert len(summary.title) <= 15 and "\n" not in summary.summary and summary.key_concepts == ["근의 공식"]
+
+
+def test_summary_fallback_titles_by_unit_and_never_copies_personal_data() -> None:
+    # The title is plain text in the session list: the units, not the student's words.
+    assert steps.summary_fallback("선생님 제 번호 010-1234-5678 인데 이차함수 질문요", "답", ["이차함수", "그래프"]).title \
+        == "이차함수, 그래프"
+    untagged = steps.summary_fallback("010-1234-5678 로 연락 주세요 수학 질문", "답")
+    assert "1234" not in untagged.title and "1234" not in untagged.summary
