@@ -61,8 +61,13 @@ def message_append(
     flag_detail: str = "",
     ttfc_ms: int | None = None,
     total_ms: int | None = None,
+    usage: Usage | None = None,
 ) -> Message:
-    """Store one message; a user message needs an open session (else ``SessionEnded``)."""
+    """Store one message; a user message needs an open session (else ``SessionEnded``).
+
+    A reply written whole (a JSON answer, a clarifying question) stores its timing and the
+    provider's token usage here, as a streamed one does when it is finalized.
+    """
     flags = list(flags or [])
     if role == Role.USER:
         # Retention counts from the user's last word; an ended session takes no more.
@@ -78,12 +83,14 @@ def message_append(
         client_msg_id=client_msg_id,
         client_timestamp=client_timestamp,
         reply_to=reply_to,
-        model=model,
+        model=(usage.model if usage is not None and usage.model else model),
         flags=flags,
         flagged=bool(flags),
         flag_detail=flag_detail[:200],
         ttfc_ms=ttfc_ms,
         total_ms=total_ms,
+        prompt_tokens=usage.prompt_tokens if usage is not None else None,
+        completion_tokens=usage.completion_tokens if usage is not None else None,
         completed_at=None if status == MessageStatus.STREAMING else timezone.now(),
     )
     if flags:

@@ -150,10 +150,11 @@ def turn_rows(*, turn: StreamTurn, reply_uuid: str, model: str, started: float) 
                               reply_to=asked, model=model, client_msg_id=reply_uuid)
 
 
-def answer_store(*, turn: Turn, text: str, model: str) -> Message:
-    """A JSON turn's answer, kept in the transcript as text."""
+def answer_store(*, turn: Turn, text: str, model: str, elapsed: int) -> Message:
+    """A JSON turn's answer, kept in the transcript as text; sent whole, so both timings are
+    ``elapsed``."""
     return message_append(session=turn.session, role=Role.ASSISTANT, text=text, reply_to=turn.asked, model=model,
-                          client_msg_id=str(uuid.uuid4()))
+                          client_msg_id=str(uuid.uuid4()), ttfc_ms=elapsed, total_ms=elapsed)
 
 
 # --- cargo -------------------------------------------------------------------------------------
@@ -259,11 +260,11 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         if intent.intent == Intent.CARGO_TRACKING:
             body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
             await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
-                         model=RULES_MODEL)
+                         model=RULES_MODEL, elapsed=elapsed_ms(started))
         else:
             # It keeps the stage and stores its own answer and result.
             body = await hs_classification_turn(session=turn.session, message=message, user_id=caller.user_id,
-                                                user_message=turn.asked)
+                                                user_message=turn.asked, started=started)
         logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
         return ChatOutcome(body=body)
     finally:

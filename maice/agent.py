@@ -110,7 +110,8 @@ class _Run:
     async def clarify(self, state: AgentState, classification: Classification, *, round: int) -> None:
         questions = await steps.clarify(question=state.question, classification=classification, round=round,
                                         previous=state.rounds, usage=self.usage)
-        await run_db(services.clarification_open, question_id=self.question_id, round=round, questions=questions)
+        await run_db(services.clarification_open, question_id=self.question_id, round=round, questions=questions,
+                     elapsed=_ms_since(self.accepted_at), usage=self.usage.total())
         await self.emitter.emit("clarification_required", questions=questions)
 
     async def _open_answer(self, state: AgentState) -> None:
@@ -130,11 +131,6 @@ class _Run:
         if self.ttfc_ms is None:
             self.ttfc_ms = _ms_since(self.accepted_at)
         self.shown += content
-
-    def _usage(self) -> Usage | None:
-        if not self.usage.model:
-            return None
-        return Usage(self.usage.model, self.usage.prompt_tokens, self.usage.completion_tokens)
 
     async def answer(self, state: AgentState, question: str, classification: Classification | None) -> None:
         answer_type = steps.answer_type(mode=state.mode, classification=classification)
@@ -181,7 +177,7 @@ class _Run:
                 await self._open_answer(state)
             assert self.answer_id is not None
             await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.FAILED, text=self.shown,
-                         error_code=exc.code, usage=self._usage(), ttfc_ms=self.ttfc_ms,
+                         error_code=exc.code, usage=self.usage.total(), ttfc_ms=self.ttfc_ms,
                          total_ms=_ms_since(self.accepted_at))
             await run_db(services.question_status_set, question_id=self.question_id, status=QuestionStatus.FAILED)
             await self.emitter.error("LLM_ERROR")
@@ -203,16 +199,18 @@ class _Run:
             await self._chunk(count, ("\n\n" if self.shown else "") + BLOCKED_TEXT)
             count += 1
             await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.BLOCKED,
-                         text=BLOCKED_TEXT, blocked_text=written, flag_detail=blocked, usage=self._usage(),
+                         text=BLOCKED_TEXT, blocked_text=written, flag_detail=blocked, usage=self.usage.total(),
                          ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
         else:
             await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.COMPLETE, text=self.shown,
-                         usage=self._usage(), ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
+                         usage=self.usage.total(), ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
         await run_db(services.answer_type_store, question_id=self.question_id, answer_type=answer_type)
         await self.emitter.emit("answer_complete", total_chunks=count, answer_type=answer_type)
         tags = classification.unit_tags if classification else []
-        summary = await steps.summarize(question=question, answer=self.shown, tags=tags)
-        await run_db(services.summary_store, question_id=self.question_id, summary=summary)
+        spent = steps.StepUsage()
+        summary = await steps.summarize(question=question, answer=self.shown, tags=tags, usage=spent)
+        await run_db(services.summary_store, question_id=self.question_id, summary=summary,
+                     usage=spent.total())
         await self.emitter.emit("summary_complete", summary=summary.summary)
 
     async def answer_fixed(self, text: str, *, summary: str) -> None:
@@ -243,7 +241,7 @@ class _Run:
             stopped = code == "CANCELLED"
             await run_db(message_finalize, message_id=self.answer_id,
                          status=MessageStatus.INTERRUPTED if stopped else MessageStatus.FAILED, text=self.shown,
-                         error_code="" if stopped else code, usage=self._usage(), ttfc_ms=self.ttfc_ms,
+                         error_code="" if stopped else code, usage=self.usage.total(), ttfc_ms=self.ttfc_ms,
                          total_ms=_ms_since(self.accepted_at))
         await run_db(services.request_settle, request_id=self.emitter.request_id, outcome=code, error_code=code)
         if not self.emitter.finished:

@@ -13,12 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, SessionNotFound
-from conversations.llm import OFFLINE_MODEL
+from conversations.llm import OFFLINE_MODEL, Usage
 from conversations.models import ChatSession, Message, MessageStatus, Product, Role
 from conversations.safety import Assessment, Level
 from conversations.screening import screening_detail, screening_flags, screening_record
@@ -165,12 +166,15 @@ def classification_store(*, question_id: int, classification: Classification) ->
     )
 
 
-def clarification_open(*, question_id: int, round: int, questions: list[str]) -> None:
-    """The tutor's clarifying questions: a message of the transcript and a round."""
+def clarification_open(*, question_id: int, round: int, questions: list[str], elapsed: int | None = None,
+                       usage: Usage | None = None) -> None:
+    """The tutor's clarifying questions: a message of the transcript and a round. The
+    message carries the request's timing and the tokens of the calls that led to it
+    (classification, clarification)."""
     question = MaiceQuestion.objects.select_related("session").get(pk=question_id)
     with transaction.atomic():
         asked = message_append(session=question.session, role=Role.ASSISTANT, text="\n".join(questions),
-                               model=_model_name())
+                               model=_model_name(), ttfc_ms=elapsed, total_ms=elapsed, usage=usage)
         MaiceClarification.objects.create(question=question, round=round, asked=asked, questions=questions)
         MaiceQuestion.objects.filter(pk=question_id).update(status=QuestionStatus.CLARIFYING)
 
@@ -195,12 +199,19 @@ def answer_type_store(*, question_id: int, answer_type: str, status: str = Quest
     MaiceQuestion.objects.filter(pk=question_id).update(answer_type=answer_type, status=status)
 
 
-def summary_store(*, question_id: int, summary: Summary) -> None:
+def summary_store(*, question_id: int, summary: Summary, usage: Usage | None = None) -> None:
+    """The question's summary; the summary call's tokens are billed to its answer (the
+    quality page counts tokens per message)."""
     question = MaiceQuestion.objects.select_related("session").get(pk=question_id)
     question.summary, question.title, question.key_concepts = summary.summary, summary.title, summary.key_concepts
-    question.save(update_fields=["summary", "title", "key_concepts"])
-    if not question.session.title:
-        ChatSession.objects.filter(pk=question.session_id, title="").update(title=summary.title)
+    with transaction.atomic():
+        question.save(update_fields=["summary", "title", "key_concepts"])
+        if not question.session.title:
+            ChatSession.objects.filter(pk=question.session_id, title="").update(title=summary.title)
+        if usage is not None and question.answer_id is not None:
+            Message.objects.filter(pk=question.answer_id).update(
+                prompt_tokens=Coalesce(F("prompt_tokens"), 0) + (usage.prompt_tokens or 0),
+                completion_tokens=Coalesce(F("completion_tokens"), 0) + (usage.completion_tokens or 0))
 
 
 def question_status_set(*, question_id: int, status: str) -> None:

@@ -74,6 +74,10 @@ class StepUsage:
         self.completion_tokens += usage.completion_tokens or 0
         self.model = usage.model or self.model
 
+    def total(self) -> Usage | None:
+        """What was added, as the gateway's ``Usage``; None when no model call reported any."""
+        return Usage(self.model, self.prompt_tokens, self.completion_tokens) if self.model else None
+
 
 def _request(messages: tuple[ChatMessage, ...], context: Mapping[str, Any], *, json_mode: bool,
              max_tokens: int | None = None) -> ChatRequest:

@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from conversations.aio import run_db
 from conversations.errors import DomainError
-from conversations.llm import OFFLINE_MODEL
+from conversations.generation import elapsed_ms
+from conversations.llm import OFFLINE_MODEL, Usage
 from conversations.models import ChatSession, Message, Role
 from conversations.services import message_append
 from customs.hs import selectors
@@ -105,9 +106,10 @@ class _Outcome:
     confidence: float | None = None
     model: str = OFFLINE_MODEL
     description: str = ""
+    usage: Usage | None = None  # the LLM's tokens, when it chose or judged
 
 
-def _turn_finish(*, session: ChatSession, user_message_id: int, outcome: _Outcome) -> dict[str, Any]:
+def _turn_finish(*, session: ChatSession, user_message_id: int, outcome: _Outcome, elapsed: int) -> dict[str, Any]:
     with transaction.atomic():
         locked = ChatSession.objects.select_for_update().only("state").get(pk=session.pk)
         state = dict(locked.state or {})
@@ -120,8 +122,10 @@ def _turn_finish(*, session: ChatSession, user_message_id: int, outcome: _Outcom
         else:
             state.pop(CONTEXT_KEY, None)
         ChatSession.objects.filter(pk=session.pk).update(state=state)
+        # Sent whole: its first chunk is all of it.
         reply = message_append(session=session, role=Role.ASSISTANT, text=outcome.reply_text,
-                               reply_to=Message(pk=user_message_id), model=outcome.model)
+                               reply_to=Message(pk=user_message_id), model=outcome.model, ttfc_ms=elapsed,
+                               total_ms=elapsed, usage=outcome.usage)
         HSClassification.objects.create(
             session=session, message=reply, stage=str(outcome.body["stage"]),
             response_type=outcome.body["type"], hscode=outcome.hscode, confidence=outcome.confidence,
@@ -150,12 +154,12 @@ async def _classification(*, loaded: LoadedIndex, description: str, result: Offl
         verification_sources=explanation.sources, recommendations=explanation.recommendations,
         risk_assessment=explanation.risk,
     )
-    model = OFFLINE_MODEL
+    model, usage = OFFLINE_MODEL, None
     if settings.LLM_BASE_URL:
         answer = await classify_with_llm(description=description, result=result, index=loaded.index)
         if answer is not None:
             choice = answer.choice
-            model = answer.usage.model
+            model, usage = answer.usage.model, answer.usage
             data = ClassificationResultData(
                 hscode=choice.hscode, confidence_score=round(choice.confidence_score, 2),
                 classification_reason=choice.classification_reason, gri_application=choice.gri_application,
@@ -168,7 +172,7 @@ async def _classification(*, loaded: LoadedIndex, description: str, result: Offl
     reply = (f"HS 코드 {data.hscode} (신뢰도 {data.confidence_score:.2f})\n{data.classification_reason}\n"
              f"{data.gri_application}")
     return _Outcome(body=body, stage=Stage.CLASSIFICATION, reply_text=reply, hscode=data.hscode,
-                    confidence=data.confidence_score, model=model, description=description,
+                    confidence=data.confidence_score, model=model, description=description, usage=usage,
                     context={"message_ids": context_ids, "hscode": data.hscode,
                              "alternatives": data.alternative_codes})
 
@@ -205,14 +209,15 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
         alternatives = [str(a) for a in start.context.get("alternatives", [])]
         checked = await run_cpu(lambda: verify(index=index, chosen=chosen, alternatives=alternatives,
                                                description=description, titles=loaded.titles))
-        message, code, model = checked.message, checked.best_code, OFFLINE_MODEL
+        message, code, model, usage = checked.message, checked.best_code, OFFLINE_MODEL, None
         if settings.LLM_BASE_URL:
             judged = await verify_with_llm(description=description, chosen=chosen, alternatives=alternatives,
                                            index=index, retrieval_verdict=checked.message)
             if judged is not None:
                 message, code, model = judged.verdict.message, judged.verdict.hscode, judged.usage.model
+                usage = judged.usage
         body = VerificationResult(message=message, **envelope).model_dump()
-        return _Outcome(body=body, stage=Stage.VERIFICATION, reply_text=message, hscode=code, model=model,
+        return _Outcome(body=body, stage=Stage.VERIFICATION, reply_text=message, hscode=code, model=model, usage=usage,
                         description=description)
 
     asked = previous == Stage.INFORMATION_GATHERING and continues
@@ -231,16 +236,20 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
 
 
 async def hs_classification_turn(*, session: ChatSession, message: str, user_id: str | int | None,
-                                 user_message: Message | None = None) -> dict[str, Any]:
+                                 user_message: Message | None = None, started: float | None = None
+                                 ) -> dict[str, Any]:
     """One user message of the staged HS classification; returns the JSON body to send.
 
     Stores the user's message (unless the caller already did and passes it as
     ``user_message``), the answer as an assistant message (model ``offline`` unless an
     LLM chose) and an ``HSClassification`` row, and moves ``session.state["hs_stage"]``.
     Domain errors (an ended session) propagate; any other failure becomes the seed's
-    error body. Every code in a body exists in the loaded nomenclature.
+    error body. Every code in a body exists in the loaded nomenclature. The answer's stored
+    timing counts from ``started`` (``time.monotonic()`` when the request arrived), else
+    from here.
     """
-    started = time.perf_counter()
+    arrived = time.monotonic() if started is None else started
+    began = time.perf_counter()
     text = message.strip()
     start = await run_db(_turn_begin, session=session, text=text,
                          user_message_id=user_message.pk if user_message is not None else None)
@@ -255,7 +264,8 @@ async def hs_classification_turn(*, session: ChatSession, message: str, user_id:
                          detail="내부 처리 오류", envelope=_envelope(session=session, user_id=user_id),
                          context=start.context)
     if "processing_time_ms" in outcome.body:
-        outcome.body["processing_time_ms"] = round((time.perf_counter() - started) * 1000)
-    state = await run_db(_turn_finish, session=session, user_message_id=start.user_message_id, outcome=outcome)
+        outcome.body["processing_time_ms"] = round((time.perf_counter() - began) * 1000)
+    state = await run_db(_turn_finish, session=session, user_message_id=start.user_message_id, outcome=outcome,
+                         elapsed=elapsed_ms(arrived))
     session.state = state
     return outcome.body

@@ -105,6 +105,7 @@ async def test_cargo_success_json_is_the_seed_field_for_field(classifier: FakeOp
     assert (record.intent, record.method, record.confidence) == (Intent.CARGO_TRACKING, "llm", 0.97)
     answer = await Message.objects.aget(session__key=session_uuid, role=Role.ASSISTANT)
     assert answer.content == body["message"] and answer.model == "rules"
+    assert answer.ttfc_ms is not None and answer.total_ms == answer.ttfc_ms
 
 
 async def test_cargo_wrong_check_digit_and_several_numbers(classifier: FakeOpenAI, http: httpx2.AsyncClient) -> None:

@@ -60,8 +60,12 @@ async def test_the_llm_picks_a_candidate_and_explains_with_the_gri(
     assert "LLM 품목분류 검토" in result["verification_sources"]
     await assert_only_loaded_codes(body)
     assert await reply_model(customs_session) == "fake-model"
-    record = await run_db(HSClassification.objects.get, session=customs_session)
+    record = await run_db(HSClassification.objects.select_related("message").get, session=customs_session)
     assert record.model == "fake-model" and record.hscode == "8518.30.9000"
+    # The reply stores the LLM's tokens and its timing, like a streamed one (the quality page).
+    assert record.message is not None
+    assert record.message.prompt_tokens and record.message.completion_tokens
+    assert record.message.ttfc_ms is not None and record.message.total_ms == record.message.ttfc_ms
 
 
 async def test_the_prompt_asks_strict_json_over_the_retrieved_candidates(

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 
 from conversations.aio import run_db
+from conversations.models import Message
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.models import MaiceQuestion
 from tests.conftest import Clock
@@ -86,6 +87,14 @@ async def test_agent_mode_streams_every_event_in_order(maice_server: str, token:
     assert question.answer.content == ANSWER_TEXT and question.answer.ttfc_ms is not None
     assert question.title == "이차함수 그래프" and question.key_concepts == ["꼭짓점", "대칭축"]
     assert question.session.title == "이차함수 그래프"
+    # Every call's tokens are billed to the answer: classifier, answer and summary.
+    assert len(fake_llm.requests) == 3
+    assert question.answer.prompt_tokens == prompt_tokens(fake_llm.requests)
+
+
+def prompt_tokens(requests: list[Any]) -> int:
+    """What the fake upstream reports as prompt tokens for these requests (half the characters)."""
+    return sum(max(1, sum(len(m["content"]) for m in r.body["messages"]) // 2) for r in requests)
 
 
 async def test_freepass_answers_directly(maice_server: str, token: str, fake_llm: FakeOpenAI) -> None:
@@ -103,6 +112,10 @@ async def test_clarification_round_then_answer(maice_server: str, token: str, fa
     assert [e.type for e in first] == ["classification_start", "classification_complete", "clarification_required"]
     assert first[-1].data["questions"] == ["어떤 이차함수의 그래프인가요?", "어느 부분이 어려운가요?"]
     session_id = first[0].data["session_id"]
+    # The clarifying message stores its timing and the classifier's and clarifier's tokens.
+    asking = await Message.objects.aget(session_id=session_id, role="assistant")
+    assert asking.ttfc_ms is not None and asking.total_ms == asking.ttfc_ms
+    assert asking.prompt_tokens == prompt_tokens(fake_llm.requests) and len(fake_llm.requests) == 2
 
     _, second = await post(maice_server, token, {"question": "y=x^2-4x+3 같은 이차함수요", "session_id": session_id})
     types = [e.type for e in second]
