@@ -14,6 +14,7 @@
   const form = document.getElementById("composer");
   const input = document.getElementById("message");
   const send = document.getElementById("send");
+  const newChat = document.getElementById("new-chat");
   const counter = document.getElementById("counter");
   const statusLine = document.getElementById("status");
   const maxChars = Number(app.dataset.maxChars || 4000);
@@ -345,7 +346,8 @@
     bubble("user", "나").appendChild(el("div", "text", message));
     input.value = "";
     counter.textContent = `0 / ${maxChars}`;
-    send.disabled = true;
+    // A new chat mid-answer would receive the old session's late answer (and its session).
+    send.disabled = newChat.disabled = true;
     setStatus("waiting", "답변을 준비하고 있습니다…");
     try {
       await sendMessage(message);
@@ -354,7 +356,7 @@
       else setStatus("error", "연결이 끊어졌습니다. 다시 시도해 주세요.");
       current = null;
     } finally {
-      send.disabled = false;
+      send.disabled = newChat.disabled = false;
       input.focus();
     }
   });
@@ -366,7 +368,7 @@
       form.requestSubmit();
     }
   });
-  document.getElementById("new-chat").addEventListener("click", () => {
+  newChat.addEventListener("click", () => {
     app.dataset.sessionUuid = "";
     log.textContent = "";
     setStatus("idle", "새 대화를 시작했습니다.");

@@ -121,27 +121,32 @@
     if (answer !== null) {
       card.append(el("p", "clarify-answer", `내 답: ${answer}`));
     } else if (pending) {
-      const form = el("form", "clarify-form");
-      const input = el("input");
-      input.type = "text";
-      input.maxLength = maxChars;
-      input.placeholder = "여기에 답을 적어 주세요";
-      input.setAttribute("aria-label", "명료화 질문에 대한 답");
-      const button = el("button", "primary", "답변 보내기");
-      button.type = "submit";
-      form.append(input, button);
-      form.addEventListener("submit", (event) => {
-        event.preventDefault();
-        const text = input.value.trim();
-        if (!text || state.streaming) return;
-        form.replaceWith(el("p", "clarify-answer", `내 답: ${text}`));
-        ask(text, { clarificationAnswer: true });
-      });
-      card.append(form);
-      setTimeout(() => input.focus(), 0);
+      card.append(clarifyForm());
     }
     turn.root.append(card);
     scrollToEnd();
+  }
+
+  function clarifyForm(value = "") {
+    const form = el("form", "clarify-form");
+    const input = el("input");
+    input.type = "text";
+    input.maxLength = maxChars;
+    input.value = value;
+    input.placeholder = "여기에 답을 적어 주세요";
+    input.setAttribute("aria-label", "명료화 질문에 대한 답");
+    const button = el("button", "primary", "답변 보내기");
+    button.type = "submit";
+    form.append(input, button);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text || state.streaming) return;
+      form.replaceWith(el("p", "clarify-answer", `내 답: ${text}`));
+      ask(text, { clarificationAnswer: true });
+    });
+    setTimeout(() => input.focus(), 0);
+    return form;
   }
 
   function renderImproved(turn, improved) {
@@ -295,6 +300,12 @@
       client.handleStreamEvents(source, callbacks(turn));
     } catch (error) {
       setBusy(false);
+      if (clarificationAnswer) {
+        // Not sent: the clarification still waits for this answer, so it stays answerable.
+        state.awaitingClarification = true;
+        const sent = [...turn.root.querySelectorAll(".clarify-answer")].pop();
+        sent?.replaceWith(clarifyForm(text));
+      }
       let message = error.message || "질문을 보내지 못했습니다.";
       if (error instanceof MaiceHttpError && error.status === 429 && error.retryAfter) {
         message = `${message} (${error.retryAfter}초 후 다시 시도해 주세요.)`;

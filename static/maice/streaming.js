@@ -7,7 +7,7 @@
 // JSON `{"error": {"code", "message"}}`), not only the status.
 class MaiceHttpError extends Error {
   constructor(status, code, message, retryAfter) {
-    super(message || `HTTP error! status: ${status}`);
+    super(message || `요청을 처리하지 못했습니다. (HTTP ${status})`);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;

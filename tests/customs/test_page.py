@@ -113,9 +113,12 @@ async def test_signed_in_user_and_a_broken_stream(fake_llm: FakeOpenAI, asgi_ser
     await expect(answer).to_contain_text("응답 처리 중 오류가 발생했습니다.")
     await expect(page.locator("#status")).to_have_attribute("data-state", "error")
 
-    fake_llm.route("[끊김]", Behaviour(reply="다시 안내해 드릴게요."))
+    fake_llm.route("[끊김]", Behaviour(reply="다시 안내해 드릴게요.", ttft=0.5))
     await _ask(page, "[끊김] 다시 알려주세요")
+    # No new chat while an answer is on its way (its late answer would land in the new one).
+    await expect(page.locator("#new-chat")).to_be_disabled()
     await expect(page.locator(".msg.assistant").last.locator(".text")).to_have_text("다시 안내해 드릴게요.")
+    await expect(page.locator("#new-chat")).to_be_enabled()
     await expect(page.locator("#status")).to_have_text("완료")
     key = await page.locator("#app").get_attribute("data-session-uuid")
     session = await ChatSession.objects.aget(key=key)

@@ -105,6 +105,8 @@ async def test_agent_mode_streams_markdown_and_math_then_the_summary(
     assert "$" not in visible and "y=a(x−p)" in visible.replace(" ", "").replace("\n", "")
     # Markdown: the code span is code, and its "**" stayed literal.
     await expect(answer.locator("code")).to_have_text("y = a*(x-p)**2 + q")
+    # The renderer's newlines between blocks are not shown as blank lines.
+    assert await answer.evaluate("node => getComputedStyle(node).whiteSpace") == "normal"
     await expect(page.locator(".answer-meta")).to_contain_text("K3 절차적 지식")
     await expect(page.locator("[data-testid=summary]")).to_contain_text("이차함수 그래프를 표준형으로 그리는 방법 학습")
 
@@ -151,6 +153,33 @@ async def test_a_clarification_round_is_answered_inline(
     await expect(page.locator(".turn")).to_have_count(1)
     improve_requests = [r for r in fake_llm.requests if IMPROVE in json.dumps(r.body, ensure_ascii=False)]
     assert improve_requests and "표준형 그래프요" in json.dumps(improve_requests[-1].body, ensure_ascii=False)
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_clarification_answer_that_could_not_be_sent_can_be_sent_again(
+    fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
+) -> None:
+    route_steps(fake_llm, classify=classification("K3", "needs_clarify"))
+    await _log_in(page, maice_server, "offline-for-a-moment", make_user)
+    await _ask(page, "그래프 알려줘", "agent")
+    card = page.locator(".clarification")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "clarifying")
+
+    async def unavailable(route: Any) -> None:
+        body = {"error": {"code": "SERVICE_UNAVAILABLE", "message": "서비스에 일시적으로 연결할 수 없습니다."}}
+        await route.fulfill(status=503, content_type="application/json", body=json.dumps(body, ensure_ascii=False))
+
+    await page.route("**/api/maice/chat", unavailable)
+    await card.locator("input").fill("y = x^2 - 4x + 3 이요")
+    await card.locator("button").click()
+    await expect(page.locator(".notice-line.error")).to_contain_text("서비스에 일시적으로 연결할 수 없습니다")
+    # The form is back with what was typed, and the answer still belongs to this question.
+    await expect(card.locator("input")).to_have_value("y = x^2 - 4x + 3 이요")
+    await page.unroute("**/api/maice/chat")
+    await card.locator("button").click()
+    await expect(page.locator(".improved")).to_contain_text("표준형 이차함수 그래프를 그리는 단계별 방법")
+    await _done(page)
+    await expect(page.locator(".turn")).to_have_count(1)
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
