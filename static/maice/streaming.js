@@ -55,9 +55,12 @@ class MaiceStreamingClient {
       throw new MaiceHttpError(response.status, error.code, error.message, response.headers.get('Retry-After'));
     }
 
-    // Adapted: the stop button needs the request id (also in every event).
+    // Adapted: the stop button needs the request id (also in every event), and the stream
+    // is read by that id: response.url (GET /api/maice/chat) replays the user's latest
+    // request, which another tab may have sent meanwhile; a reconnect resumes this one.
     this.requestId = response.headers.get('X-Request-Id');
-    this.eventSource = new EventSource(response.url);
+    this.eventSource = new EventSource(
+      this.requestId ? `/api/maice/chat/${encodeURIComponent(this.requestId)}/events` : response.url);
     return this.eventSource;
   }
 

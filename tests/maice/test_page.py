@@ -15,10 +15,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+from django.contrib.auth.models import User
 
 from conversations.aio import run_db
 from conversations.models import Message, MessageStatus, Role
+from conversations.services import token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.models import MaiceQuestion, MaiceRequest
 from tests.counseling.test_page import CHROMIUM, CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, chromium  # noqa: F401 - fixture
@@ -209,6 +212,33 @@ async def test_freepass_answers_directly_and_can_be_stopped(
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
+async def test_the_page_follows_its_own_question_while_another_tab_asks(
+    fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
+) -> None:
+    fake_llm.route("[다른 탭]", Behaviour(reply="다른 탭에서 물은 미분 질문의 답입니다."))  # (tried first)
+    route_steps(fake_llm)
+    await _log_in(page, maice_server, "two-tabs", make_user)
+    user = await run_db(User.objects.get, username="two-tabs")
+    raw = (await run_db(token_issue, user=user))[1]
+
+    async def other_tab_asks_first(route: Any) -> None:
+        # Between this page's POST and its stream, the same student asks in another tab.
+        if route.request.method == "GET":
+            async with httpx2.AsyncClient(timeout=20) as client:
+                async with client.stream("POST", f"{maice_server}/api/maice/chat",
+                                         headers={"Authorization": f"Bearer {raw}"},
+                                         json={"question": "[다른 탭] 미분이 뭐예요", "mode": "freepass"}) as other:
+                    assert "다른 탭에서" in (await other.aread()).decode()
+        await route.continue_()
+
+    await page.route(re.compile(r".*/api/maice/chat(/[0-9a-f]+/events)?$"), other_tab_asks_first)
+    await _ask(page, "이차함수의 그래프를 그리는 방법을 알려주세요", "agent")
+    await _done(page)
+    answer = await page.locator(".msg.assistant .answer").inner_text()
+    assert "다른 탭" not in answer and "꼭짓점" in answer
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
 async def test_past_sessions_are_listed_and_reopened(
     fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
 ) -> None:
@@ -283,8 +313,16 @@ async def test_the_seeds_event_source_left_open_stops_after_the_last_event(
     await _log_in(page, maice_server, "seedclient", make_user)
     result = await page.evaluate("""async () => {
         const csrf = (document.cookie.match(/csrftoken=([^;]+)/) || [])[1];
+        // The seed's startChat, literally: POST, then an EventSource on the response's URL
+        // (GET /api/maice/chat, the latest request). The page's client reads by request id.
+        const response = await fetch('/api/maice/chat', {
+            method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json', 'Accept': 'text/event-stream', 'X-CSRFToken': csrf},
+            body: JSON.stringify({question: "이차함수의 그래프를 그리는 방법을 알려주세요", session_id: null, mode: 'agent'}),
+        });
+        const source = new EventSource(response.url);
         const client = new MaiceStreamingClient(null, csrf);
-        const source = await client.startChat("이차함수의 그래프를 그리는 방법을 알려주세요", null, "agent");
+        client.requestId = response.headers.get('X-Request-Id');
         const seen = [];
         client.handleStreamEvents(source, {
             onAnswerChunk: () => seen.push("answer_chunk"),
