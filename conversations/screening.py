@@ -69,7 +69,9 @@ def screening_escalate(*, session: ChatSession, asked_id: int, reply_id: int | N
             asked.flags = [*asked.flags, Flag.CRISIS]
         asked.flagged = True
         asked.flag_detail = screening_detail(assessment)
-        asked.save(update_fields=["flags", "flagged", "flag_detail"])
+        # Back in the moderation queue, even if it was reviewed for something lesser before.
+        asked.reviewed_at = None
+        asked.save(update_fields=["flags", "flagged", "flag_detail", "reviewed_at"])
         if replace_with is not None and reply_id is not None:
             reply = Message.objects.select_for_update().get(pk=reply_id)
             reply.blocked_text = reply.content or None

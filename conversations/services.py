@@ -99,9 +99,12 @@ def message_append(
 
 
 def session_flag(*, session: ChatSession) -> None:
-    """Put the session in front of counselors again."""
-    ChatSession.objects.filter(pk=session.pk).update(flagged=True, review_state=ReviewState.UNREVIEWED)
+    """Put the session in front of counselors again. The earlier review is cleared (its
+    ModerationAction keeps who and when): a session waiting for review names no reviewer."""
+    ChatSession.objects.filter(pk=session.pk).update(flagged=True, review_state=ReviewState.UNREVIEWED,
+                                                     reviewed_by=None, reviewed_at=None)
     session.flagged, session.review_state = True, ReviewState.UNREVIEWED
+    session.reviewed_by, session.reviewed_at = None, None
 
 
 def message_finalize(

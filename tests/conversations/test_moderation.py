@@ -23,6 +23,8 @@ from conversations.models import (
     Role,
     TranscriptAccess,
 )
+from conversations.safety import Assessment, Level
+from conversations.screening import screening_escalate
 from conversations.services import message_append
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +109,21 @@ def test_session_review_sets_reviewer_and_clears_its_pending_messages(
 def test_a_new_flag_reopens_a_reviewed_session(session: ChatSession, flagged: Message, staff: Any) -> None:
     moderation.session_review(session=session, actor=staff)
     message_append(session=session, role=Role.USER, text="또 힘들어요", flags=[Flag.CRISIS])
-    assert ChatSession.objects.get(pk=session.pk).review_state == ReviewState.UNREVIEWED
+    reopened = ChatSession.objects.get(pk=session.pk)
+    # Waiting for review again: no reviewer is named beside "not reviewed" (the action log keeps it).
+    assert reopened.review_state == ReviewState.UNREVIEWED
+    assert (reopened.reviewed_by, reopened.reviewed_at) == (None, None)
+    assert _actions() == [("review_session", staff.pk, None)]
+
+
+def test_an_escalated_message_returns_to_the_queue_after_an_earlier_review(
+        session: ChatSession, staff: Any) -> None:
+    asked = message_append(session=session, role=Role.USER, text="멍청한 팀장", flags=[Flag.INPUT_FILTERED])
+    moderation.message_review(message=asked, actor=staff)
+    screening_escalate(session=session, asked_id=asked.pk, reply_id=None, source="llm", replace_with=None,
+                       assessment=Assessment(level=Level.PLAN, evidence=("llm",)))
+    again = Message.objects.get(pk=asked.pk)
+    assert Flag.CRISIS in again.flags and again.reviewed_at is None
 
 
 def test_note_add_stores_encrypted_text_and_records_a_note_action(session: ChatSession, staff: Any) -> None:
