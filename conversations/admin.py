@@ -7,7 +7,6 @@ which records who did what, and every staff view or export of a transcript is lo
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -25,6 +24,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from conversations import moderation
+from conversations.admin_audit import AccessLoggedAdmin, client_ip
 from conversations.auth import request_user
 from conversations.models import (
     ApiToken,
@@ -52,14 +52,6 @@ EMOTION_LABELS = {
 }
 FLAG_LABELS = {value: str(label) for value, label in Flag.choices}
 QUALITY_DAYS_DEFAULT, QUALITY_DAYS_MAX = 14, 90
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    value = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
 
 
 def _maice_questions(session: ChatSession) -> list[dict[str, Any]]:
@@ -330,7 +322,9 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(TranscriptStaffAdmin):
+class MessageAdmin(AccessLoggedAdmin, TranscriptStaffAdmin):
+    log_detail_views = False  # a message opens in its session's page, which logs the view
+
     list_display = ("created_at", "session_link", "product", "session_user", "role", "status", "flag_list",
                     "flag_detail", "text_preview", "hidden", "reviewed_at")
     list_filter = (ModerationQueueFilter, FlagFilter, "session__product", "role", "status", "hidden")
@@ -445,6 +439,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
         active = list(queryset.filter(revoked_at__isnull=True))
         for token in active:
             token_revoke(token=token)
+            self.log_change(request, token, "토큰 폐기")  # who and when, in the admin's history
         self.message_user(request, f"토큰 {len(active)}개를 폐기했습니다.", messages.SUCCESS)
 
 from conversations import admin_screening  # noqa: E402,F401 - registers the crisis-screening queue

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from conversations import moderation
+from conversations.admin_audit import AccessLoggedAdmin
 from conversations.auth import request_user
 from conversations.models import ScreeningDecision
 from conversations.pii import preview
@@ -51,7 +52,7 @@ class LevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScreeningDecision)
-class ScreeningDecisionAdmin(admin.ModelAdmin):
+class ScreeningDecisionAdmin(AccessLoggedAdmin, admin.ModelAdmin):
     list_display = ("level_label", "urgent", "source", "session_link", "evidence", "message_preview", "created_at",
                     "alerted_at", "reviewed_at")
     list_filter = (PendingFilter, LevelFilter, "urgent", "source")

@@ -197,6 +197,7 @@ class TranscriptAccess(models.Model):
 
     class Kind(models.TextChoices):
         VIEW = "view", "열람"
+        PREVIEW = "preview", "목록 미리보기"
         EXPORT_JSON = "export_json", "JSON 내보내기"
         EXPORT_CSV = "export_csv", "CSV 내보내기"
         EXPORT_COMMAND = "export_command", "명령어 내보내기"

@@ -51,9 +51,9 @@ def transcript_access_record(
 
 
 def transcript_accesses_record(
-    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: User | None = None
+    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: User | None = None, ip: str | None = None
 ) -> int:
-    rows = [TranscriptAccess(session_id=pk, staff=staff, kind=kind) for pk in session_ids]
+    rows = [TranscriptAccess(session_id=pk, staff=staff, kind=kind, ip=ip) for pk in session_ids]
     TranscriptAccess.objects.bulk_create(rows)
     return len(rows)
 

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from conversations.admin_audit import AccessLoggedAdmin
 from customs.hs.models import HSClassification, HSCode, HSProductExample, HSSection
 
 
@@ -50,7 +51,7 @@ class HSCodePrefixFilter(admin.SimpleListFilter):
 
 
 @admin.register(HSClassification)
-class HSClassificationAdmin(admin.ModelAdmin):
+class HSClassificationAdmin(AccessLoggedAdmin, admin.ModelAdmin):
     list_display = ("created_at", "session", "stage", "response_type", "hscode", "confidence", "model",
                     "processing_time_ms")
     list_filter = ("stage", "response_type", HSCodePrefixFilter, "model", "created_at")

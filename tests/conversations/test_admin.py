@@ -430,6 +430,32 @@ def test_staff_revoke_api_tokens(admin_client: Any, user: Any) -> None:
     token, _ = token_issue(user=user, name="앱")
     admin_client.post("/admin/conversations/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    from django.contrib.admin.models import LogEntry
+
+    (entry,) = LogEntry.objects.filter(object_id=str(token.pk))
+    assert entry.user.username == "admin" and "토큰 폐기" in entry.get_change_message()
+
+
+def test_queue_previews_and_crisis_pages_are_audit_logged(admin_client: Any, admin_user_obj: Any,
+                                                           make_user: Any) -> None:
+    from conversations.models import ScreeningDecision
+    from conversations.safety import Assessment, Level
+    from conversations.screening import screening_record
+
+    sessions = [ChatSession.objects.create(key=f"sess_seen{i}", product="counseling", user=make_user(f"u{i}"))
+                for i in range(2)]
+    for session in sessions:
+        screening_record(session=session, message=_say(session, "죽고 싶어요", flags=["crisis"]),
+                         assessment=Assessment(level=Level.PASSIVE))
+    admin_client.get(MESSAGES)  # the moderation queue: one row per session whose words it showed
+    previews = TranscriptAccess.objects.filter(kind="preview")
+    assert sorted(previews.values_list("session_id", flat=True)) == sorted(s.pk for s in sessions)
+    assert {a.staff_id for a in previews} == {admin_user_obj.pk}
+    decision = ScreeningDecision.objects.filter(session=sessions[0]).get()
+    admin_client.get(reverse("admin:conversations_screeningdecision_changelist"))
+    admin_client.get(reverse("admin:conversations_screeningdecision_change", args=[decision.pk]))
+    assert TranscriptAccess.objects.filter(kind="preview").count() == 4
+    assert list(TranscriptAccess.objects.filter(kind="view").values_list("session_id", flat=True)) == [sessions[0].pk]
 
 
 # --- Crisis-screening queue -----------------------------------------------------------------

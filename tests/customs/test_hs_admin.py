@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
 
-from conversations.models import ChatSession
+from conversations.models import ChatSession, TranscriptAccess
 from customs.hs.models import HSClassification
 from customs.hs.services import hs_classification_turn
 
@@ -36,6 +36,9 @@ def test_results_are_listed_and_filtered_by_stage_and_code(admin_client: Any, re
     detail = admin_client.get(reverse("admin:hs_hsclassification_change",
                                       args=[HSClassification.objects.get(stage="classification").pk]))
     assert detail.status_code == 200 and "gri_application" in detail.content.decode()
+    # The list and the result page show the user's description and the answer: both are logged.
+    kinds = list(TranscriptAccess.objects.filter(session=results).values_list("kind", flat=True))
+    assert kinds.count("preview") == 4 and kinds.count("view") == 1  # four list pages, one result page
 
 
 def test_an_admin_edit_of_a_title_moves_the_data_version(admin_client: Any, hs_loaded: Any) -> None:
