@@ -81,6 +81,11 @@ def _model_name() -> str:
     return settings.MAICE_LLM_MODEL if settings.LLM_BASE_URL else OFFLINE_MODEL
 
 
+def _accepted_again(earlier: MaiceRequest) -> Accepted:
+    return Accepted(earlier.request_id, earlier.session_id, earlier.question_id, earlier.kind, earlier.mode,
+                    earlier=earlier)
+
+
 class SessionBusy(Busy):
     """A question of the session is still being answered (``request_id``)."""
 
@@ -104,6 +109,12 @@ def chat_accept(*, user: User, question: str, screening: Assessment, session_id:
     chosen = mode or mode_assign(user=user)
     with transaction.atomic():
         if session_id is None:
+            if client_msg_id is not None:
+                # A retried first question: its response (and so its session id) was lost.
+                earlier = (MaiceRequest.objects.filter(user_id=user.pk, asked__client_msg_id=client_msg_id)
+                           .order_by("-created_at").first())
+                if earlier is not None:
+                    return _accepted_again(earlier)
             session = ChatSession.objects.create(key=f"maice_{secrets.token_urlsafe(18)}", product=Product.MAICE,
                                                  user=user)
         else:
@@ -116,8 +127,7 @@ def chat_accept(*, user: User, question: str, screening: Assessment, session_id:
             if client_msg_id is not None:
                 earlier = MaiceRequest.objects.filter(session=session, asked__client_msg_id=client_msg_id).first()
                 if earlier is not None:
-                    return Accepted(earlier.request_id, session.pk, earlier.question_id, earlier.kind,
-                                    earlier.mode, earlier=earlier)
+                    return _accepted_again(earlier)
             recent = timezone.now() - timedelta(seconds=settings.MAICE_CONNECTION_TIMEOUT + 5)
             open_requests = list(MaiceRequest.objects.filter(session=session, finished_at__isnull=True)
                                  .values_list("request_id", "created_at"))

@@ -210,6 +210,23 @@ async def test_a_repeated_client_msg_id_replays_its_stream_and_asks_the_model_on
     assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 3
 
 
+async def test_a_retried_first_question_reuses_its_session_and_its_answer(
+    maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    route_steps(fake_llm)
+    body = {"question": QUESTION, "client_msg_id": "first-try"}  # no session yet
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json=body, headers=auth(token)) as first:
+            answered = await Stream(first).all()
+        asked = len(fake_llm.requests)
+        # The response was lost before the client learned the session id: it sends it again.
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json=body, headers=auth(token)) as again:
+            replayed = await Stream(again).all()
+    assert [(e.id, e.data) for e in replayed] == [(e.id, e.data) for e in answered]
+    assert len(fake_llm.requests) == asked  # the model was not asked again
+    assert await MaiceQuestion.objects.acount() == 1 and await MaiceRequest.objects.acount() == 1
+
+
 @pytest.fixture
 def fast_keepalive(maice_settings: Any) -> None:
     maice_settings.MAICE_KEEPALIVE_SECONDS = 0.2
