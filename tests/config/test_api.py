@@ -34,3 +34,12 @@ def test_a_rate_limit_carries_its_wait_in_the_body_too(client: Any, settings: An
     limited = client.post("/api/v1/chat", data=body, content_type="application/json")
     assert limited.status_code == 429
     assert limited.json()["error"]["retry_after"] == int(limited["Retry-After"]) >= 1
+
+
+def test_an_unknown_api_path_is_the_json_404(client: Any, settings: Any) -> None:
+    settings.DEBUG = False
+    response = client.get("/api/maice/nothing-here")
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and not page["Content-Type"].startswith("application/json")
