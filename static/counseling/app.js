@@ -116,12 +116,36 @@
 
   // --- speech out (speechSynthesis) ---------------------------------------------------
 
+  // The reply is read out sentence by sentence as it streams, not once it is whole: a
+  // sentence is spoken when the next one starts (an end mark followed by a space or a line).
+  const SENTENCE_END = /[.!?…。](?=\s)|\n/g;
+
   const speech = {
     supported: "speechSynthesis" in window && typeof window.SpeechSynthesisUtterance === "function",
+    spoken: 0, // characters of the streaming reply already queued for speech
+    begin() {
+      this.cancel();
+      this.spoken = 0;
+    },
+    feed(text, { final = false } = {}) {
+      let end = text.length;
+      if (!final) {
+        end = 0;
+        for (const match of text.slice(this.spoken).matchAll(SENTENCE_END)) end = this.spoken + match.index + 1;
+        if (end <= this.spoken) return;
+      }
+      const sentence = text.slice(this.spoken, end).trim();
+      this.spoken = end;
+      if (sentence) this.queue(sentence);
+    },
     speak(text) {
+      this.begin();
+      this.queue(text);
+      this.spoken = text.length;
+    },
+    queue(text) {
       if (!this.supported || !ui.tts.checked || !text) return;
       try {
-        speechSynthesis.cancel();
         const utterance = new SpeechSynthesisUtterance(text);
         utterance.lang = "ko-KR";
         // Voices may be missing (headless browsers, bare Linux desktops): then the
@@ -135,6 +159,7 @@
       }
     },
     cancel() {
+      this.spoken = Number.MAX_SAFE_INTEGER; // nothing more of this reply is read out
       if (this.supported) speechSynthesis.cancel();
     },
   };
@@ -278,6 +303,7 @@
         break;
       case "ai_stream_begin":
         state.streaming = true;
+        speech.begin();
         state.assistantEl = state.assistantEl || addMessage("assistant", "");
         state.assistantEl.dataset.state = "streaming";
         if (data.message_id) state.assistantEl.dataset.messageId = String(data.message_id);
@@ -288,6 +314,7 @@
         if (typeof data.chunk !== "string") break;
         state.assistantEl = state.assistantEl || addMessage("assistant", "");
         state.assistantEl.querySelector(".text").textContent += data.chunk;
+        if (!state.stopping) speech.feed(state.assistantEl.querySelector(".text").textContent);
         ui.log.scrollTop = ui.log.scrollHeight;
         break;
       case "ai_stream_complete":
@@ -313,9 +340,12 @@
   function onComplete(data) {
     const el = state.assistantEl || (data.fullResponse ? addMessage("assistant", "") : null);
     const text = el && el.querySelector(".text");
-    // The stored text wins where it differs on purpose: a blocked reply is replaced.
+    // The stored text wins where it differs on purpose: a blocked reply is replaced, and
+    // read out in place of what was being read.
+    let replaced = false;
     if (text && typeof data.fullResponse === "string" && (data.blocked || !text.textContent)) {
       text.textContent = data.fullResponse;
+      replaced = true;
     }
     if (el && data.crisis) el.classList.add("crisis");
     if (data.stopped) {
@@ -327,7 +357,8 @@
     } else {
       if (el) el.dataset.state = "complete";
       setStatus(data.crisis ? "완료 — 위의 도움 전화번호로 바로 연락하실 수 있어요." : "완료", "done");
-      if (text) speech.speak(text.textContent);
+      if (text && replaced) speech.speak(text.textContent);
+      else if (text) speech.feed(text.textContent, { final: true }); // the last sentence
     }
     resetReply();
   }

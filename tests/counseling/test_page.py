@@ -168,6 +168,37 @@ async def test_conversation_streams_and_can_be_stopped(
     assert js_errors == []
 
 
+SPOKEN_RECORDER = """
+window.__spoken = [];
+const fake = {
+  speak: (utterance) => window.__spoken.push({text: utterance.text, streaming:
+    document.getElementById("status").dataset.state === "streaming"}),
+  cancel: () => window.__spoken.push({cancel: true}),
+  getVoices: () => [],
+};
+Object.defineProperty(window, "speechSynthesis", {value: fake, configurable: true});
+"""
+
+
+async def test_the_reply_is_read_out_sentence_by_sentence_as_it_streams(
+        fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str]) -> None:
+    # The browser's speech engine is replaced by a recorder: headless Chromium has no voices.
+    await page.add_init_script(SPOKEN_RECORDER)
+    await sync_to_async(make_user)("listener")
+    await _log_in(page, asgi_server, "listener")
+    await _start(page)
+    reply = "오늘 하루 정말 고생 많으셨어요. 그런 날에는 마음이 지치기 쉬워요. 지금 가장 마음에 남는 일은 무엇인가요?"
+    fake_llm.queue(Behaviour(reply=reply, chunk_size=4, delay=0.05))
+    await page.fill("#message", "오늘 너무 지쳤어요")
+    await page.click("#send")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "done")
+    spoken = [u for u in await page.evaluate("window.__spoken") if "text" in u]
+    assert [u["text"] for u in spoken] == ["오늘 하루 정말 고생 많으셨어요.", "그런 날에는 마음이 지치기 쉬워요.",
+                                           "지금 가장 마음에 남는 일은 무엇인가요?"]
+    assert spoken[0]["streaming"]  # the first sentence was heard while the rest still streamed
+    assert js_errors == []
+
+
 async def test_upstream_failure_is_shown_and_the_next_message_works(
     fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str]
 ) -> None:
