@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from conversations.fields import EncryptedJSONText
 from conversations.models import ChatSession, Message
 
 
@@ -37,7 +38,7 @@ class IntentRecord(models.Model):
     intent = models.CharField(max_length=32, choices=Intent.choices, db_index=True)
     confidence = models.FloatField()
     method = models.CharField(max_length=16, choices=Method.choices)
-    entities = models.JSONField(default=dict, blank=True)
+    entities = EncryptedJSONText(default=dict, blank=True)  # product and topic are the user's words
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

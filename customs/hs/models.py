@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from encrypted_fields.fields import EncryptedTextField
 
+from conversations.fields import EncryptedJSONText
 from conversations.models import ChatSession, Message
 
 
@@ -106,7 +107,7 @@ class HSClassification(models.Model):
     # The product description the answer was computed from (user text: encrypted at
     # rest like messages) and the whole JSON body returned.
     description = EncryptedTextField(null=True, blank=True)
-    body = models.JSONField(default=dict)
+    body = EncryptedJSONText(default=dict)
     processing_time_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

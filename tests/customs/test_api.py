@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from django.db import connection
 
 from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
@@ -75,6 +76,12 @@ async def _settled(key: str, timeout: float = 5.0) -> Message:
         await asyncio.sleep(0.05)
 
 
+def _raw_entities(pk: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT entities FROM {IntentRecord._meta.db_table} WHERE id = %s", [pk])
+        return str(cursor.fetchone()[0])
+
+
 # --- cargo JSON --------------------------------------------------------------------------
 
 
@@ -103,6 +110,9 @@ async def test_cargo_success_json_is_the_seed_field_for_field(classifier: FakeOp
     # Stored: the user's message with its intent (the LLM's, with its confidence), and the answer.
     record = await IntentRecord.objects.select_related("message").aget(session__key=session_uuid)
     assert (record.intent, record.method, record.confidence) == (Intent.CARGO_TRACKING, "llm", 0.97)
+    assert record.entities["cargo_numbers"] == ["CSQU3054383"]
+    raw = await run_db(_raw_entities, record.pk)
+    assert "CSQU3054383" not in raw  # encrypted at rest, like the message itself
     answer = await Message.objects.aget(session__key=session_uuid, role=Role.ASSISTANT)
     assert answer.content == body["message"] and answer.model == "rules"
     assert answer.ttfc_ms is not None and answer.total_ms == answer.ttfc_ms

@@ -212,3 +212,17 @@ async def test_many_sessions_at_once_share_one_index_build(hs_loaded: Any, monke
     assert [b["session_uuid"] for b in bodies] == [s.key for s in sessions]
     assert len(builds) == 1
     assert await run_db(HSClassification.objects.count) == 12
+
+
+async def test_the_answer_body_is_encrypted_at_rest(
+        hs_loaded: Any, customs_session: ChatSession) -> None:
+    body = await turn(customs_session, "블루투스 무선 이어폰 헤드폰")
+
+    def raw() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT body FROM {HSClassification._meta.db_table}")
+            return str(cursor.fetchone()[0])
+
+    assert "이어폰" not in await run_db(raw)
+    record = await run_db(HSClassification.objects.get, session=customs_session)
+    assert record.body == body  # numbers stay numbers
