@@ -322,6 +322,9 @@ STREAM_SAVE_MS = env_int("STREAM_SAVE_MS", 1000, minimum=100, maximum=60000)
 LEASE_TTL_SECONDS = env_int("LEASE_TTL_SECONDS", 6, minimum=2, maximum=300)
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 16 * 1024, minimum=1024)
 WS_MAX_SOCKETS_PER_USER = env_int("WS_MAX_SOCKETS_PER_USER", 3, minimum=1)
+# An open socket re-checks its token or login this often: a revoked token or an ended
+# login closes it (sockets are only authenticated when they open).
+WS_AUTH_RECHECK_SECONDS = env_float("WS_AUTH_RECHECK_SECONDS", 30.0, minimum=0.05)
 SESSION_RETENTION_DAYS = env_int("SESSION_RETENTION_DAYS", 365, minimum=1)
 
 # --- Serving ---------------------------------------------------------------------------------

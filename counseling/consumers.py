@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 
 from conversations import frames
 from conversations.aio import run_db
+from conversations.auth import socket_user
 from conversations.errors import Busy, DomainError, NotSignedIn, SessionEnded, SessionNotFound
 from conversations.generation import ReplyChunk, ReplyFailed, ReplyFinished
 from conversations.models import MessageStatus
@@ -71,6 +72,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         self.reply_ended = False  # the reply task has sent its terminal frame
         self.stop_reason: str | None = None  # "stop" (the user's), "shutdown" (the server's)
         self.current_message_id: int | None = None
+        self.auth_watch: asyncio.Task[None] | None = None
         # The handshake completes at once, whatever the load; the checks follow, and a
         # refusal closes with a code so clients can tell the reasons apart.
         await self.accept()
@@ -91,16 +93,36 @@ class CounselingConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
         self.slot_held = True
+        self.auth_watch = asyncio.create_task(self._watch_auth())
         stream_register(self._shutdown)
         await self.send(frames.counseling_connected(session_id=session.key, status=session.status,
                                                     commands=COMMANDS))
 
     async def disconnect(self, code: int) -> None:
         stream_unregister(self._shutdown)
+        if self.auth_watch is not None and self.auth_watch is not asyncio.current_task():
+            self.auth_watch.cancel()
+            await asyncio.wait({self.auth_watch})
         await self._cancel_reply()
         if self.slot_held and self.user is not None:
             self.slot_held = False
             await socket_slot_release(user_id=self.user.pk, socket_id=self.socket_id)
+
+    async def _watch_auth(self) -> None:
+        """Close the socket once the token it opened with is revoked or its login ended."""
+        assert self.user is not None
+        while True:
+            await asyncio.sleep(settings.WS_AUTH_RECHECK_SECONDS)
+            try:
+                user = await run_db(socket_user, self.scope)
+            except Exception:  # noqa: BLE001 - the database is away: keep the socket, look again later
+                logger.warning("counseling socket auth re-check failed: session=%s", self.session_key)
+                continue
+            if not isinstance(user, User) or user.pk != self.user.pk:
+                logger.info("counseling socket closed: its credentials ended, session=%s", self.session_key)
+                await self._cancel_reply()
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
 
     async def _shutdown(self) -> None:
         """The server is stopping: end the reply in flight with its terminal frame."""

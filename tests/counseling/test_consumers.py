@@ -218,6 +218,26 @@ async def test_unknown_foreign_and_ended_sessions_are_refused(session: ChatSessi
     assert await _close_code(f"/ws/session/{session.key}", token="ct_wrong") == 4401
 
 
+async def test_an_open_socket_closes_once_its_token_is_revoked(session: ChatSession, token: str,
+                                                                settings: Any) -> None:
+    from conversations.models import ApiToken
+    from conversations.services import token_revoke
+
+    settings.WS_AUTH_RECHECK_SECONDS = 0.1
+    communicator = ws_client(f"/ws/session/{session.key}", token=token)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "connected"
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from())["type"] == "pong"  # still in use after a few re-checks
+    await asyncio.sleep(0.3)
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from())["type"] == "pong"
+    revoked = await ApiToken.objects.aget(user=session.user)
+    await run_db(token_revoke, token=revoked)
+    closed = await communicator.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
 async def test_wrong_origin_is_refused(session: ChatSession, token: str) -> None:
     assert await _close_code(f"/ws/session/{session.key}", token=token, origin="https://evil.example") is None
 
