@@ -29,7 +29,6 @@ from conversations.safety.replies import (
     THIRD_PARTY_REPLY,
     VIOLENCE_REPLY,
     check_in,
-    crisis_reply,
     fixed_reply,
 )
 from conversations.safety.screen import CLEAR, Assessment, assess, needs_context
@@ -57,7 +56,6 @@ __all__ = [
     "Urgency",
     "assess",
     "check_in",
-    "crisis_reply",
     "fixed_reply",
     "kiwi_warm",
     "needs_context",

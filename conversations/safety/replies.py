@@ -59,7 +59,6 @@ SAFE_FALLBACK_REPLY = (
 )
 
 _FIXED = {Level.VIOLENCE: VIOLENCE_REPLY, Level.ABUSE: ABUSE_REPLY, Level.THIRD_PARTY: THIRD_PARTY_REPLY}
-_CATEGORY_REPLIES = {"violence_to_others": VIOLENCE_REPLY, "abuse": ABUSE_REPLY, "third_party": THIRD_PARTY_REPLY}
 _CHECK_INS = {Level.PASSIVE: CHECK_IN_PASSIVE, Level.ACTIVE: CHECK_IN_ACTIVE}
 
 
@@ -110,8 +109,3 @@ _GUIDANCE = {
 def guidance(level: Level) -> str:
     """An extra system instruction for the counselor model at ``level``, or ""."""
     return _GUIDANCE.get(level, "")
-
-
-def crisis_reply(category: str) -> str:
-    """Fixed reply for a flagged category; the suicide text for anything unknown."""
-    return _CATEGORY_REPLIES.get(category, CRISIS_REPLY)

@@ -15,7 +15,6 @@ from conversations.safety import (
     VIOLENCE_REPLY,
     Level,
     check_in,
-    crisis_reply,
     fixed_reply,
     screen_input,
     screen_output,
@@ -91,21 +90,6 @@ def test_context_turns_raise_the_level() -> None:
     assert screen_input("다 포기하고 싶어요").level == Level.NONE
     assert screen_input("다 포기하고 싶어요", previous=["약을 모아 뒀어요"]).level == Level.PLAN
     assert "context.plan" in screen_input("다 포기하고 싶어요", previous=["약을 모아 뒀어요"]).evidence
-
-
-@pytest.mark.parametrize(
-    ("category", "reply"),
-    [
-        ("suicide", CRISIS_REPLY),
-        ("self_harm", CRISIS_REPLY),
-        ("violence_to_others", VIOLENCE_REPLY),
-        ("abuse", ABUSE_REPLY),
-        ("third_party", THIRD_PARTY_REPLY),
-        ("unknown", CRISIS_REPLY),
-    ],
-)
-def test_crisis_reply_picks_text_for_category(category: str, reply: str) -> None:
-    assert crisis_reply(category) == reply
 
 
 @pytest.mark.parametrize(
