@@ -57,6 +57,18 @@ async def _stream_for(ws: ClientConnection, seconds: float) -> str:
     return text
 
 
+async def _partial_saved(session: ChatSession, timeout: float) -> str:
+    """The streaming reply's text as its last periodic save stored it, once there is some."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = await Message.objects.filter(session=session, role=Role.ASSISTANT).order_by("id").afirst()
+        if reply is not None and reply.content:
+            return reply.content
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no partial text saved after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
 async def _reply_settled(session: ChatSession, timeout: float) -> Message:
     deadline = time.monotonic() + timeout
     while True:
@@ -74,6 +86,7 @@ async def test_sigkill_mid_stream_then_restart_locks_no_one_out(fake_llm: FakeOp
     with ServeProcess() as server:
         ws = await connect(server.ws(session.key, token), proxy=None, open_timeout=10)
         received = await _stream_for(ws, 1.6)  # past one periodic save of the partial text
+        saved = await _partial_saved(session, timeout=5)  # (the save runs in the background: wait for it)
         server.kill()
         killed = time.monotonic()
         with pytest.raises(ConnectionClosed):
@@ -101,7 +114,8 @@ async def test_sigkill_mid_stream_then_restart_locks_no_one_out(fake_llm: FakeOp
         # The reply the crash cut short is settled, with the text saved before the kill.
         earlier = await _reply_settled(session, timeout=20)
         assert earlier.status == MessageStatus.INTERRUPTED
-        assert earlier.content and received.startswith(earlier.content)
+        assert received and earlier.content and len(earlier.content) >= len(saved)
+        assert LONG_REPLY.startswith(earlier.content)
         statuses = [m.status async for m in Message.objects.filter(session=session, role=Role.ASSISTANT)]
         assert statuses == [MessageStatus.INTERRUPTED, MessageStatus.COMPLETE]
 
