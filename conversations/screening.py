@@ -32,6 +32,20 @@ def screening_record(*, session: ChatSession, message: Message | None, assessmen
     )
 
 
+def screening_store(*, session: ChatSession, message: Message, assessment: Assessment) -> ScreeningDecision | None:
+    """Record a screened user message's decision (any level but none), inside the message's
+    transaction; an urgent one alerts on-call once that transaction commits (before the
+    reply goes out, and never for a message rolled back)."""
+    if assessment.level == Level.NONE:
+        return None
+    decision = screening_record(session=session, message=message, assessment=assessment, source=assessment.source)
+    if decision.urgent:
+        from conversations.alerts import alert_dispatch  # (alerts reads decisions through this module)
+
+        transaction.on_commit(lambda: alert_dispatch(decision_id=decision.pk), robust=True)
+    return decision
+
+
 def screening_flags(assessment: Assessment) -> list[str]:
     """Flags for the user's message: a risk level is a crisis flag; moderation's other categories
     (harassment, hate, sexual, ...) mark filtered input."""

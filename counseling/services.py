@@ -16,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.aio import run_db
-from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, InvalidMessage, MessageTooLong, SessionEnded
 from conversations.generation import (
     ReplyChunk,
@@ -38,7 +37,7 @@ from conversations.ratelimit import (
 from conversations.risk import input_screen, risk_guard
 from conversations.safety import Assessment, Level, check_in, fixed_reply
 from conversations.safety.replies import guidance
-from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record, user_turns_recent
+from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_store, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
 from conversations.services import message_append, message_finalize
 from counseling.prompts import emotion_normalize, system_prompt
@@ -137,7 +136,6 @@ def reply_request_parse(data: object) -> ReplyRequest:
 class _Prepared:
     kind: Literal["crisis", "replay"]
     reply: Message  # the stored answer
-    decision_id: int | None = None  # crisis: the stored urgent screening decision, to alert on
 
 
 class _Repeated(Exception):
@@ -180,11 +178,10 @@ def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessm
                                    flags=[Flag.CRISIS], flag_detail=screening_detail(screening))
             answer = message_append(session=session, role=Role.ASSISTANT, text=text, reply_to=asked,
                                     model=SAFETY_MODEL, flags=[Flag.CRISIS], ttfc_ms=elapsed, total_ms=elapsed)
-            decision = screening_record(session=session, message=asked, assessment=screening,
-                                        source=screening.source)
+            screening_store(session=session, message=asked, assessment=screening)  # urgent: alerts on commit
     except IntegrityError:
         return _replay(session=session, client_msg_id=req.client_msg_id)
-    return _Prepared("crisis", reply=answer, decision_id=decision.pk if decision.urgent else None)
+    return _Prepared("crisis", reply=answer)
 
 
 def _reply_context(*, session: ChatSession, client_msg_id: str | None) -> tuple[list[ChatMessage], Message | None]:
@@ -206,8 +203,7 @@ def _reply_rows(*, session: ChatSession, req: ReplyRequest, screening: Assessmen
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                    client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
                                    flags=screening_flags(screening), flag_detail=screening_detail(screening))
-            if screening.level != Level.NONE:
-                screening_record(session=session, message=asked, assessment=screening, source=screening.source)
+            screening_store(session=session, message=asked, assessment=screening)
             reply = message_append(session=session, role=Role.ASSISTANT, text="", status=MessageStatus.STREAMING,
                                    reply_to=asked, model=_model_name(), emotion=req.emotion)
     except IntegrityError:
@@ -260,10 +256,6 @@ async def reply_stream(
     if fixed is not None:
         crisis = await run_db(_crisis_store, session=session, req=req, screening=screening, text=fixed,
                               started=started)
-        if crisis.decision_id is not None:
-            # Before the reply goes out, so a client leaving at once cannot skip it; it
-            # returns at once and its failures are logged, never raised here.
-            alert_dispatch(decision_id=crisis.decision_id)
         for event in _stored_events(crisis, req.emotion):
             yield event
         return

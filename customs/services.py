@@ -15,7 +15,6 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from conversations.aio import run_db
-from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, SessionNotFound
 from conversations.frames import utc_timestamp
 from conversations.generation import elapsed_ms
@@ -23,8 +22,8 @@ from conversations.llm import ChatMessage
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role
 from conversations.ratelimit import generation_lock_acquire, generation_lock_release, rate_limit_enforce_async
 from conversations.risk import input_screen
-from conversations.safety import CLEAR, CRISIS_REPLY, Assessment, Level, fixed_reply
-from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_record
+from conversations.safety import CLEAR, CRISIS_REPLY, Assessment, fixed_reply
+from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_store
 from conversations.selectors import history_window
 from conversations.services import message_append
 from customs import limits
@@ -112,10 +111,7 @@ def _asked_store(*, session: ChatSession, text: str, intent: IntentResult, scree
                            flags=screening_flags(screening), flag_detail=screening_detail(screening))
     IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
                                 confidence=intent.confidence, method=intent.method, entities=intent.entities)
-    if screening.level != Level.NONE:
-        decision = screening_record(session=session, message=asked, assessment=screening, source=screening.source)
-        if decision.urgent:
-            transaction.on_commit(lambda: alert_dispatch(decision_id=decision.pk))
+    screening_store(session=session, message=asked, assessment=screening)
     return asked
 
 

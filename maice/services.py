@@ -17,12 +17,11 @@ from django.db.models import Count, F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations.alerts import alert_dispatch
 from conversations.errors import Busy, SessionNotFound
 from conversations.llm import OFFLINE_MODEL, Usage
 from conversations.models import ChatSession, Message, MessageStatus, Product, Role
-from conversations.safety import Assessment, Level
-from conversations.screening import screening_detail, screening_flags, screening_record
+from conversations.safety import Assessment
+from conversations.screening import screening_detail, screening_flags, screening_store
 from conversations.services import message_append, message_finalize
 from maice.models import (
     MaiceAssignment,
@@ -140,11 +139,7 @@ def chat_accept(*, user: User, question: str, screening: Assessment, session_id:
                 request_settle(request_id=stale, outcome="AGENT_UNAVAILABLE", error_code="AGENT_UNAVAILABLE")
         asked = message_append(session=session, role=Role.USER, text=question, flags=screening_flags(screening),
                                flag_detail=screening_detail(screening), client_msg_id=client_msg_id)
-        if screening.level != Level.NONE:
-            decision = screening_record(session=session, message=asked, assessment=screening,
-                                        source=screening.source)
-            if decision.urgent:
-                transaction.on_commit(lambda: alert_dispatch(decision_id=decision.pk))
+        screening_store(session=session, message=asked, assessment=screening)
         pending = (MaiceQuestion.objects.filter(session=session, status=QuestionStatus.CLARIFYING)
                    .order_by("-created_at").first())
         if pending is not None and chosen == Mode.AGENT and not screening.flagged:

@@ -19,6 +19,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from websockets.asyncio.client import connect
 
+from conversations.aio import run_db
 from conversations.models import Message, MessageStatus, Role
 from conversations.services import token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
@@ -184,7 +185,7 @@ async def test_the_reply_is_read_out_sentence_by_sentence_as_it_streams(
         fake_llm: FakeOpenAI, asgi_server: str, make_user: Any, page: Page, js_errors: list[str]) -> None:
     # The browser's speech engine is replaced by a recorder: headless Chromium has no voices.
     await page.add_init_script(SPOKEN_RECORDER)
-    await sync_to_async(make_user)("listener")
+    await run_db(make_user, "listener")
     await _log_in(page, asgi_server, "listener")
     await _start(page)
     reply = "오늘 하루 정말 고생 많으셨어요. 그런 날에는 마음이 지치기 쉬워요. 지금 가장 마음에 남는 일은 무엇인가요?"
