@@ -119,16 +119,23 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     return _error(request, 401, "UNAUTHORIZED", "로그인이 필요합니다.")
 
 
+_HTTP_ERRORS = {
+    400: ("BAD_REQUEST", "요청 형식이 올바르지 않습니다."),
+    403: ("FORBIDDEN", "권한이 없습니다."),
+    404: ("NOT_FOUND", "요청한 항목을 찾을 수 없습니다."),
+    405: ("METHOD_NOT_ALLOWED", "허용되지 않는 요청 방식입니다."),
+}
+
+
+def http_error_response(request: HttpRequest, status: int) -> HttpResponse:
+    """The JSON error for a bare HTTP status, also for what Django or ninja answer outside an operation."""
+    code, message = _HTTP_ERRORS.get(status, ("ERROR", "요청을 처리할 수 없습니다."))
+    return _error(request, status, code, message)
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    messages = {
-        400: ("BAD_REQUEST", "요청 형식이 올바르지 않습니다."),
-        403: ("FORBIDDEN", "권한이 없습니다."),
-        404: ("NOT_FOUND", "요청한 항목을 찾을 수 없습니다."),
-        405: ("METHOD_NOT_ALLOWED", "허용되지 않는 요청 방식입니다."),
-    }
-    code, message = messages.get(exc.status_code, ("ERROR", "요청을 처리할 수 없습니다."))
-    return _error(request, exc.status_code, code, message)
+    return http_error_response(request, exc.status_code)
 
 
 @api.exception_handler(Exception)

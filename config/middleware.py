@@ -26,6 +26,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware as _XFrameOpt
 from django.middleware.common import CommonMiddleware as _Common
 from django.middleware.csrf import CsrfViewMiddleware as _CsrfView
 from django.middleware.security import SecurityMiddleware as _Security
+from django.utils.deprecation import MiddlewareMixin
 
 from conversations.aio import run_db
 
@@ -98,6 +99,22 @@ class MessageMiddleware(_OnTheLoop, _Message):
         # Storing messages may spill from the cookie into the session, which loads it.
         storage = getattr(request, "_messages", None)
         return storage is not None and bool(storage.used or storage.added_new)
+
+
+class ApiErrorMiddleware(_OnTheLoop, MiddlewareMixin):
+    """django-ninja answers a wrong method with a plain-text 405: API clients get the JSON error."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if response.status_code != 405 or not request.path.startswith("/api/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        from config.api import http_error_response  # the API module imports every app
+
+        json_response = http_error_response(request, 405)
+        if response.has_header("Allow"):
+            json_response["Allow"] = response["Allow"]
+        return json_response
 
 
 # Django's deploy checks look for their own dotted paths (security.W001-W003, silenced in

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "config.middleware.AuthenticationMiddleware",
     "config.middleware.MessageMiddleware",
     "config.middleware.XFrameOptionsMiddleware",
+    "config.middleware.ApiErrorMiddleware",
 ]
 
 # Django's checks look for its own dotted paths; config.W001 (config/middleware.py) asks for these.

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 
-from config.api import api
+from config.api import api, http_error_response
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/counseling/", permanent=False)),
@@ -22,8 +22,7 @@ urlpatterns = [
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """API clients get the JSON error for an unknown path too (debug off); pages keep Django's."""
     if request.path.startswith("/api/"):
-        body = {"success": False, "error": {"code": "NOT_FOUND", "message": "요청한 항목을 찾을 수 없습니다."}}
-        return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+        return http_error_response(request, 404)
     return defaults.page_not_found(request, exception)
 
 

@@ -43,3 +43,16 @@ def test_an_unknown_api_path_is_the_json_404(client: Any, settings: Any) -> None
     assert response.json()["error"]["code"] == "NOT_FOUND"
     page = client.get("/no-such-page/")
     assert page.status_code == 404 and not page["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("path", ["/api/maice/chat/00000000-0000-0000-0000-000000000000/cancel", "/api/v1/chat"])
+def test_a_wrong_method_is_the_json_405_naming_the_allowed_ones(client: Any, path: str) -> None:
+    response = client.delete(path)
+    assert response.status_code == 405 and response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "POST" in response["Allow"]
+
+
+async def test_a_wrong_method_is_the_json_405_on_the_async_path_too(async_client: Any) -> None:
+    response = await async_client.put("/api/v1/chat")
+    assert response.status_code == 405 and response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
