@@ -69,8 +69,12 @@ def elapsed_ms(started: float) -> int:
     return _ms(started, time.monotonic())
 
 
-class _Progress:
-    """The reply's lease and its periodic saves, ended once the final state is stored."""
+class ReplyProgress:
+    """A streaming reply's lease and its periodic saves, ended once the final state is stored.
+
+    The lease tells every process's sweep the row is alive; the saves leave the partial
+    text behind if this process dies.
+    """
 
     def __init__(self, message_id: int) -> None:
         self.message_id = message_id
@@ -168,13 +172,13 @@ async def reply_generate(
         stream = _within(stream, time_limit)
     source = coalesce(stream, interval=settings.STREAM_FLUSH_MS / 1000)
     row: asyncio.Future[Message] | None = None
-    progress: _Progress | None = None
+    progress: ReplyProgress | None = None
     if isinstance(assistant, Message):
-        progress = _Progress(assistant.pk)
+        progress = ReplyProgress(assistant.pk)
     else:
         row = asyncio.ensure_future(assistant)
 
-    async def ready() -> _Progress:
+    async def ready() -> ReplyProgress:
         nonlocal progress
         if progress is None:
             assert row is not None
@@ -182,7 +186,7 @@ async def reply_generate(
                 message = await asyncio.shield(row)
             except Exception as exc:  # (a cancellation is not one: it goes through)
                 raise RowUnavailable(exc) from exc
-            progress = _Progress(message.pk)
+            progress = ReplyProgress(message.pk)
         return progress
 
     shown = ""  # what the client has been sent

@@ -19,10 +19,10 @@ from django.conf import settings
 
 from conversations import frames
 from conversations.aio import run_db
+from conversations.generation import ReplyProgress
 from conversations.llm import Accepted, LLMError, TextDelta, Usage, get_provider
 from conversations.models import MessageStatus
 from conversations.safety import screen_output, screen_output_tail
-from conversations.services import message_finalize
 from maice import selectors, services, steps
 from maice.chunking import AnswerChunker, split_answer
 from maice.events import ACCEPTED, Emitter, event_type, terminal_in
@@ -62,7 +62,7 @@ class _Run:
         self.question_id = int(job["question_id"])
         self.accepted_at = float(job.get("accepted_at") or time.time())
         self.usage = steps.StepUsage()
-        self.answer_id: int | None = None
+        self.progress: ReplyProgress | None = None  # the answer row (its lease and saves), once written
         self.shown = ""  # answer text already published
         self.ttfc_ms: int | None = None
 
@@ -122,15 +122,22 @@ class _Run:
         except asyncio.CancelledError:
             # The row is written all the same: know it, so the stop settles it.
             with contextlib.suppress(Exception):
-                self.answer_id = (await pending).pk
+                self.progress = ReplyProgress((await pending).pk)
             raise
-        self.answer_id = answer.pk
+        self.progress = ReplyProgress(answer.pk)
+
+    async def _settle(self, **fields: Any) -> None:
+        """The answer's final state; its lease goes with it."""
+        assert self.progress is not None
+        await self.progress.finalize(**fields)
 
     async def _chunk(self, index: int, content: str) -> None:
         await self.emitter.emit("answer_chunk", chunk_id=index + 1, chunk_index=index, content=content)
         if self.ttfc_ms is None:
             self.ttfc_ms = _ms_since(self.accepted_at)
         self.shown += content
+        if self.progress is not None:
+            self.progress.save(self.shown, time.monotonic())
 
     async def answer(self, state: AgentState, question: str, classification: Classification | None) -> None:
         answer_type = steps.answer_type(mode=state.mode, classification=classification)
@@ -173,16 +180,13 @@ class _Run:
                     await aclose()  # stops the upstream call, also when cancelled
         except LLMError as exc:
             logger.warning("maice answer failed: request=%s code=%s", self.emitter.request_id, exc.code)
-            if self.answer_id is None:
+            if self.progress is None:
                 await self._open_answer(state)
-            assert self.answer_id is not None
-            await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.FAILED, text=self.shown,
-                         error_code=exc.code, usage=self.usage.total(), ttfc_ms=self.ttfc_ms,
-                         total_ms=_ms_since(self.accepted_at))
+            await self._settle(status=MessageStatus.FAILED, text=self.shown, error_code=exc.code,
+                               usage=self.usage.total(), ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
             await run_db(services.question_status_set, question_id=self.question_id, status=QuestionStatus.FAILED)
             await self.emitter.error("LLM_ERROR")
             return
-        assert self.answer_id is not None
         if blocked is None:
             for piece in chunker.flush():
                 screening = screen_output(self.shown + piece, final=True)
@@ -198,12 +202,12 @@ class _Run:
             written = self.shown + chunker.pending
             await self._chunk(count, ("\n\n" if self.shown else "") + BLOCKED_TEXT)
             count += 1
-            await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.BLOCKED,
-                         text=BLOCKED_TEXT, blocked_text=written, flag_detail=blocked, usage=self.usage.total(),
-                         ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
+            await self._settle(status=MessageStatus.BLOCKED, text=BLOCKED_TEXT, blocked_text=written,
+                               flag_detail=blocked, usage=self.usage.total(), ttfc_ms=self.ttfc_ms,
+                               total_ms=_ms_since(self.accepted_at))
         else:
-            await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.COMPLETE, text=self.shown,
-                         usage=self.usage.total(), ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
+            await self._settle(status=MessageStatus.COMPLETE, text=self.shown, usage=self.usage.total(),
+                               ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
         await run_db(services.answer_type_store, question_id=self.question_id, answer_type=answer_type)
         await self.emitter.emit("answer_complete", total_chunks=count, answer_type=answer_type)
         tags = classification.unit_tags if classification else []
@@ -217,12 +221,11 @@ class _Run:
         """A pre-written answer (a student in crisis): no model is asked anything."""
         state = await run_db(selectors.agent_state, question_id=self.question_id)
         await self._open_answer(state)
-        assert self.answer_id is not None
         pieces = split_answer(text, min_chars=settings.MAICE_CHUNK_MIN_CHARS, max_chars=settings.MAICE_CHUNK_MAX_CHARS)
         for index, piece in enumerate(pieces):
             await self._chunk(index, piece)
-        await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.COMPLETE, text=self.shown,
-                     ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
+        await self._settle(status=MessageStatus.COMPLETE, text=self.shown, ttfc_ms=self.ttfc_ms,
+                           total_ms=_ms_since(self.accepted_at))
         # Not a question the tutor answers; freepass still says which mode answered it.
         answer_type = "freepass" if state.mode == Mode.FREEPASS else "unanswerable"
         await run_db(services.answer_type_store, question_id=self.question_id, answer_type=answer_type)
@@ -237,20 +240,19 @@ class _Run:
         # The web side ends a stalled request with its own error before it stops us.
         ended = terminal_in(await self.emitter.bus.history(self.emitter.request_id))
         code = ended if ended in ("AGENT_TIMEOUT", "AGENT_UNAVAILABLE") else "CANCELLED"
-        if self.answer_id is not None:
+        if self.progress is not None:
             stopped = code == "CANCELLED"
-            await run_db(message_finalize, message_id=self.answer_id,
-                         status=MessageStatus.INTERRUPTED if stopped else MessageStatus.FAILED, text=self.shown,
-                         error_code="" if stopped else code, usage=self.usage.total(), ttfc_ms=self.ttfc_ms,
-                         total_ms=_ms_since(self.accepted_at))
+            await self._settle(status=MessageStatus.INTERRUPTED if stopped else MessageStatus.FAILED, text=self.shown,
+                               error_code="" if stopped else code, usage=self.usage.total(), ttfc_ms=self.ttfc_ms,
+                               total_ms=_ms_since(self.accepted_at))
         await run_db(services.request_settle, request_id=self.emitter.request_id, outcome=code, error_code=code)
         if not self.emitter.finished:
             await self.emitter.error(code)
 
     async def failed(self) -> None:
-        if self.answer_id is not None:
-            await run_db(message_finalize, message_id=self.answer_id, status=MessageStatus.FAILED, text=self.shown,
-                         error_code="AGENT_ERROR", ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
+        if self.progress is not None:
+            await self._settle(status=MessageStatus.FAILED, text=self.shown, error_code="AGENT_ERROR",
+                               ttfc_ms=self.ttfc_ms, total_ms=_ms_since(self.accepted_at))
         await run_db(services.request_settle, request_id=self.emitter.request_id, outcome="LLM_ERROR",
                      error_code="LLM_ERROR")
         if not self.emitter.finished:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from django.conf import settings as django_settings
 
 from conversations.aio import redis_client
 from conversations.models import Message
@@ -312,3 +313,37 @@ async def test_a_second_question_while_one_streams_is_busy(maice_server: str, to
             await client.post(f"{maice_server}/api/maice/chat/{running}/cancel", headers=auth(token))
     # The refused question was not stored.
     assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 1
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL: agents beside restarting web workers")
+async def test_a_process_starting_up_leaves_an_answer_being_streamed_alone(
+    maice_server: str, token: str, fake_llm: FakeOpenAI, settings: Any, monkeypatch: Any
+) -> None:
+    """A web worker that (re)starts sweeps rows left ``streaming`` without a lease: the
+    agent's answer holds one, and its text so far is saved as it streams. (The embedded
+    default is one process: nothing starts beside it.)"""
+    from conversations import recovery
+
+    settings.LEASE_TTL_SECONDS = 1  # the start-up sweep's age cutoff (with Redis) in this process
+    route_steps(fake_llm, answer=SLOW_ANSWER)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            stream = Stream(response)
+            seen = await read_until(stream, "answer_chunk", 1)
+            session_id = seen[0].data["session_id"]
+            saved = None
+            for _ in range(60):  # STREAM_SAVE_MS (1 s) after the first chunk
+                saved = await Message.objects.filter(session_id=session_id, role="assistant").alast()
+                if saved is not None and saved.content:
+                    break
+                await asyncio.sleep(0.05)
+            assert saved is not None and saved.status == "streaming" and saved.content
+            monkeypatch.setattr(recovery, "_swept_in", None)
+            assert await recovery.replies_sweep_at_startup() == 0
+            rest = [event async for event in stream.events()]
+    events = seen + rest
+    assert events[-1].type == "summary_complete"
+    answer = await Message.objects.filter(session_id=session_id, role="assistant").alast()
+    assert answer is not None and answer.status == "complete"
+    assert answer.content == "".join(e.data["content"] for e in events if e.type == "answer_chunk")
