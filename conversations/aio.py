@@ -21,7 +21,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -56,6 +56,17 @@ class LazyThreadPool:
 
 
 _db_threads = LazyThreadPool("db", lambda: settings.DB_THREADS)
+
+
+async def future_cancel(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future`` (nothing once it is done) and wait until it has ended, its outcome
+    read and dropped. A cancellation of the caller still comes through, which awaiting the
+    future under ``suppress(BaseException)`` would swallow."""
+    if not future.done():  # no await, so no point for a cancellation, when there is nothing to wait for
+        future.cancel()
+        await asyncio.wait({future})
+    if not future.cancelled():
+        future.exception()
 
 
 def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 
 from django.conf import settings
 
-from conversations.aio import run_db
+from conversations.aio import future_cancel, run_db
 from conversations.alerts import alert_dispatch
 from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished
 from conversations.llm import ChatMessage, ChatRequest, LLMError, get_provider
@@ -170,7 +170,7 @@ async def risk_guard(
                 await asyncio.wait({step, risk}, return_when=asyncio.FIRST_COMPLETED)
             if risk is not None and _urgent_raise(risk, rules):
                 if step is not None:
-                    await _stop(step)
+                    await future_cancel(step)
                     step = None
                 # Closed first: the reply's row keeps what was shown (the reviewers' copy).
                 aclose = getattr(events, "aclose", None)
@@ -200,16 +200,9 @@ async def risk_guard(
             yield event
     finally:
         if step is not None:
-            await _stop(step)  # cancelled meanwhile: the generator must not be left running
+            await future_cancel(step)  # cancelled meanwhile: the generator must not be left running
         if risk is not None and not risk.done():
             risk.cancel()
-
-
-async def _stop(step: asyncio.Future[ReplyEvent]) -> None:
-    step.cancel()
-    await asyncio.wait({step})
-    if not step.cancelled():
-        step.exception()  # retrieved: an event or the end nobody will read now
 
 
 def _urgent_raise(risk: asyncio.Task[Assessment | None], rules: Assessment) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 
+from conversations.aio import future_cancel
 from conversations.llm import StreamItem, TextDelta
 
 
@@ -69,14 +70,7 @@ async def coalesce(source: AsyncIterator[StreamItem], *, interval: float) -> Asy
         # Cancelled or closed early: stop the read in flight before closing the source,
         # which closes the upstream response.
         if pending is not None:
-            if not pending.done():
-                pending.cancel()
-                # wait() rather than await: the read's own outcome must not mask ours,
-                # while a cancellation of this task still comes through.
-                await asyncio.wait({pending})
-            if not pending.cancelled():
-                # Read, so a failure nobody consumes is not logged as "never retrieved".
-                pending.exception()
+            await future_cancel(pending)  # its own outcome must not mask ours
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -16,7 +16,6 @@ is asked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -26,7 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from conversations import frames
-from conversations.aio import run_db
+from conversations.aio import future_cancel, run_db
 from conversations.generation import (
     ReplyChunk,
     ReplyEvent,
@@ -45,6 +44,8 @@ from customs.selectors import detail_buttons_select
 from customs.services import StreamTurn, turn_rows
 
 logger = logging.getLogger(__name__)
+
+_settling: set[asyncio.Task[None]] = set()  # settles of unstarted replies, kept referenced
 
 ERROR_TEXTS = {
     "LLM_TIMEOUT": "응답 시간이 초과되었습니다. 잠시 후 다시 시도해 주세요.",
@@ -157,9 +158,7 @@ async def answer_stream(*, turn: StreamTurn, started: float, lock_owner: str) ->
         if buttons is not None:
             buttons.cancel()
         if row is not None:
-            row.cancel()  # (a no-op once done; the saving itself is shielded)
-            with contextlib.suppress(BaseException):
-                await row
+            await future_cancel(row)  # (the saving itself is shielded)
         if saving is not None and not settled:
             await _settle_unstarted(saving, code=unsaved)
         await asyncio.shield(generation_lock_release(session_id=turn.session.pk, owner=lock_owner))
@@ -169,12 +168,19 @@ async def _settle_unstarted(saving: asyncio.Future[Message], *, code: str) -> No
     """The reply never started (the client left, or the save was too slow): its row, once
     written, ends ``failed`` with ``code`` or ``interrupted``; never left ``streaming``.
     A no-op for a reply ``reply_generate`` settled."""
-    with contextlib.suppress(BaseException):
-        await asyncio.shield(saving)
-    if saving.done() and not saving.cancelled() and saving.exception() is None:
-        status = MessageStatus.FAILED if code else MessageStatus.INTERRUPTED
-        await asyncio.shield(run_db(message_finalize, message_id=saving.result().pk, status=status, text="",
-                                    error_code=code))
+
+    async def settle() -> None:
+        await asyncio.wait({saving})
+        if not saving.cancelled() and saving.exception() is None:
+            status = MessageStatus.FAILED if code else MessageStatus.INTERRUPTED
+            await run_db(message_finalize, message_id=saving.result().pk, status=status, text="", error_code=code)
+
+    # A task of its own, shielded: the row is settled even when this stream is cancelled
+    # meanwhile (the client left during a slow save), and that cancellation still comes through.
+    task = asyncio.ensure_future(settle())
+    _settling.add(task)
+    task.add_done_callback(_settling.discard)
+    await asyncio.shield(task)
 
 
 async def _error_end(index: int, code: str) -> AsyncGenerator[str, None]:
@@ -225,9 +231,7 @@ async def _merge(index: int, events: AsyncGenerator[ReplyEvent, None],
         yield frames.customs_message_stop()
     finally:
         if reading is not None:
-            reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
+            await future_cancel(reading)
         await events.aclose()
 
 

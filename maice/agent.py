@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from conversations import frames
-from conversations.aio import run_db
+from conversations.aio import future_cancel, run_db
 from conversations.generation import ReplyProgress
 from conversations.llm import Accepted, LLMError, TextDelta, Usage, get_provider
 from conversations.models import MessageStatus
@@ -170,11 +170,7 @@ class _Run:
                         if blocked:
                             break
             finally:
-                if not first.done():
-                    first.cancel()
-                    await asyncio.wait({first})
-                if not first.cancelled():
-                    first.exception()  # read: a failure of the first read is handled below
+                await future_cancel(first)  # a failure of the first read is handled below
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()  # stops the upstream call, also when cancelled

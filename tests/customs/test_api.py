@@ -525,3 +525,19 @@ async def test_a_save_past_its_limit_ends_in_the_error_form_and_the_row_is_settl
     record = await IntentRecord.objects.select_related("message").aget(session__key=events[0].data["session_uuid"])
     assert record.message.content == "관세 환급 절차"
     assert reply.reply_to_id == record.message_id
+
+
+async def test_a_client_leaving_while_a_late_row_is_written_still_gets_it_settled(
+    slow_save: None, classifier: FakeOpenAI, http: httpx2.AsyncClient
+) -> None:
+    # The error form is out at the save's limit; the row is still being written when the
+    # client goes, and the stream's cancellation must not stop the row being settled.
+    async with http.stream("POST", "/api/v1/chat", json={"message": "관세 환급 절차"}) as response:
+        raw = ""
+        async for text in response.aiter_text():
+            raw += text
+            if "message_stop" in raw:
+                break
+    key = parse_sse(raw)[0].data["session_uuid"]
+    reply = await _settled(key)
+    assert (reply.status, reply.error_code) == (MessageStatus.FAILED, "SAVE_TIMEOUT")
