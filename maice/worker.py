@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from conversations.aio import redis_client
 from maice.agent import agent_run
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
 READ_BLOCK_MS = 1000
+RETRY_SECONDS = 1.0  # after a Redis failure, before a loop tries again
 
 
 def consumer_name() -> str:
@@ -83,8 +84,14 @@ class AgentWorker:
             if free <= 0:
                 await asyncio.wait(list(self.running.values()), return_when=asyncio.FIRST_COMPLETED)
                 continue
-            found: Any = await redis.xreadgroup(AGENT_GROUP, self.name, {self.keys.requests: ">"}, count=free,
-                                           block=READ_BLOCK_MS)
+            try:
+                found: Any = await redis.xreadgroup(AGENT_GROUP, self.name, {self.keys.requests: ">"}, count=free,
+                                                   block=READ_BLOCK_MS)
+            except RedisError as exc:
+                # An outage past redis-py's own retries: the worker waits it out, not exits.
+                logger.warning("maice agent %s: reading requests failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             for _stream, entries in found or ():
                 for entry_id, fields in entries:
                     self._start(entry_id, fields)
@@ -102,8 +109,8 @@ class AgentWorker:
                 claimed: Any = await redis.xautoclaim(
                     self.keys.requests, AGENT_GROUP, self.name, min_idle_time=self.claim_idle_ms,
                     start_id="0-0", count=free)
-            except ResponseError:
-                logger.exception("maice agent: XAUTOCLAIM failed")
+            except RedisError as exc:
+                logger.warning("maice agent %s: XAUTOCLAIM failed (%s)", self.name, exc)
                 continue
             for entry_id, fields in claimed[1]:
                 if fields:  # a deleted entry comes back without fields
@@ -167,18 +174,24 @@ class AgentWorker:
                 logger.exception("maice agent heartbeat failed")
 
     async def _listen_for_cancels(self) -> None:
-        pubsub = redis_client().pubsub()
-        await pubsub.subscribe(self.keys.cancel_channel)
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                data = message.get("data")
-                request_id = data.decode() if isinstance(data, bytes) else str(data)
-                task = self.by_request.get(request_id)
-                if task is not None and not task.done():
-                    logger.info("maice agent %s stopping request %s", self.name, request_id)
-                    task.cancel()
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+        while True:
+            pubsub = redis_client().pubsub()
+            try:
+                await pubsub.subscribe(self.keys.cancel_channel)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._cancel(message.get("data"))
+            except RedisError as exc:
+                # A stop published while unsubscribed is missed; later ones are not.
+                logger.warning("maice agent %s: cancel channel failed (%s); resubscribing", self.name, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _cancel(self, data: Any) -> None:
+        request_id = data.decode() if isinstance(data, bytes) else str(data)
+        task = self.by_request.get(request_id)
+        if task is not None and not task.done():
+            logger.info("maice agent %s stopping request %s", self.name, request_id)
+            task.cancel()

@@ -124,3 +124,41 @@ async def test_sigterm_finishes_the_request_in_hand(agents: Agents, bare_server:
     assert events[-1].type == "summary_complete"
     assert "".join(e.data["content"] for e in events if e.type == "answer_chunk") == ANSWER_TEXT
     assert worker.wait(10) == 0
+
+
+async def test_a_redis_outage_past_its_retries_does_not_end_the_workers_loops(
+    maice_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py retries a few times, then raises: each of the worker's loops waits the
+    outage out instead of dying (a dead cancel loop would leave stops unheard)."""
+    if not maice_settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (agent workers on Redis Streams)")
+    import redis.asyncio as aioredis
+    from redis.asyncio.client import PubSub
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from maice import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "RETRY_SECONDS", 0.05)
+    calls = {"xreadgroup": 0, "xautoclaim": 0, "subscribe": 0}
+
+    def failing_once(name: str, real: Any) -> Any:
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            if calls[name] == 1:
+                raise RedisConnectionError("Redis is down")
+            return await real(self, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(aioredis.Redis, "xreadgroup", failing_once("xreadgroup", aioredis.Redis.xreadgroup))
+    monkeypatch.setattr(aioredis.Redis, "xautoclaim", failing_once("xautoclaim", aioredis.Redis.xautoclaim))
+    monkeypatch.setattr(PubSub, "subscribe", failing_once("subscribe", PubSub.subscribe))
+    agent = worker_module.AgentWorker(name="outage", claim_idle_ms=300)
+    running = asyncio.create_task(agent.run())
+    deadline = time.monotonic() + 10
+    while min(calls.values()) < 2 and time.monotonic() < deadline and not running.done():
+        await asyncio.sleep(0.05)
+    assert not running.done(), running.exception() if running.done() else None
+    assert min(calls.values()) >= 2, calls  # each loop came back after its failure
+    agent.stop()
+    await asyncio.wait_for(running, 10)
