@@ -209,24 +209,35 @@ class LeaseKeeper:
                 self.held.pop((key, member), None)
 
     async def _beat(self) -> None:
-        from conversations.recovery import replies_sweep, replies_sweep_at_startup
-
         interval = _ttl() / 3
         next_sweep = 0.0
         loop = asyncio.get_running_loop()
-        sweep = replies_sweep_at_startup  # the first sweep of a process also reads the database
-        while True:
-            try:
-                await self.renew()
-                if loop.time() >= next_sweep:
+        sweeping: asyncio.Task[None] | None = None
+        try:
+            while True:
+                try:
+                    await self.renew()
+                except Exception:
+                    logger.exception("lease heartbeat failed; retrying")
+                if loop.time() >= next_sweep and (sweeping is None or sweeping.done()):
+                    # Beside the beat, not in it: a sweep waiting on a busy database must not
+                    # let this process's own leases run out.
                     next_sweep = loop.time() + _ttl()
-                    await sweep()
-                    sweep = replies_sweep
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("lease heartbeat failed; retrying")
-            await asyncio.sleep(interval)
+                    sweeping = loop.create_task(_sweep(), name="lease-sweep")
+                await asyncio.sleep(interval)
+        finally:
+            if sweeping is not None:
+                sweeping.cancel()
+
+
+async def _sweep() -> None:
+    # Once per process this also sweeps the database (until that succeeds), then the leases only.
+    from conversations.recovery import replies_sweep_at_startup
+
+    try:
+        await replies_sweep_at_startup()
+    except Exception:
+        logger.exception("sweep of abandoned replies failed; it runs again later")
 
 
 _keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LeaseKeeper] = weakref.WeakKeyDictionary()

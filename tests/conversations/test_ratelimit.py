@@ -130,6 +130,31 @@ async def test_the_heartbeat_keeps_live_leases(settings: Any) -> None:
     assert not await generation_lock_acquire(session_id=4, owner="other")
 
 
+async def test_a_sweep_stuck_on_the_database_does_not_stop_the_heartbeat(settings: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The beat itself (no manual renew): a sweep that waits on a busy or locked database
+    # must not let this process's own lock run out under a reply that is still streaming.
+    import conversations.recovery
+
+    stuck = asyncio.Event()
+
+    async def sweep_waiting_on_the_database() -> int:
+        stuck.set()
+        await asyncio.sleep(3600)
+        return 0
+
+    monkeypatch.setattr(conversations.recovery, "replies_sweep_at_startup", sweep_waiting_on_the_database)
+    settings.LEASE_TTL_SECONDS = 1
+    assert await generation_lock_acquire(session_id=5, owner="alive")  # starts the heartbeat
+    await asyncio.wait_for(stuck.wait(), 2)
+    await asyncio.sleep(1.5)
+    assert not await generation_lock_acquire(session_id=5, owner="other")
+    await generation_lock_release(session_id=5, owner="alive")
+    task = keeper().task
+    assert task is not None
+    task.cancel()
+
+
 async def test_an_unreachable_counter_refuses_as_an_outage_not_as_excess(settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     settings.RATELIMIT_FAIL_OPEN = False
