@@ -134,6 +134,25 @@ async def lease_acquire(name: str, member: str, *, cap: int | None) -> bool:
 
     Taken leases are renewed by the process's heartbeat until ``lease_release``.
     """
+    taking = asyncio.ensure_future(_lease_take(name, member, cap))
+    try:
+        return await asyncio.shield(taking)
+    except asyncio.CancelledError:
+        # Cancelled (a stop) while Redis may be granting it: once granted it is handed
+        # back, not left to lock the user out until it expires.
+        def give_back(task: asyncio.Future[bool]) -> None:
+            if not task.cancelled() and task.exception() is None and task.result():
+                _returning.add(returning := asyncio.ensure_future(lease_release(name, member)))
+                returning.add_done_callback(_returning.discard)
+
+        taking.add_done_callback(give_back)
+        raise
+
+
+_returning: set[asyncio.Future[None]] = set()  # leases being handed back, kept referenced
+
+
+async def _lease_take(name: str, member: str, cap: int | None) -> bool:
     key, ttl = cache.make_key(name), _ttl()
     if settings.REDIS_URL:
         taken = await _redis_acquire(key, member, ttl, cap)
