@@ -172,11 +172,15 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         if self.user is None:  # a frame raced the refusal of this socket
             return
         if self.reply_task is not None and not self.reply_task.done():
-            if not self.reply_ended:
+            if self.reply_ended:
+                await self.reply_task  # the client heard the end; only the task's return is left
+            elif services.reply_preempts(data):
+                self.stop_reason = "stop"  # the reply in flight ends as a stop, then this one is answered
+                await self._cancel_reply()
+            else:
                 error = Busy()
                 await self.send(frames.counseling_error(code=error.code, message=error.message))
                 return
-            await self.reply_task  # the client heard the end; only the task's return is left
         self.reply_ended = False
         self.stop_reason = None
         self.current_message_id = None

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.aio import run_db
-from conversations.errors import Busy, InvalidMessage, MessageTooLong, SessionEnded
+from conversations.errors import Busy, DomainError, InvalidMessage, MessageTooLong, SessionEnded
 from conversations.generation import (
     ReplyChunk,
     ReplyFailed,
@@ -35,7 +35,7 @@ from conversations.ratelimit import (
     rate_limit_raise,
 )
 from conversations.risk import input_screen, risk_guard
-from conversations.safety import Assessment, Level, check_in, fixed_reply
+from conversations.safety import Assessment, Level, assess, check_in, fixed_reply
 from conversations.safety.replies import guidance
 from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_store, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
@@ -232,14 +232,27 @@ def _stored_events(prepared: _Prepared, emotion: str | None) -> list[CounselingE
     if prepared.kind == "crisis":
         return [ReplyBegin(reply.pk, emotion), ReplyChunk(reply.content),
                 ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)]
+    shown = "" if reply.hidden else reply.content  # a moderator took it down: a retry must not show it again
     events: list[CounselingEvent] = [ReplyBegin(reply.pk, reply.emotion, replayed=True)]
-    if reply.content:
-        events.append(ReplyChunk(reply.content))
+    if shown:
+        events.append(ReplyChunk(shown))
     if reply.status == MessageStatus.FAILED:
         events.append(ReplyFailed(reply.pk, reply.error_code or "STREAMING_ERROR"))
     else:
-        events.append(ReplyFinished(reply.pk, reply.content, MessageStatus(reply.status), replayed=True))
+        events.append(ReplyFinished(reply.pk, shown, MessageStatus(reply.status), replayed=True))
     return events
+
+
+def reply_preempts(data: object) -> bool:
+    """Whether this request stops the reply in flight on its socket rather than being told
+    to wait (``BUSY``): the user signals risk while the counselor is still talking (a voice
+    user's speech is sent when they pause). The rules alone decide, without context or
+    moderation: this runs before the reply in flight is stopped, on the event loop."""
+    try:
+        req = reply_request_parse(data)
+    except DomainError:
+        return False
+    return assess(req.message).flagged
 
 
 async def reply_stream(

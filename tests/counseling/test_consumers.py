@@ -422,6 +422,19 @@ async def test_same_client_msg_id_never_calls_the_llm_twice(connect: Any, sessio
     assert len(await messages_of(session)) == 2
 
 
+async def test_a_retry_never_shows_a_reply_a_moderator_hid(connect: Any, session: ChatSession,
+                                                           fake_llm: FakeOpenAI) -> None:
+    ws = await connect()
+    await request(ws, client_msg_id="hidden-id")
+    await collect(ws)
+    await Message.objects.filter(session=session, role="assistant").aupdate(hidden=True)
+    await request(ws, client_msg_id="hidden-id")
+    replayed = await collect(ws)
+    assert chunks(replayed) == "" and replayed[-1]["data"]["fullResponse"] == ""
+    assert fake_llm.behaviour.reply not in str(replayed)
+    assert len(fake_llm.requests) == 1
+
+
 async def test_unsafe_model_output_is_replaced_and_flagged(connect: Any, session: ChatSession,
                                                            fake_llm: FakeOpenAI) -> None:
     fake_llm.behaviour = Behaviour(reply="그렇게 힘들면 자살하는 방법도 있어요.", chunk_size=3)
@@ -575,10 +588,11 @@ async def test_stop_at_any_moment_leaves_nothing_streaming(connect: Any, session
     await asyncio.sleep(pause)
     await ws.send_json_to({"type": "cancel_ai_response"})
     frames = await collect(ws)
-    assert frames[-1]["type"] == "ai_stream_complete"
+    assert frames[-1]["type"] == "ai_stream_complete", frames
     statuses = [m.status for m in await messages_of(session)]
     assert MessageStatus.STREAMING not in statuses
 
     fake_llm.behaviour = Behaviour()
     await request(ws, message="다시 말해 볼게요")
-    assert (await collect(ws))[-1]["type"] == "ai_stream_complete"
+    again = await collect(ws)
+    assert again[-1]["type"] == "ai_stream_complete", again
