@@ -19,7 +19,7 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -56,6 +56,18 @@ class LazyThreadPool:
 
 
 _db_threads = LazyThreadPool("db", lambda: settings.DB_THREADS)
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def background(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """``coro`` as a task nobody awaits, kept referenced until it ends (the loop only holds
+    tasks weakly, and a collected task stops midway)."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
 
 
 async def future_cancel(future: asyncio.Future[Any]) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 
-from conversations.aio import redis_client
+from conversations.aio import background, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -142,14 +142,10 @@ async def lease_acquire(name: str, member: str, *, cap: int | None) -> bool:
         # back, not left to lock the user out until it expires.
         def give_back(task: asyncio.Future[bool]) -> None:
             if not task.cancelled() and task.exception() is None and task.result():
-                _returning.add(returning := asyncio.ensure_future(lease_release(name, member)))
-                returning.add_done_callback(_returning.discard)
+                background(lease_release(name, member))
 
         taking.add_done_callback(give_back)
         raise
-
-
-_returning: set[asyncio.Future[None]] = set()  # leases being handed back, kept referenced
 
 
 async def _lease_take(name: str, member: str, cap: int | None) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from conversations import frames
-from conversations.aio import future_cancel, run_db
+from conversations.aio import background, future_cancel, run_db
 from conversations.generation import (
     ReplyChunk,
     ReplyEvent,
@@ -44,8 +44,6 @@ from customs.selectors import detail_buttons_select
 from customs.services import StreamTurn, turn_rows
 
 logger = logging.getLogger(__name__)
-
-_settling: set[asyncio.Task[None]] = set()  # settles of unstarted replies, kept referenced
 
 ERROR_TEXTS = {
     "LLM_TIMEOUT": "응답 시간이 초과되었습니다. 잠시 후 다시 시도해 주세요.",
@@ -177,10 +175,7 @@ async def _settle_unstarted(saving: asyncio.Future[Message], *, code: str) -> No
 
     # A task of its own, shielded: the row is settled even when this stream is cancelled
     # meanwhile (the client left during a slow save), and that cancellation still comes through.
-    task = asyncio.ensure_future(settle())
-    _settling.add(task)
-    task.add_done_callback(_settling.discard)
-    await asyncio.shield(task)
+    await asyncio.shield(background(settle()))
 
 
 async def _error_end(index: int, code: str) -> AsyncGenerator[str, None]:

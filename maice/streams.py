@@ -21,7 +21,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from conversations import frames
-from conversations.aio import run_db
+from conversations.aio import background, run_db
 from maice import services
 from maice.events import ACCEPTED, ERROR_MESSAGES, Emitter, terminal_in
 from maice.transport import Bus, Entry
@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 # How long a stop waits for the agent's own CANCELLED (it stores the partial answer first).
 CANCEL_WAIT_SECONDS = 1.0
 
-_background: set[asyncio.Task[None]] = set()
 
 
 def _answer_text(entries: list[Entry]) -> str:
@@ -83,10 +82,7 @@ async def _cancel_if_abandoned(bus: Bus, *, request_id: str, session_id: int) ->
 
 
 def _on_left(bus: Bus, *, request_id: str, session_id: int) -> None:
-    task = asyncio.get_running_loop().create_task(
-        _cancel_if_abandoned(bus, request_id=request_id, session_id=session_id))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    background(_cancel_if_abandoned(bus, request_id=request_id, session_id=session_id))
 
 
 def unrecorded_error(*, session_id: int, request_id: str, code: str) -> bytes:

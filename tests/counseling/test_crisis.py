@@ -314,14 +314,20 @@ async def test_stopping_a_reply_while_the_classifier_is_out_stores_it_as_interru
     assert (await collect(ws))[-1]["type"] == "ai_stream_complete"
 
 
-async def test_a_crisis_said_while_the_counselor_is_still_talking_stops_the_reply_and_is_answered(
-        connect: Any, session: ChatSession, fake_llm: FakeOpenAI) -> None:
-    # A voice user's speech is sent when they pause, also while the reply is being read out:
-    # they are not told to wait (BUSY), and the message is screened, stored and answered.
+async def _talking(connect: Any, fake_llm: FakeOpenAI) -> Any:
+    """A socket whose reply has begun and is still streaming."""
     fake_llm.behaviour = Behaviour(reply="천천히 이야기해 주셔서 고마워요. " * 40, delay=0.02, chunk_size=4)
     ws = await connect()
     await request(ws)
     assert (await ws.receive_json_from())["type"] == "ai_stream_begin"
+    return ws
+
+
+async def test_a_crisis_said_while_the_counselor_is_still_talking_stops_the_reply_and_is_answered(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI) -> None:
+    # A voice user's speech is sent when they pause, also while the reply is being read out:
+    # they are not told to wait (BUSY), and the message is screened, stored and answered.
+    ws = await _talking(connect, fake_llm)
     await request(ws, message="수면제를 30알 정도 모았어요", emotion="sad")
     stopped = await collect(ws)
     assert stopped[-1]["type"] == "ai_stream_complete" and stopped[-1]["data"]["stopped"] is True
@@ -338,10 +344,7 @@ async def test_a_crisis_said_while_the_counselor_is_still_talking_stops_the_repl
 
 async def test_an_ordinary_message_while_the_counselor_talks_is_still_busy(
         connect: Any, session: ChatSession, fake_llm: FakeOpenAI) -> None:
-    fake_llm.behaviour = Behaviour(reply="천천히 이야기해 주셔서 고마워요. " * 40, delay=0.02, chunk_size=4)
-    ws = await connect()
-    await request(ws)
-    assert (await ws.receive_json_from())["type"] == "ai_stream_begin"
+    ws = await _talking(connect, fake_llm)
     await request(ws, message="배고파 죽겠어요")  # an idiom, not a signal
     frames = await collect(ws)
     assert any(f["type"] == "ai_stream_error" and f["data"]["code"] == "BUSY" for f in frames)
