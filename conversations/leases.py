@@ -138,14 +138,18 @@ async def lease_acquire(name: str, member: str, *, cap: int | None) -> bool:
     try:
         return await asyncio.shield(taking)
     except asyncio.CancelledError:
-        # Cancelled (a stop) while Redis may be granting it: once granted it is handed
-        # back, not left to lock the user out until it expires.
-        def give_back(task: asyncio.Future[bool]) -> None:
-            if not task.cancelled() and task.exception() is None and task.result():
-                background(lease_release(name, member))
-
-        taking.add_done_callback(give_back)
+        # Cancelled (a stop) while Redis may be granting it: once granted it is handed back,
+        # not left to lock the user out until it expires. The caller ends only after that,
+        # so its next request finds the lease free (shielded: a second cancellation does not
+        # stop the hand-back, it only stops the wait for it).
+        await asyncio.shield(background(_hand_back(taking, name, member)))
         raise
+
+
+async def _hand_back(taking: asyncio.Future[bool], name: str, member: str) -> None:
+    await asyncio.wait({taking})
+    if not taking.cancelled() and taking.exception() is None and taking.result():
+        await lease_release(name, member)
 
 
 async def _lease_take(name: str, member: str, cap: int | None) -> bool:
