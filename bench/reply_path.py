@@ -36,7 +36,7 @@ from django.utils import timezone  # noqa: E402
 
 from conversations.models import ChatSession, Message, MessageStatus, Role, SessionStatus  # noqa: E402
 from conversations.selectors import history_window  # noqa: E402
-from conversations.services import _open_session_touch, message_append  # noqa: E402
+from conversations.services import _session_touch, message_append  # noqa: E402
 from counseling.services import session_start  # noqa: E402
 
 RUNS = 300
@@ -124,7 +124,7 @@ def main() -> None:
     assert last is not None
     with transaction.atomic():
         plain = median_ms(lambda: plain_touch(session))
-        orm = median_ms(lambda: _open_session_touch(session=session))
+        orm = median_ms(lambda: _session_touch(session=session, ended_ok=False))
     print(f"{connection.vendor}: open-session bump   plain SQL {plain:.3f} ms, ORM {orm:.3f} ms, "
           f"saves {orm - plain:.3f} ms")
     plain = median_ms(lambda: history_window(session=session, limit=10, before_id=last.pk))

@@ -22,6 +22,7 @@ from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
 from conversations.aio import redis_client
 from conversations.errors import RateLimited, ServiceUnavailable
 from conversations.leases import lease_acquire, lease_release
+from conversations.safety import assess
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,13 @@ async def rate_limit_hit_async(*, scope: str, key: str, rate: str) -> RateDecisi
     return RateDecision(limited=count > limit, retry_after=max(1, window - int(time.time())))
 
 
-async def rate_limit_enforce_async(*, scope: str, key: str, rate: str) -> None:
+async def rate_limit_enforce_async(*, scope: str, key: str, rate: str, text: str | None = None) -> None:
+    """Count the request and refuse it over ``rate``, unless ``text`` (the user's message) is
+    one the screening rules flag: that is answered in pre-written words, with no model call,
+    and a person at risk is never told to wait."""
     decision = await rate_limit_hit_async(scope=scope, key=key, rate=rate)
+    if text is not None and (decision.limited or decision.unavailable) and assess(text).flagged:
+        return
     rate_limit_raise(decision)
 
 

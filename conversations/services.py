@@ -40,10 +40,13 @@ def token_revoke(*, token: ApiToken) -> None:
         token.save(update_fields=["revoked_at"])
 
 
-def _open_session_touch(*, session: ChatSession) -> bool:
-    """Bump the session's last activity unless it has ended; False if it had (or is gone)."""
-    open_session = ChatSession.objects.filter(pk=session.pk).exclude(status=SessionStatus.ENDED)
-    return bool(open_session.update(last_activity_at=timezone.now()))
+def _session_touch(*, session: ChatSession, ended_ok: bool) -> bool:
+    """Bump the session's last activity unless it has ended (or ``ended_ok``); False if it
+    had (or is gone)."""
+    rows = ChatSession.objects.filter(pk=session.pk)
+    if not ended_ok:
+        rows = rows.exclude(status=SessionStatus.ENDED)
+    return bool(rows.update(last_activity_at=timezone.now()))
 
 
 def message_append(
@@ -62,8 +65,10 @@ def message_append(
     ttfc_ms: int | None = None,
     total_ms: int | None = None,
     usage: Usage | None = None,
+    ended_ok: bool = False,
 ) -> Message:
-    """Store one message; a user message needs an open session (else ``SessionEnded``).
+    """Store one message; a user message needs an open session (else ``SessionEnded``),
+    unless ``ended_ok``: a message at risk is kept (and shown to counselors) even then.
 
     A reply written whole (a JSON answer, a clarifying question) stores its timing and the
     provider's token usage here, as a streamed one does when it is finalized.
@@ -72,7 +77,7 @@ def message_append(
     if role == Role.USER:
         # Retention counts from the user's last word; an ended session takes no more.
         # One conditional UPDATE is both the check and the bump.
-        if not _open_session_touch(session=session):
+        if not _session_touch(session=session, ended_ok=ended_ok):
             raise SessionEnded() if ChatSession.objects.filter(pk=session.pk).exists() else SessionNotFound()
     message = Message.objects.create(
         session=session,

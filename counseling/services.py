@@ -35,7 +35,7 @@ from conversations.ratelimit import (
     rate_limit_raise,
 )
 from conversations.risk import input_screen, risk_guard
-from conversations.safety import Assessment, Level, assess, check_in, fixed_reply
+from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, held_reply
 from conversations.safety.replies import guidance
 from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_store, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
@@ -111,15 +111,14 @@ CounselingEvent = ReplyBegin | ReplyChunk | ReplyFinished | ReplyFailed
 
 
 def reply_request_parse(data: object) -> ReplyRequest:
+    """The request's fields. Its length is checked after screening: a flagged message over
+    the limit is still answered."""
     if not isinstance(data, dict):
         raise InvalidMessage("요청 형식이 올바르지 않습니다. data 객체가 필요합니다.")
     message = data.get("message")
     if not isinstance(message, str) or not message.strip():
         raise InvalidMessage("메시지를 입력해 주세요.")
     message = message.strip()
-    limit = settings.COUNSELING_MESSAGE_MAX_CHARS
-    if len(message) > limit:
-        raise MessageTooLong(f"메시지는 {limit}자까지 보낼 수 있습니다. (현재 {len(message)}자)")
     client_msg_id = data.get("client_msg_id")
     if client_msg_id is not None and (not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= 64):
         raise InvalidMessage("client_msg_id는 64자 이하의 문자열이어야 합니다.")
@@ -132,9 +131,13 @@ def reply_request_parse(data: object) -> ReplyRequest:
     )
 
 
+def _too_long(req: ReplyRequest) -> bool:
+    return len(req.message) > settings.COUNSELING_MESSAGE_MAX_CHARS
+
+
 @dataclass
 class _Prepared:
-    kind: Literal["crisis", "replay"]
+    kind: Literal["safety", "replay"]
     reply: Message  # the stored answer
 
 
@@ -166,22 +169,31 @@ def _replay(*, session: ChatSession, client_msg_id: str | None) -> _Prepared:
     return _Prepared("replay", reply=reply)
 
 
-def _crisis_store(*, session: ChatSession, req: ReplyRequest, screening: Assessment, text: str,
-                  started: float) -> _Prepared:
-    # A person in crisis is answered at once: no rate limit, no lock, no model, no queue.
+def _safety_store(*, session: ChatSession, req: ReplyRequest, screening: Assessment, started: float) -> _Prepared:
+    """A flagged message answered in pre-written words (``held_reply``), without the model.
+
+    Taken at once for a level that has its own words (a person in crisis: no rate limit,
+    no lock, no model, no queue), and for any flagged level the model cannot answer now:
+    over the length or rate limit, a reply already being spoken on another socket, an
+    ended session. It is stored even in an ended session: the help lines reach the user,
+    the record reaches counselors.
+    """
+    earlier = [m.content for m in history_window(session=session, limit=4)]
+    text = held_reply(screening.level, earlier=earlier)
     # The whole reply goes out in its first chunk: both timings are the time to store it.
     elapsed = elapsed_ms(started)
     try:
         with transaction.atomic():
             asked = message_append(session=session, role=Role.USER, text=req.message, emotion=req.emotion,
                                    client_msg_id=req.client_msg_id, client_timestamp=req.timestamp,
-                                   flags=[Flag.CRISIS], flag_detail=screening_detail(screening))
+                                   flags=screening_flags(screening), flag_detail=screening_detail(screening),
+                                   ended_ok=True)
             answer = message_append(session=session, role=Role.ASSISTANT, text=text, reply_to=asked,
                                     model=SAFETY_MODEL, flags=[Flag.CRISIS], ttfc_ms=elapsed, total_ms=elapsed)
             screening_store(session=session, message=asked, assessment=screening)  # urgent: alerts on commit
     except IntegrityError:
         return _replay(session=session, client_msg_id=req.client_msg_id)
-    return _Prepared("crisis", reply=answer)
+    return _Prepared("safety", reply=answer)
 
 
 def _reply_context(*, session: ChatSession, client_msg_id: str | None) -> tuple[list[ChatMessage], Message | None]:
@@ -229,7 +241,7 @@ def reply_llm_request(*, history: list[ChatMessage], text: str, emotion: str | N
 def _stored_events(prepared: _Prepared, emotion: str | None) -> list[CounselingEvent]:
     """A reply that is already stored, as the three stages."""
     reply = prepared.reply
-    if prepared.kind == "crisis":
+    if prepared.kind == "safety":
         return [ReplyBegin(reply.pk, emotion), ReplyChunk(reply.content),
                 ReplyFinished(reply.pk, reply.content, MessageStatus.COMPLETE, crisis=True)]
     shown = "" if reply.hidden else reply.content  # a moderator took it down: a retry must not show it again
@@ -260,24 +272,38 @@ async def reply_stream(
 ) -> AsyncGenerator[CounselingEvent, None]:
     """One AI reply: request errors raise ``DomainError``; everything after begin is events.
 
-    ``session`` must be the user's own (checked when the socket attached).
+    ``session`` must be the user's own (checked when the socket attached). A message the
+    screening flags is never refused (too long, rate-limited, busy, ended): it is answered
+    in pre-written words (``_safety_store``).
     """
     req = reply_request_parse(data)
     screening = await input_screen(
         req.message, previous=lambda: run_db(user_turns_recent, session_id=session.pk, limit=3))
-    fixed = fixed_reply(screening.level)
-    if fixed is not None:
-        crisis = await run_db(_crisis_store, session=session, req=req, screening=screening, text=fixed,
-                              started=started)
-        for event in _stored_events(crisis, req.emotion):
+
+    async def held() -> list[CounselingEvent]:
+        return _stored_events(await run_db(_safety_store, session=session, req=req, screening=screening,
+                                           started=started), req.emotion)
+
+    if fixed_reply(screening.level) is not None or (screening.flagged and _too_long(req)):
+        for event in await held():
             yield event
         return
+    if _too_long(req):
+        raise MessageTooLong(f"메시지는 {settings.COUNSELING_MESSAGE_MAX_CHARS}자까지 보낼 수 있습니다. "
+                             f"(현재 {len(req.message)}자)")
 
     owner = secrets.token_hex(8)
     if not await generation_lock_acquire(session_id=session.pk, owner=owner):
-        # Busy, unless this is a repeat of a request already answered.
-        for event in _stored_events(await run_db(_replay, session=session, client_msg_id=req.client_msg_id),
-                                    req.emotion):
+        # Busy, unless this repeats a request already answered, or it is flagged: then it
+        # is answered in fixed words beside the reply being spoken elsewhere.
+        try:
+            answered = _stored_events(await run_db(_replay, session=session, client_msg_id=req.client_msg_id),
+                                      req.emotion)
+        except Busy:
+            if not screening.flagged:
+                raise
+            answered = await held()
+        for event in answered:
             yield event
         return
     released = False
@@ -295,6 +321,10 @@ async def reply_stream(
             reading.cancel()  # (done by now unless we are leaving early)
         if stored is not None:  # a repeat is answered from the store, even when the user is limited
             for event in _stored_events(_Prepared("replay", reply=stored), req.emotion):
+                yield event
+            return
+        if screening.flagged and (limit.limited or limit.unavailable):
+            for event in await held():
                 yield event
             return
         rate_limit_raise(limit)
@@ -330,6 +360,10 @@ async def reply_stream(
     except RowUnavailable as exc:
         if isinstance(exc.error, _Repeated):
             for event in _stored_events(exc.error.prepared, req.emotion):
+                yield event
+            return
+        if isinstance(exc.error, SessionEnded) and screening.flagged:
+            for event in await held():
                 yield event
             return
         raise exc.error from None

@@ -218,7 +218,7 @@ def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started:
 async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float) -> ChatOutcome:
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
-    await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate)
+    await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate, text=message)
     resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user))
     classifying = asyncio.ensure_future(intent_classify(message))
     screening_task = asyncio.ensure_future(input_screen(message))

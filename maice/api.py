@@ -51,7 +51,8 @@ def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpRespo
 @router.post("/chat", auth=async_api_auth, response={200: Any})
 async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     user = request_user(request)
-    await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE)
+    await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE,
+                                   text=payload.question)
     screening = await input_screen(payload.question)
     try:
         accepted = await run_db(services.chat_accept, user=user, question=payload.question, screening=screening,

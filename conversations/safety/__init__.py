@@ -30,6 +30,7 @@ from conversations.safety.replies import (
     VIOLENCE_REPLY,
     check_in,
     fixed_reply,
+    held_reply,
 )
 from conversations.safety.screen import CLEAR, Assessment, assess, needs_context
 
@@ -57,6 +58,7 @@ __all__ = [
     "assess",
     "check_in",
     "fixed_reply",
+    "held_reply",
     "kiwi_warm",
     "needs_context",
     "screen_input",

@@ -73,6 +73,18 @@ def fixed_reply(level: Level) -> str | None:
 HELP_LINES = "힘들 때는 언제든 24시간 자살예방상담전화 109나 정신건강위기상담전화 1577-0199에 연락해 주세요."
 
 
+# The model's part, when the model cannot be asked for it (the user is over a limit, or a
+# reply is already being spoken elsewhere): a flagged message is never turned away.
+HELD_ACKNOWLEDGEMENT = "이야기해 주셔서 고마워요, 지금 하신 말씀 가볍게 넘기지 않을게요."
+
+
+def held_reply(level: Level, *, earlier: Sequence[str] = ()) -> str:
+    """The reply to a flagged message the model cannot answer now: ``fixed_reply``'s words
+    where the level has them, else an acknowledgement, the level's check-in question and
+    the help lines."""
+    return fixed_reply(level) or f"{HELD_ACKNOWLEDGEMENT} {check_in(level, earlier=earlier) or HELP_LINES}"
+
+
 def check_in(level: Level, *, earlier: Sequence[str] = ()) -> str:
     """The question and help lines that follow the counselor's reply at ``level``, or "".
 

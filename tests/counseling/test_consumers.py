@@ -173,7 +173,7 @@ async def test_invalid_requests_are_refused_before_anything_is_stored(
 
 async def test_message_of_exactly_2000_characters_is_accepted(connect: Any, fake_llm: FakeOpenAI) -> None:
     ws = await connect()
-    await request(ws, message="가" * 2000)
+    await request(ws, message="  " + "가" * 2000 + "\n")  # counted after trimming
     assert (await collect(ws))[-1]["type"] == "ai_stream_complete"
 
 

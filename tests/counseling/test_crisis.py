@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from conversations.models import ChatSession, MessageStatus, ScreeningDecision
+from conversations.aio import run_db
+from conversations.models import ChatSession, MessageStatus, ScreeningDecision, SessionStatus
 from conversations.risk import CLASSIFIER_MARKER, RISK_PROMPT
 from conversations.safety import CHECK_IN_ACTIVE, CHECK_IN_PASSIVE, CRISIS_REPLY, THIRD_PARTY_REPLY, Level
-from conversations.safety.replies import HELP_LINES
+from conversations.safety.replies import HELD_ACKNOWLEDGEMENT, HELP_LINES
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+from counseling.services import session_end
 from tests.counseling.conftest import chunks, collect, messages_of, request
 from tests.webhook import WebhookReceiver
 
@@ -348,3 +350,90 @@ async def test_an_ordinary_message_while_the_counselor_talks_is_still_busy(
     await request(ws, message="배고파 죽겠어요")  # an idiom, not a signal
     frames = await collect(ws)
     assert any(f["type"] == "ai_stream_error" and f["data"]["code"] == "BUSY" for f in frames)
+
+
+# --- A flagged message is never turned away ------------------------------------------------
+
+HELD_PASSIVE = f"{HELD_ACKNOWLEDGEMENT} {CHECK_IN_PASSIVE}"
+PASSIVE = "내일 아침이 안 왔으면 좋겠어요"
+URGENT = "수면제를 30알 정도 모았어요"
+
+
+async def _held_answer(ws: Any, session: ChatSession, *, message: str, reply: str, level: Level) -> None:
+    """``message`` was answered with ``reply`` in pre-written words, and stored with its decision."""
+    frames = await collect(ws)
+    assert [f["type"] for f in frames] == ["ai_stream_begin", "ai_stream_chunk", "ai_stream_complete"]
+    assert chunks(frames) == reply and frames[-1]["data"]["crisis"] is True
+    *_, asked, answer = await messages_of(session)
+    assert asked.content == message and "crisis" in asked.flags
+    assert answer.content == reply and answer.model == "safety" and answer.reply_to_id == asked.pk
+    assert (await _decisions(session))[-1].level == level
+    assert (await ChatSession.objects.aget(pk=session.pk)).flagged
+
+
+async def test_a_flagged_message_over_the_rate_limit_is_answered_without_the_model(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, settings: Any) -> None:
+    settings.COUNSELING_RATE = "1/m"
+    ws = await connect()
+    await request(ws)
+    assert (await collect(ws))[-1]["type"] == "ai_stream_complete"
+    await request(ws, message=PASSIVE)
+    await _held_answer(ws, session, message=PASSIVE, reply=HELD_PASSIVE, level=Level.PASSIVE)
+    assert len(fake_llm.requests) == 1  # only the first, ordinary, message reached the model
+    await request(ws)  # an ordinary message is still limited
+    (error,) = await collect(ws)
+    assert error["data"]["code"] == "RATE_LIMITED"
+
+
+async def test_the_check_in_question_is_not_repeated_word_for_word(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, settings: Any) -> None:
+    settings.COUNSELING_RATE = "1/m"
+    ws = await connect()
+    for _ in range(2):
+        await request(ws, message=PASSIVE)
+        await collect(ws)
+    await request(ws, message=PASSIVE)
+    await _held_answer(ws, session, message=PASSIVE, reply=f"{HELD_ACKNOWLEDGEMENT} {HELP_LINES}",
+                       level=Level.PASSIVE)
+
+
+@pytest.mark.parametrize("message,reply,level", [
+    (URGENT, CRISIS_REPLY, Level.PREPARATION),
+    (PASSIVE, HELD_PASSIVE, Level.PASSIVE),
+])
+async def test_a_flagged_message_over_the_length_limit_is_answered_and_kept_whole(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, message: str, reply: str, level: Level) -> None:
+    long = "오늘 있었던 일을 처음부터 끝까지 길게 적어 볼게요. " * 80 + message
+    assert len(long) > 2000
+    ws = await connect()
+    await request(ws, message=long)
+    await _held_answer(ws, session, message=long, reply=reply, level=level)
+    assert fake_llm.requests == []
+
+
+async def test_a_flagged_message_while_another_socket_is_answered_is_not_busy(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI) -> None:
+    talking = await _talking(connect, fake_llm)
+    other = await connect()
+    await request(other, message=PASSIVE)
+    await _held_answer(other, session, message=PASSIVE, reply=HELD_PASSIVE, level=Level.PASSIVE)
+    frames = await collect(talking)  # the reply being spoken goes on to its end
+    assert frames[-1]["type"] == "ai_stream_complete" and "stopped" not in frames[-1]["data"]
+
+
+@pytest.mark.parametrize("message,reply,level", [
+    (URGENT, CRISIS_REPLY, Level.PREPARATION),
+    (PASSIVE, HELD_PASSIVE, Level.PASSIVE),
+])
+async def test_a_flagged_message_in_an_ended_session_is_answered_and_kept_for_counselors(
+        connect: Any, session: ChatSession, fake_llm: FakeOpenAI, message: str, reply: str, level: Level) -> None:
+    ws = await connect()
+    await run_db(session_end, session=session)
+    await request(ws, message=message)
+    await _held_answer(ws, session, message=message, reply=reply, level=level)
+    assert (await ChatSession.objects.aget(pk=session.pk)).status == SessionStatus.ENDED
+    if level == Level.PREPARATION:
+        await _wait_for_mail()
+    await request(ws)  # an ordinary message still finds the session ended
+    (error,) = await collect(ws)
+    assert error["data"]["code"] == "SESSION_ENDED"

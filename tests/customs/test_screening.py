@@ -103,3 +103,18 @@ async def test_moderation_other_categories_flag_the_input_and_the_answer_goes_on
     assert await ScreeningDecision.objects.filter(message=asked).acount() == 0
     moderated = [r for r in fake_llm.requests if r.path == "/v1/moderations"]
     assert [r.body["input"] for r in moderated] == ["멍청한 세관 CSQU3054383 언제 풀려요"]
+
+
+@pytest.fixture
+def one_a_minute(fake_llm: FakeOpenAI, settings: Any, clock: Any) -> None:
+    settings.CUSTOMS_GUEST_RATE = "1/m"  # before the server starts
+
+
+async def test_a_flagged_message_over_the_rate_limit_is_still_answered(
+        one_a_minute: None, fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    # The help lines cost no model call; a person at risk is never told to wait.
+    classify_as(fake_llm, "general_chat")
+    assert (await http.post("/api/v1/chat", json={"message": "안녕하세요"})).status_code == 200
+    _response, events = await post_sse(http, {"message": "관세 때문에 너무 힘들어서 죽고 싶어요"})
+    assert "".join(texts(events)) == CRISIS_REPLY
+    assert (await http.post("/api/v1/chat", json={"message": "안녕하세요"})).status_code == 429

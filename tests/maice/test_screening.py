@@ -113,3 +113,22 @@ async def test_an_answer_the_moderation_endpoint_flags_is_replaced_and_kept_for_
     answer = await Message.objects.aget(session_id=events[0].data["session_id"], role=Role.ASSISTANT)
     assert (answer.status, answer.content) == (MessageStatus.BLOCKED, BLOCKED_TEXT)
     assert answer.blocked_text and "완전제곱식" in answer.blocked_text and answer.flag_detail == "moderation"
+
+
+@pytest.fixture
+def one_a_minute(maice_settings: Any, clock: Any) -> None:
+    maice_settings.MAICE_RATE = "1/m"  # before the server starts
+
+
+async def test_a_student_in_crisis_over_the_rate_limit_is_still_answered(
+        one_a_minute: None, maice_server: str, token: str, fake_llm: FakeOpenAI) -> None:
+    # The help lines cost no model call; a student at risk is never told to wait.
+    route_steps(fake_llm)
+    assert (await _ask(maice_server, token, "이차방정식 x^2-5x+6=0 풀어 주세요", mode="freepass"))[-1].type \
+        == "summary_complete"
+    events = await _ask(maice_server, token, "수학 때문에 죽고 싶어요")
+    assert _answer(events) == CRISIS_REPLY and events[-1].type == "summary_complete"
+    async with httpx2.AsyncClient(timeout=20) as client:  # an ordinary question is still limited
+        limited = await client.post(f"{maice_server}/api/maice/chat", headers=auth(token),
+                                    json={"question": "인수분해 해 주세요"})
+    assert limited.status_code == 429
