@@ -235,7 +235,9 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
         # cargo number breaks out: "반입 예정인 배터리" is still about the product).
         intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities)
     owner = secrets.token_hex(8)
-    if not await generation_lock_acquire(session_id=session.pk, owner=owner):
+    if not await generation_lock_acquire(session_id=session.pk, owner=owner) and not screening.flagged:
+        # (A flagged message is answered in pre-written words beside the answer in flight;
+        # releasing a lock it never took changes nothing.)
         raise Busy()
     released = False
     try:

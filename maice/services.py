@@ -101,7 +101,7 @@ def chat_accept(*, user: User, question: str, screening: Assessment, session_id:
     The student's next message on a session whose question waits for clarification is
     the reply to it (agent mode); a freepass message answers directly instead. A message
     the screening flags opens a new question, which the agent answers with a fixed reply
-    (an urgent one alerts the on-call staff). A ``client_msg_id`` the session already has
+    (an urgent one alerts the on-call staff), even while another question is answered. A ``client_msg_id`` the session already has
     names the request it opened: that one is returned (``earlier``), so a retried POST
     never asks the model twice.
     """
@@ -131,7 +131,7 @@ def chat_accept(*, user: User, question: str, screening: Assessment, session_id:
             open_requests = list(MaiceRequest.objects.filter(session=session, finished_at__isnull=True)
                                  .values_list("request_id", "created_at"))
             running = [rid for rid, created in open_requests if created >= recent]
-            if running:
+            if running and not screening.flagged:  # (a flagged one is answered beside it)
                 raise SessionBusy(session_id=session.pk, request_id=running[0])
             for stale, _created in open_requests:
                 # Outlived every timeout: its process died (a web process without Redis, or

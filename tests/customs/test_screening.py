@@ -15,8 +15,9 @@ import pytest
 
 from conversations.models import ChatSession, Message, MessageStatus, Role, ScreeningDecision
 from conversations.safety import CRISIS_REPLY, THIRD_PARTY_REPLY, Level
-from conversations.testing.fake_openai import FakeOpenAI
-from tests.customs.test_api import _order, answer_requests, classify_as, post_sse, texts
+from conversations.testing.fake_openai import Behaviour, FakeOpenAI
+from tests.customs.conftest import parse_sse
+from tests.customs.test_api import SLOW_REPLY, _order, answer_requests, classify_as, post_sse, texts
 from tests.webhook import WebhookReceiver
 
 pytest_plugins = ["tests.live_server"]
@@ -118,3 +119,19 @@ async def test_a_flagged_message_over_the_rate_limit_is_still_answered(
     _response, events = await post_sse(http, {"message": "관세 때문에 너무 힘들어서 죽고 싶어요"})
     assert "".join(texts(events)) == CRISIS_REPLY
     assert (await http.post("/api/v1/chat", json={"message": "안녕하세요"})).status_code == 429
+
+
+async def test_a_flagged_message_while_the_session_streams_is_answered_not_busy(
+        fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    fake_llm.route("[느림]", Behaviour(reply=SLOW_REPLY, delay=0.02))
+    classify_as(fake_llm, "general_chat")
+    async with http.stream("POST", "/api/v1/chat", json={"message": "[느림] FTA 원산지"}) as response:
+        chunks = response.aiter_text()
+        session_key = parse_sse(await anext(chunks))[0].data["session_uuid"]
+        _response, events = await post_sse(http, {"message": "관세 때문에 너무 힘들어서 죽고 싶어요",
+                                                   "session_uuid": session_key})
+        assert "".join(texts(events)) == CRISIS_REPLY
+        rest = "".join([chunk async for chunk in chunks])
+    assert "message_stop" in rest  # the answer in flight went on to its end
+    after = await http.post("/api/v1/chat", json={"message": "FTA 원산지 질문", "session_uuid": session_key})
+    assert after.status_code == 200  # the lock was the first answer's, and it was released

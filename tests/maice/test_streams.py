@@ -16,6 +16,7 @@ from django.conf import settings as django_settings
 
 from conversations.aio import redis_client
 from conversations.models import Message
+from conversations.safety import CRISIS_REPLY
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
 from maice.models import MaiceQuestion, MaiceRequest
 from tests.maice.conftest import ANSWER, ANSWER_TEXT, CLASSIFY, SSE, Stream, auth, classification, route_steps
@@ -313,6 +314,25 @@ async def test_a_second_question_while_one_streams_is_busy(maice_server: str, to
             await client.post(f"{maice_server}/api/maice/chat/{running}/cancel", headers=auth(token))
     # The refused question was not stored.
     assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 1
+
+
+async def test_a_student_in_crisis_while_an_answer_streams_is_answered_not_busy(
+        maice_server: str, token: str, fake_llm: FakeOpenAI) -> None:
+    route_steps(fake_llm, answer=SLOW_ANSWER)
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            first = Stream(response)
+            seen = await read_until(first, "answer_chunk", 1)
+            running, session_id = response.headers["x-request-id"], seen[0].data["session_id"]
+            async with client.stream("POST", f"{maice_server}/api/maice/chat", headers=auth(token),
+                                     json={"question": "수학 때문에 죽고 싶어요", "session_id": session_id}) as crisis:
+                events = await Stream(crisis).all()
+            assert "".join(e.data["content"] for e in events if e.type == "answer_chunk") == CRISIS_REPLY
+            assert events[-1].type == "summary_complete" and crisis.headers["x-request-id"] != running
+            rest = await first.all()  # the answer in flight goes on to its end
+            assert rest[-1].type == "summary_complete"
+    assert await MaiceQuestion.objects.filter(session_id=session_id).acount() == 2
 
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL: agents beside restarting web workers")
