@@ -101,9 +101,9 @@ def chat_accept(*, user: User, question: str, screening: Assessment, session_id:
     The student's next message on a session whose question waits for clarification is
     the reply to it (agent mode); a freepass message answers directly instead. A message
     the screening flags opens a new question, which the agent answers with a fixed reply
-    (an urgent one alerts the on-call staff), even while another question is answered. A ``client_msg_id`` the session already has
-    names the request it opened: that one is returned (``earlier``), so a retried POST
-    never asks the model twice.
+    (an urgent one alerts the on-call staff), even while another question is answered. A
+    ``client_msg_id`` the session already has names the request it opened: that one is
+    returned (``earlier``), so a retried POST never asks the model twice.
     """
     chosen = mode or mode_assign(user=user)
     with transaction.atomic():
