@@ -63,8 +63,9 @@ def screening_detail(assessment: Assessment) -> str:
 
 
 def user_turns_recent(*, session_id: int, limit: int) -> list[str]:
-    """The session's last ``limit`` user messages, oldest first (shown ones only)."""
-    rows = (Message.objects.filter(session_id=session_id, role=Role.USER, hidden=False)
+    """The session's last ``limit`` user messages, oldest first: hidden ones too (they are out
+    of the model's context, but a moderator's takedown does not unsay what came before)."""
+    rows = (Message.objects.filter(session_id=session_id, role=Role.USER)
             .order_by("-created_at", "-id").values_list("text", flat=True)[:limit])
     return [text or "" for text in reversed(list(rows))]
 

@@ -13,7 +13,7 @@ import pytest
 from django.core import mail
 
 from conversations.aio import run_db
-from conversations.models import ChatSession, MessageStatus, ScreeningDecision, SessionStatus
+from conversations.models import ChatSession, Message, MessageStatus, Role, ScreeningDecision, SessionStatus
 from conversations.risk import CLASSIFIER_MARKER, RISK_PROMPT
 from conversations.safety import CHECK_IN_ACTIVE, CHECK_IN_PASSIVE, CRISIS_REPLY, THIRD_PARTY_REPLY, Level
 from conversations.safety.replies import HELD_ACKNOWLEDGEMENT, HELP_LINES
@@ -163,6 +163,18 @@ async def test_risk_building_across_turns_is_a_plan(connect: Any, session: ChatS
     levels = [d.level for d in await _decisions(session)]
     assert levels == [Level.PREPARATION, Level.PLAN]
     assert "context.plan" in (await _decisions(session))[1].evidence
+
+
+async def test_a_hidden_earlier_turn_still_counts_as_context(connect: Any, session: ChatSession,
+                                                             fake_llm: FakeOpenAI) -> None:
+    ws = await connect()
+    await request(ws, message="죽고 싶다는 생각뿐이에요")
+    await collect(ws)
+    await Message.objects.filter(session=session, role=Role.USER).aupdate(hidden=True)  # a moderator's takedown
+    await request(ws, message="부모님 여행 가실 때 하려고 계획했어요")
+    assert chunks(await collect(ws)) == CRISIS_REPLY
+    assert (await _decisions(session))[-1].level == Level.PLAN
+    await _wait_for_mail()
 
 
 # --- the LLM's second opinion ---------------------------------------------------------------
