@@ -47,7 +47,7 @@ async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     started = time.monotonic()
     caller = await _caller(request)
     outcome = await chat_turn(caller=caller, message=payload.message, session_uuid=payload.session_uuid,
-                              started=started)
+                              client_msg_id=payload.client_msg_id, started=started)
     if outcome.stream is not None:
         return StreamingHttpResponse(outcome.stream, content_type="text/event-stream", headers=SSE_HEADERS)
     return JsonResponse(outcome.body, json_dumps_params={"ensure_ascii": False}, headers=CORS_HEADERS,

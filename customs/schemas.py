@@ -15,6 +15,8 @@ IntentName = Literal["cargo_tracking", "hscode_classification", "general_chat", 
 class ChatIn(BaseModel):
     message: StrictStr
     session_uuid: UUID | None = None
+    # The same id again on the session is a retry: the stored answer comes back (platform.md).
+    client_msg_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
     # Sent by the seed's frontend; identity comes from authentication only.
     user_id: int | str | None = None
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from conversations.models import ChatSession, Product
-from customs.models import DetailLink, Intent
+from conversations.errors import Busy
+from conversations.models import ChatSession, Message, MessageStatus, Product, Role
+from customs.hs.models import HSClassification
+from customs.models import DetailLink, Intent, IntentRecord
 
 # Stages after which the next message on the session belongs to HS classification.
 HS_PENDING_STAGES = frozenset({"information_gathering", "classification"})
@@ -17,6 +20,30 @@ def session_hs_pending(session: ChatSession) -> bool:
 
 def session_find(*, key: str) -> ChatSession | None:
     return ChatSession.objects.filter(key=key, product=Product.CUSTOMS).first()
+
+
+@dataclass(frozen=True)
+class EarlierTurn:
+    """The turn a retried request repeats (the same ``client_msg_id`` on the session)."""
+
+    asked: Message
+    reply: Message
+    intent: str
+    hs_body: dict[str, Any] | None  # the HS answer's JSON, as it was sent
+
+
+def turn_earlier(*, session: ChatSession, client_msg_id: str) -> EarlierTurn | None:
+    """The answered turn with this ``client_msg_id``, if any; ``Busy`` while its answer is
+    still being written (the retry must not ask the model a second time)."""
+    asked = Message.objects.filter(session=session, role=Role.USER, client_msg_id=client_msg_id).first()
+    if asked is None:
+        return None
+    reply = Message.objects.filter(reply_to=asked, role=Role.ASSISTANT).order_by("id").first()
+    if reply is None or reply.status == MessageStatus.STREAMING:
+        raise Busy()
+    intent = IntentRecord.objects.filter(message=asked).values_list("intent", flat=True).first() or ""
+    hs = HSClassification.objects.filter(message=reply).first()
+    return EarlierTurn(asked=asked, reply=reply, intent=intent, hs_body=hs.body if hs is not None else None)
 
 
 def detail_buttons_select(*, intent: Intent, message: str, limit: int = 4) -> list[dict[str, Any]]:

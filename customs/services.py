@@ -31,7 +31,7 @@ from customs.cargo import CargoMatch, recognize_cargo_numbers
 from customs.hs.services import hs_classification_turn
 from customs.intent import IntentResult, intent_classify
 from customs.models import JSON_INTENTS, Intent, IntentRecord
-from customs.selectors import session_find, session_hs_pending
+from customs.selectors import EarlierTurn, session_find, session_hs_pending, turn_earlier
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +116,20 @@ def _asked_store(*, session: ChatSession, text: str, intent: IntentResult, scree
 
 
 def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentResult,
-               screening: Assessment) -> Turn:
+               screening: Assessment, client_msg_id: str) -> Turn:
     """A JSON turn's user message and how it was classified, before it is answered."""
     with transaction.atomic():
         asked = _asked_store(session=session, text=text, intent=intent, screening=screening,
-                             client_msg_id=str(uuid.uuid4()))
+                             client_msg_id=client_msg_id)
     return Turn(session=session, is_new=is_new, asked=asked, intent=intent)
+
+
+def _session_and_earlier(*, session_uuid: uuid.UUID | None, user: User | None,
+                         client_msg_id: str | None) -> tuple[ChatSession, bool, EarlierTurn | None]:
+    session, created = session_resolve(session_uuid=session_uuid, user=user)
+    if created or client_msg_id is None:
+        return session, created, None
+    return session, created, turn_earlier(session=session, client_msg_id=client_msg_id)
 
 
 def turn_history(*, session: ChatSession) -> list[ChatMessage]:
@@ -215,15 +223,40 @@ def cargo_body(*, message: str, session_uuid: str, user_id: int | None, started:
 # --- the turn ------------------------------------------------------------------------------
 
 
-async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float) -> ChatOutcome:
-    """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise."""
+def turn_replay(*, earlier: EarlierTurn, session: ChatSession, user_id: int | None, started: float) -> ChatOutcome:
+    """A retried turn answered again from the store: the HS answer's JSON as it was sent, the
+    cargo JSON rebuilt from the stored message (the rules read it alone), or the stored
+    reply as a stream."""
+    if earlier.hs_body is not None:
+        return ChatOutcome(body=earlier.hs_body)
+    if earlier.intent == Intent.CARGO_TRACKING and earlier.reply.model == RULES_MODEL:
+        return ChatOutcome(body=cargo_body(message=earlier.asked.content, session_uuid=session.key,
+                                           user_id=user_id, started=started))
+    from customs.stream import answer_replay
+
+    return ChatOutcome(stream=answer_replay(earlier=earlier, session_uuid=session.key))
+
+
+async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float,
+                    client_msg_id: str | None = None) -> ChatOutcome:
+    """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise.
+
+    A ``client_msg_id`` the session already has is a retry: the stored answer is sent
+    again, and no model is asked (platform.md).
+    """
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
     await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate, text=message)
-    resolving = asyncio.ensure_future(run_db(session_resolve, session_uuid=session_uuid, user=caller.user))
+    resolving = asyncio.ensure_future(run_db(_session_and_earlier, session_uuid=session_uuid, user=caller.user,
+                                             client_msg_id=client_msg_id))
+    if client_msg_id is not None and session_uuid is not None:
+        # Looked up before the intent classifier can ask a model.
+        session, _, earlier = await resolving
+        if earlier is not None:
+            return turn_replay(earlier=earlier, session=session, user_id=caller.user_id, started=started)
     classifying = asyncio.ensure_future(intent_classify(message))
     screening_task = asyncio.ensure_future(input_screen(message))
     try:
-        session, is_new = await resolving
+        session, is_new, _ = await resolving
     except BaseException:
         classifying.cancel()
         screening_task.cancel()
@@ -249,12 +282,13 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
             fixed = (fixed_reply(screening.level) or CRISIS_REPLY) if screening.flagged else None
             history = [] if is_new or fixed else await run_db(turn_history, session=session)
             streamed = StreamTurn(session=session, is_new=is_new, text=message, intent=intent,
-                                  asked_uuid=str(uuid.uuid4()), history=history, screening=screening,
+                                  asked_uuid=client_msg_id or str(uuid.uuid4()), history=history,
+                                  screening=screening,
                                   fixed_answer=fixed)
             released = True  # the stream releases the session when it ends
             return ChatOutcome(stream=answer_stream(turn=streamed, started=started, lock_owner=owner))
         turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent,
-                            screening=screening)
+                            screening=screening, client_msg_id=client_msg_id or str(uuid.uuid4()))
         if intent.intent == Intent.CARGO_TRACKING:
             body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
             await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),

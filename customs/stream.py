@@ -35,12 +35,14 @@ from conversations.generation import (
     reply_generate,
 )
 from conversations.llm import OFFLINE_MODEL, ChatMessage, ChatRequest
+from conversations.llm.base import Usage
 from conversations.models import Message, MessageStatus, Product
 from conversations.ratelimit import generation_lock_release
 from conversations.screening import SAFETY_MODEL
 from conversations.services import message_finalize
+from customs.models import Intent
 from customs.prompts import system_prompt
-from customs.selectors import detail_buttons_select
+from customs.selectors import EarlierTurn, detail_buttons_select
 from customs.services import StreamTurn, turn_rows
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,40 @@ async def answer_stream(*, turn: StreamTurn, started: float, lock_owner: str) ->
         if saving is not None and not settled:
             await _settle_unstarted(saving, code=unsaved)
         await asyncio.shield(generation_lock_release(session_id=turn.session.pk, owner=lock_owner))
+
+
+async def answer_replay(*, earlier: EarlierTurn, session_uuid: str) -> AsyncGenerator[str, None]:
+    """A retried turn's stored reply in the answer's frames, without the model: its text as
+    stored (none if a moderator hid it), ended as it ended, with the detail buttons."""
+    reply = earlier.reply
+    index = 0  # the session is not new: no metadata block
+    yield frames.customs_session_info(session_uuid=session_uuid, timestamp=time.time())
+    yield frames.customs_message_start(message_id=f"msg_{uuid.uuid4().hex[:24]}", model=reply.model,
+                                       parent_uuid=earlier.asked.client_msg_id or "", uuid=reply.client_msg_id or "")
+    yield frames.customs_text_block_start(index=index, start_timestamp=frames.utc_timestamp())
+    buttons = asyncio.create_task(asyncio.wait_for(_stored_buttons(earlier), settings.CUSTOMS_DETAIL_TIMEOUT))
+    try:
+        async for frame in _merge(index, _stored_events(reply), buttons):
+            yield frame
+    finally:
+        buttons.cancel()
+
+
+async def _stored_buttons(earlier: EarlierTurn) -> list[dict[str, Any]]:
+    if earlier.reply.model == SAFETY_MODEL or earlier.intent not in Intent.values:
+        return []  # no trade pages beside a reply to someone at risk
+    return await run_db(detail_buttons_select, intent=Intent(earlier.intent), message=earlier.asked.content)
+
+
+async def _stored_events(reply: Message) -> AsyncGenerator[ReplyEvent, None]:
+    text = "" if reply.hidden else reply.content
+    if text:
+        yield ReplyChunk(text)
+    if reply.status == MessageStatus.FAILED:
+        yield ReplyFailed(reply.pk, reply.error_code or "STREAMING_ERROR")
+    else:
+        yield ReplyFinished(reply.pk, text, MessageStatus(reply.status),
+                            usage=Usage(reply.model, reply.prompt_tokens, reply.completion_tokens))
 
 
 async def _settle_unstarted(saving: asyncio.Future[Message], *, code: str) -> None:

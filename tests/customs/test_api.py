@@ -322,6 +322,64 @@ async def test_a_second_turn_while_streaming_is_busy(classifier: FakeOpenAI, htt
     assert ok.status_code == 200
 
 
+# --- retries (client_msg_id) ----------------------------------------------------------------
+
+
+def _buttons_of(events: list[SSE]) -> list[Any]:
+    return [e.data["delta"] for e in events if e.event == "content_block_delta" and "button" in e.data["delta"]["type"]]
+
+
+async def _session_key(http: httpx2.AsyncClient) -> str:
+    _response, events = await post_sse(http, {"message": "FTA 원산지 증명 절차"})
+    return str(events[0].data["session_uuid"])
+
+
+async def test_a_retried_stream_turn_is_the_stored_answer_and_asks_no_model(classifier: FakeOpenAI,
+                                                                           http: httpx2.AsyncClient) -> None:
+    key = await _session_key(http)
+    body = {"message": "관세 환급은 어떻게 신청하나요", "session_uuid": key, "client_msg_id": "turn-2"}
+    _response, answered = await post_sse(http, body)
+    calls, rows = len(classifier.requests), await Message.objects.filter(session__key=key).acount()
+    _response, again = await post_sse(http, body)
+    # (The buttons come as they are ready, before or among the text.)
+    assert _order(again, buttons=False) == _order(answered, buttons=False)
+    assert "".join(texts(again)) == "".join(texts(answered))
+    assert _buttons_of(again) == _buttons_of(answered)
+    assert again[1].data["message"]["parent_uuid"] == answered[1].data["message"]["parent_uuid"] == "turn-2"
+    assert again[1].data["message"]["uuid"] == answered[1].data["message"]["uuid"]
+    assert len(classifier.requests) == calls  # neither the intent classifier nor the answer's model
+    assert await Message.objects.filter(session__key=key).acount() == rows
+
+
+async def test_a_retried_cargo_turn_is_the_same_json(classifier: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    key = await _session_key(http)
+    classify_as(classifier, "cargo_tracking")
+    body = {"message": "MSKU9070323 조회해 주세요", "session_uuid": key, "client_msg_id": "turn-2"}
+    answered = (await http.post("/api/v1/chat", json=body)).json()
+    calls, rows = len(classifier.requests), await Message.objects.filter(session__key=key).acount()
+    again = (await http.post("/api/v1/chat", json=body)).json()
+    changing = {"processed_at", "processing_time_ms"}
+    assert {k: v for k, v in again.items() if k not in changing} == {
+        k: v for k, v in answered.items() if k not in changing}
+    assert again["cargo_data"]["cargo_number"] == "MSKU9070323"
+    assert len(classifier.requests) == calls
+    assert await Message.objects.filter(session__key=key).acount() == rows
+
+
+async def test_a_retry_while_its_answer_streams_is_busy(classifier: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    key = await _session_key(http)
+    classifier.route("[느림]", Behaviour(reply=SLOW_REPLY, delay=0.02))
+    body = {"message": "[느림] FTA 원산지", "session_uuid": key, "client_msg_id": "turn-2"}
+    async with http.stream("POST", "/api/v1/chat", json=body) as response:
+        chunks = response.aiter_text()
+        await anext(chunks)
+        retry = await http.post("/api/v1/chat", json=body)
+        assert retry.status_code == 409 and retry.json()["error"]["code"] == "BUSY"
+        async for _ in chunks:
+            pass
+    assert len(answer_requests(classifier)) == 2  # the first turn's and this one's, once
+
+
 # --- intent classification ---------------------------------------------------------------
 
 
@@ -367,6 +425,9 @@ async def test_intent_is_cached_for_the_same_normalised_message(classifier: Fake
     ({"message": ["화물"]}, "message"),
     ({"message": "가" * 4001}, "message"),
     ({"message": "안녕", "session_uuid": "not-a-uuid"}, "session_uuid"),
+    ({"message": "안녕", "client_msg_id": ""}, "client_msg_id"),
+    ({"message": "안녕", "client_msg_id": "x" * 65}, "client_msg_id"),
+    ({"message": "안녕", "client_msg_id": 7}, "client_msg_id"),
 ])
 async def test_bad_bodies_are_422_naming_the_field(classifier: FakeOpenAI, http: httpx2.AsyncClient,
                                                    body: dict[str, Any], field: str) -> None:

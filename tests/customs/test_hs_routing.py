@@ -9,6 +9,7 @@ import pytest
 
 from conversations.models import ChatSession, Message, Role
 from customs.models import IntentRecord
+from tests.customs.conftest import parse_sse
 
 pytest_plugins = ["tests.live_server"]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,3 +58,21 @@ async def test_hs_question_and_its_follow_ups_are_the_staged_json(nomenclature: 
     session = await ChatSession.objects.aget(key=key)
     users = await Message.objects.filter(session=session, role=Role.USER).acount()
     assert users == len(methods)
+
+
+async def test_a_retried_hs_turn_is_the_same_json_and_nothing_new_is_stored(
+        nomenclature: None, offline: None, http: httpx2.AsyncClient) -> None:
+    from customs.hs.models import HSClassification
+
+    async with http.stream("POST", "/api/v1/chat", json={"message": "FTA 원산지 증명 절차"}) as streamed:
+        key = parse_sse((await streamed.aread()).decode())[0].data["session_uuid"]
+    body = {"message": "스마트폰 HS코드 알려줘", "session_uuid": key, "client_msg_id": "hs-1"}
+    answered = (await http.post("/api/v1/chat", json=body, timeout=60)).json()
+    assert answered["service"] == "hscode_classification"
+    rows = await Message.objects.filter(session__key=key).acount()
+    again = (await http.post("/api/v1/chat", json=body)).json()
+    assert again == answered
+    assert await Message.objects.filter(session__key=key).acount() == rows
+    assert await HSClassification.objects.filter(session__key=key).acount() == 1
+    session = await ChatSession.objects.aget(key=key)
+    assert session.state.get("hs_stage") == answered["stage"]  # the retry did not move the stage
