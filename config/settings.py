@@ -350,5 +350,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Django's defaults give these handlers of their own (a debug console, mail to ADMINS)
     # that would print or send records unmasked: here they only propagate to the root's.
-    "loggers": {name: {"handlers": [], "propagate": True} for name in ("django", "django.server")},
+    "loggers": {
+        **{name: {"handlers": [], "propagate": True} for name in ("django", "django.server")},
+        # Even at LOG_LEVEL=DEBUG: these log request headers, every WebSocket frame (uvicorn
+        # hands its error logger to the websockets library) and SQL with its parameters,
+        # that is cookies and users' words.
+        **{name: {"level": "INFO"} for name in ("websockets", "uvicorn.error", "django.db.backends")},
+    },
 }

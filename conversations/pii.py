@@ -48,10 +48,10 @@ _AUTH_HEADER = re.compile(
     r"(?:(?:bearer|basic|token|digest)\s+)?[^\s\"',;]+"
 )
 _BEARER = re.compile(r"(?i)(?<![A-Za-z0-9_])(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
-# Also catches csrftoken=, access_token=, api_key: ...; "max_tokens=512" does not match
-# because the key must end right before the separator.
+# Also catches csrftoken=, access_token=, api_key: ..., and the login cookie (sessionid=);
+# "max_tokens=512" does not match because the key must end right before the separator.
 _KEY_VALUE = re.compile(
-    r"(?i)(?<![A-Za-z0-9_])([A-Za-z_]*?(?:token|secret|password|passwd|api[_-]?key))"
+    r"(?i)(?<![A-Za-z0-9_])([A-Za-z_]*?(?:token|secret|password|passwd|api[_-]?key|sessionid))"
     r"([\"']?\s*[=:]\s*[\"']?)[^\s&\"',;#]+"
 )
 _JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")

@@ -59,6 +59,7 @@ from conversations.pii import PIIMaskingFilter, mask_pii, preview
         ("header Bearer eyJabc.def", "header Bearer [TOKEN]"),
         ("GET /ws/chat?token=abcd1234&lang=ko", "GET /ws/chat?token=[TOKEN]&lang=ko"),
         ("access_token=xyz&x=1", "access_token=[TOKEN]&x=1"),
+        ("cookie: sessionid=k3j4h5g6f7; csrftoken=Zx9", "cookie: sessionid=[TOKEN]; csrftoken=[TOKEN]"),
         ("key sk-proj-abcdefghijklmnopqrstuvwx", "key [TOKEN]"),
         ("jwt eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "jwt [TOKEN]"),
     ],

@@ -102,6 +102,8 @@ async def test_the_servers_own_logs_never_hold_a_token_or_personal_data(fake_llm
             assert (await _recv(ws))["type"] == "connected"
             await _ask(ws, "제 번호는 010-1234-5678 이에요")
             await _until_terminal(ws)
+            await _ask(ws, "잠이 안 와서 걱정이에요")  # short: the websockets library cuts long frames
+            reply = "".join(f["data"].get("chunk", "") for f in await _until_terminal(ws))
         # A refused socket too (its token is someone else's session's).
         async with _open(server.ws(key, other)) as ws:
             await _close_code(ws)
@@ -109,6 +111,9 @@ async def test_the_servers_own_logs_never_hold_a_token_or_personal_data(fake_llm
     assert f"/ws/session/{key}" in output, "the server logged no WebSocket line: the test would prove nothing"
     assert token not in output and other not in output
     assert "010-1234-5678" not in output
+    # No message body either, not even cut short: not the user's words, not the reply's
+    # (the websockets library logs every frame at DEBUG, Django every SQL parameter).
+    assert "잠이 안 와서" not in output and reply[:12] not in output
 
 
 needs_services = pytest.mark.skipif(not (settings.REDIS_URL and settings.DATABASES["default"]["ENGINE"].endswith(
