@@ -31,11 +31,12 @@ class AccessLoggedAdmin:
     """A ModelAdmin mixin (listed first) for models with a ``session`` that show its words."""
 
     log_detail_views = True
+    log_list_views = True  # off where the list shows none of the users' words
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)  # type: ignore[misc]
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
-        if request.method == "GET" and changelist is not None:
+        if self.log_list_views and request.method == "GET" and changelist is not None:
             shown = {obj.session_id for obj in changelist.result_list}
             moderation.transcript_accesses_record(session_ids=sorted(shown), kind=TranscriptAccess.Kind.PREVIEW,
                                                   staff=request_user(request), ip=client_ip(request))

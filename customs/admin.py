@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from conversations.admin import ReadOnlyAdmin
+from conversations.admin_audit import AccessLoggedAdmin
 from conversations.models import Product
 from customs.hs.models import HSClassification, Stage
 from customs.models import CustomsSession, DetailLink, Intent, IntentRecord, Shipment, ShipmentEvent
@@ -99,7 +100,9 @@ class CustomsSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IntentRecord)
-class IntentRecordAdmin(ReadOnlyAdmin):
+class IntentRecordAdmin(AccessLoggedAdmin, ReadOnlyAdmin):
+    # The detail page shows the entities (the user's product and topic words); the list does not.
+    log_list_views = False
     list_display = ("created_at", "session", "intent", "confidence", "method")
     list_filter = ("intent", "method", "created_at")
     search_fields = ("session__key",)

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from conversations.models import ChatSession, Message, Product, Role
+from conversations.models import ChatSession, Message, Product, Role, TranscriptAccess
 from customs.hs.models import HSClassification
 from customs.models import CargoType, IntentRecord, Shipment
 
@@ -64,3 +64,15 @@ def test_intent_records_and_links_are_listed(staff: Client) -> None:
     _session("aaaaaaaa-0000-0000-0000-000000000003", "news_inquiry")
     assert "무역 뉴스" in staff.get(reverse("admin:customs_intentrecord_changelist")).content.decode()
     assert staff.get(reverse("admin:customs_detaillink_changelist")).status_code == 200
+
+
+def test_an_intent_records_entities_are_shown_with_an_audit_entry(staff: Client) -> None:
+    session = _session("aaaaaaaa-0000-0000-0000-000000000004", "hscode_classification")
+    record = IntentRecord.objects.get(session=session)
+    record.entities = {"product": "무선 이어폰"}
+    record.save()
+    staff.get(reverse("admin:customs_intentrecord_changelist"))  # the list shows no user words: not logged
+    assert not TranscriptAccess.objects.filter(session=session).exists()
+    page = staff.get(reverse("admin:customs_intentrecord_change", args=[record.pk])).content.decode()
+    assert "무선 이어폰" in page
+    assert list(TranscriptAccess.objects.filter(session=session).values_list("kind", flat=True)) == ["view"]
