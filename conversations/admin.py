@@ -164,7 +164,9 @@ class TranscriptStaffAdmin(ReadOnlyAdmin):
 class ChatSessionAdmin(TranscriptStaffAdmin):
     change_form_template = "admin/conversations/chatsession/change_form.html"
     change_list_template = "admin/conversations/chatsession/change_list.html"
-    list_display = ("key", "product", "user", "title", "status", "started_at", "message_count", "flagged",
+    # No title column: MAICE's are written from the students' questions (the question list
+    # shows them, audit-logged).
+    list_display = ("key", "product", "user", "status", "started_at", "message_count", "flagged",
                     "review_state", "reviewed_by")
     list_filter = ("product", ("user", admin.RelatedOnlyFieldListFilter), EmotionFilter, "flagged",
                    "review_state", "status")

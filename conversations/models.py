@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from encrypted_fields.fields import EncryptedTextField
 
+from conversations.fields import EncryptedShortText
+
 
 class Product(models.TextChoices):
     COUNSELING = "counseling", "상담"
@@ -55,7 +57,7 @@ class ChatSession(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions", null=True, blank=True
     )
-    title = models.CharField(max_length=100, blank=True)
+    title = EncryptedShortText(max_length=100, blank=True)  # MAICE's are written from the student's question
     status = models.CharField(max_length=8, choices=SessionStatus.choices, default=SessionStatus.ACTIVE)
     counselor_id = models.CharField(max_length=64, blank=True)
     state = models.JSONField(default=dict, blank=True)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from conversations.admin import ChatSessionAdmin, ReadOnlyAdmin
+from conversations.admin_audit import AccessLoggedAdmin
 from maice.models import KnowledgeCode, MaiceQuestion, Mode, Quality
 
 
@@ -63,12 +64,15 @@ ChatSessionAdmin.list_filter = (*ChatSessionAdmin.list_filter, KnowledgeCodeFilt
 
 
 @admin.register(MaiceQuestion)
-class MaiceQuestionAdmin(ReadOnlyAdmin):
+class MaiceQuestionAdmin(AccessLoggedAdmin, ReadOnlyAdmin):
+    # The titles are written from the students' questions: the list is a preview of them.
+    # A question's own page is its session's transcript, which logs the view.
+    log_detail_views = False
     list_display = ("created_at", "session_link", "session_user", "mode", "knowledge_code", "quality", "status",
                     "answer_type", "rounds", "title", "classified_by")
     list_filter = (KnowledgeCodeFilter, QualityFilter, ModeFilter, "status", "answer_type", "classified_by")
     list_select_related = ("session", "session__user")
-    search_fields = ("session__key", "session__user__username", "title")
+    search_fields = ("session__key", "session__user__username")  # (the title is encrypted)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
 

@@ -226,7 +226,7 @@ class _Run:
         answer_type = "freepass" if state.mode == Mode.FREEPASS else "unanswerable"
         await run_db(services.answer_type_store, question_id=self.question_id, answer_type=answer_type)
         await self.emitter.emit("answer_complete", total_chunks=len(pieces), answer_type=answer_type)
-        # Not the student's words: the title is kept in plain text and listed.
+        # A title of the tutor's, not the student's words.
         await run_db(services.summary_store, question_id=self.question_id,
                      summary=steps.Summary(summary, CRISIS_TITLE, []))
         await self.emitter.emit("summary_complete", summary=summary)

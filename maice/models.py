@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from encrypted_fields.fields import EncryptedTextField
 
+from conversations.fields import EncryptedJSONText, EncryptedShortText
 from conversations.models import ChatSession, Message
 
 
@@ -53,7 +54,7 @@ class MaiceQuestion(models.Model):
     knowledge_code = models.CharField(max_length=2, choices=KnowledgeCode.choices, blank=True, db_index=True)
     quality = models.CharField(max_length=16, choices=Quality.choices, blank=True, db_index=True)
     unit_tags = models.JSONField(default=list, blank=True)
-    reasoning = models.CharField(max_length=500, blank=True)
+    reasoning = EncryptedShortText(max_length=500, blank=True)  # the classifier often restates the question
     # "llm" or "rules": where the classification came from (the fallback is visible to staff).
     classified_by = models.CharField(max_length=8, blank=True)
     improved_question = EncryptedTextField(null=True, blank=True)
@@ -62,8 +63,8 @@ class MaiceQuestion(models.Model):
     )
     answer_type = models.CharField(max_length=16, blank=True)
     summary = EncryptedTextField(null=True, blank=True)
-    title = models.CharField(max_length=15, blank=True)
-    key_concepts = models.JSONField(default=list, blank=True)
+    title = EncryptedShortText(max_length=15, blank=True)
+    key_concepts = EncryptedJSONText(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -88,7 +89,7 @@ class MaiceClarification(models.Model):
     question = models.ForeignKey(MaiceQuestion, on_delete=models.CASCADE, related_name="clarifications")
     round = models.PositiveSmallIntegerField()
     asked = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
-    questions = models.JSONField(default=list)
+    questions = EncryptedJSONText(default=list)  # the tutor's, often quoting the student
     reply = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from django.conf import settings
 from ninja import Schema
 from pydantic import AliasChoices, Field, field_validator
 
 from conversations.frames import utc_timestamp
-from conversations.models import ChatSession
+from conversations.models import ChatSession, Message
 from maice.models import MaiceQuestion
 
 
@@ -48,8 +48,18 @@ def session_row(session: ChatSession, *, summary: str | None) -> dict[str, Any]:
     }
 
 
-def question_data(question: MaiceQuestion) -> dict[str, Any]:
-    answer = question.answer
+def question_data(question: MaiceQuestion, *, include_hidden: bool = False) -> dict[str, Any]:
+    """A question as its student sees it, or with ``include_hidden`` as staff do. For the
+    student, what a moderator hid is gone with what was written from it: a hidden answer
+    takes the summary, title and key concepts with it; a hidden reply to a clarification
+    takes the improved question."""
+
+    def shown(message: Message | None) -> TypeGuard[Message]:
+        return message is not None and (include_hidden or not message.hidden)
+
+    answer = question.answer if shown(question.answer) else None
+    rounds = [c for c in question.clarifications.all() if include_hidden or not c.asked.hidden]
+    replies_shown = all(c.reply is None or shown(c.reply) for c in rounds)
     return {
         "question_id": question.pk,
         "question": question.asked.content,
@@ -57,17 +67,16 @@ def question_data(question: MaiceQuestion) -> dict[str, Any]:
         "status": question.status,
         "classification": question.classification(),
         "clarifications": [
-            {"round": c.round, "questions": list(c.questions),
-             "answer": c.reply.content if c.reply and not c.reply.hidden else None}
-            for c in question.clarifications.all() if not c.asked.hidden
+            {"round": c.round, "questions": list(c.questions), "answer": c.reply.content if shown(c.reply) else None}
+            for c in rounds
         ],
-        "improved_question": question.improved_question,
-        "answer": None if answer is None or answer.hidden else {
+        "improved_question": question.improved_question if replies_shown else None,
+        "answer": None if answer is None else {
             "text": answer.content, "status": answer.status, "answer_type": question.answer_type or None,
             "model": answer.model, "ttfc_ms": answer.ttfc_ms, "total_ms": answer.total_ms,
         },
-        "summary": question.summary,
-        "title": question.title,
-        "key_concepts": list(question.key_concepts),
+        "summary": question.summary if answer is not None else None,
+        "title": question.title if answer is not None else "",
+        "key_concepts": list(question.key_concepts) if answer is not None else [],
         "created_at": _iso(question.created_at),
     }

@@ -131,17 +131,22 @@ def sessions_of(*, user: User) -> QuerySet[ChatSession]:
             .annotate(question_count=shown).order_by("-last_activity_at", "-id"))
 
 
-def session_questions(*, session: ChatSession) -> list[MaiceQuestion]:
-    """The session's questions for its student; a question whose message a moderator hid is
-    left out (with what was derived from it), as a hidden answer or reply is in ``question_data``."""
+def session_questions(*, session: ChatSession, include_hidden: bool = False) -> list[MaiceQuestion]:
+    """The session's questions: for its student, a question whose message a moderator hid
+    is left out (with what was derived from it, as a hidden answer or reply is in
+    ``question_data``); staff see them all."""
     rounds = Prefetch("clarifications", queryset=MaiceClarification.objects.select_related("asked", "reply"))
-    return list(MaiceQuestion.objects.filter(session=session, asked__hidden=False).select_related("asked", "answer")
-                .prefetch_related(rounds).order_by("created_at", "id"))
+    questions = MaiceQuestion.objects.filter(session=session)
+    if not include_hidden:
+        questions = questions.filter(asked__hidden=False)
+    return list(questions.select_related("asked", "answer").prefetch_related(rounds).order_by("created_at", "id"))
 
 
 def latest_summaries(*, session_ids: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
-    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False, asked__hidden=False)
+    # A summary is written from the answer: it goes with a hidden answer (``question_data``).
+    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False, asked__hidden=False,
+                                              answer__hidden=False)
                  .order_by("session_id", "-created_at"))
     for question in questions:
         found.setdefault(question.session_id, question.summary or "")

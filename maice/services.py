@@ -207,14 +207,17 @@ def answer_type_store(*, question_id: int, answer_type: str, status: str = Quest
 def summary_store(*, question_id: int, summary: Summary, usage: Usage | None = None) -> None:
     """The question's summary; the summary call's tokens are billed to its answer (the
     quality page counts tokens per message)."""
-    question = MaiceQuestion.objects.select_related("session").get(pk=question_id)
-    question.summary, question.title, question.key_concepts = summary.summary, summary.title, summary.key_concepts
     with transaction.atomic():
-        question.save(update_fields=["summary", "title", "key_concepts"])
-        if not question.session.title:
-            ChatSession.objects.filter(pk=question.session_id, title="").update(title=summary.title)
-        if usage is not None and question.answer_id is not None:
-            Message.objects.filter(pk=question.answer_id).update(
+        MaiceQuestion.objects.filter(pk=question_id).update(summary=summary.summary, title=summary.title,
+                                                            key_concepts=summary.key_concepts)
+        session_id, answer_id = MaiceQuestion.objects.values_list("session_id", "answer_id").get(pk=question_id)
+        # The session is named once, by its first summary. Locked and read back: the title
+        # is encrypted, so "still untitled" cannot be a condition of the UPDATE.
+        untitled = not ChatSession.objects.select_for_update().only("title").get(pk=session_id).title
+        if untitled:
+            ChatSession.objects.filter(pk=session_id).update(title=summary.title)
+        if usage is not None and answer_id is not None:
+            Message.objects.filter(pk=answer_id).update(
                 prompt_tokens=Coalesce(F("prompt_tokens"), 0) + (usage.prompt_tokens or 0),
                 completion_tokens=Coalesce(F("completion_tokens"), 0) + (usage.completion_tokens or 0))
 

@@ -218,8 +218,8 @@ def answer_type(*, mode: str, classification: Classification | None) -> str:
 
 
 def summary_fallback(question: str, answer: str, tags: Sequence[str] = ()) -> Summary:
-    """A summary without the model. The title is stored in plain text (it names the session
-    in lists), so it is the unit tags where there are any, else the question's masked start."""
+    """A summary without the model. The title names the session in lists, so it is the unit
+    tags where there are any, else the question's masked start."""
     line = " ".join(mask_pii(question).split())
     title = ", ".join(tags)[:TITLE_MAX].rstrip(", ") or line[:TITLE_MAX]
     return Summary(summary=f"{line[:60]} 학습", title=title, key_concepts=list(tags)[:5])

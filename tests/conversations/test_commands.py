@@ -253,19 +253,23 @@ def test_rotation_covers_the_products_encrypted_fields(user: Any, fresh_keys: An
     session = _session(user, product=Product.MAICE)
     asked = message_append(session=session, role=Role.USER, text="y=x^2 의 꼭짓점")
     question = MaiceQuestion.objects.create(session=session, asked=asked, mode=Mode.AGENT,
-                                            improved_question="이차함수 y=x^2 의 꼭짓점은?", summary="꼭짓점 학습")
+                                            improved_question="이차함수 y=x^2 의 꼭짓점은?", summary="꼭짓점 학습",
+                                            reasoning="y=x^2 의 꼭짓점을 묻는다", title="y=x^2 꼭짓점",
+                                            key_concepts=["꼭짓점"])
     result = HSClassification.objects.create(session=_session(user, product=Product.CUSTOMS),
                                              stage=Stage.CLASSIFICATION, response_type="classification_result",
                                              description="무선 블루투스 이어폰", body={"hscode": "8518.30.0000"})
     fresh_keys.SALT_KEY = ["conversations-v2", *fresh_keys.SALT_KEY]
     encryption_keys_reset()
     out, _ = _run("reencrypt_messages")
-    assert "Re-encrypted 5 value(s)" in out  # the message, the question's two, the description, the body
+    # The message, the question's five, the description, the body.
+    assert "Re-encrypted 8 value(s)" in out
 
     fresh_keys.SALT_KEY = ["conversations-v2"]
     encryption_keys_reset()
     stored = MaiceQuestion.objects.get(pk=question.pk)
     assert (stored.improved_question, stored.summary) == ("이차함수 y=x^2 의 꼭짓점은?", "꼭짓점 학습")
+    assert (stored.reasoning, stored.title, stored.key_concepts) == ("y=x^2 의 꼭짓점을 묻는다", "y=x^2 꼭짓점", ["꼭짓점"])
     stored_result = HSClassification.objects.get(pk=result.pk)
     assert (stored_result.description, stored_result.body) == ("무선 블루투스 이어폰", {"hscode": "8518.30.0000"})
 

@@ -90,6 +90,25 @@ def test_export_transcripts_includes_maice_data(user: Any) -> None:
     assert {m["role"] for m in data["messages"]} == {"user", "assistant"}
 
 
+def test_staff_transcript_and_export_keep_what_a_moderator_hid_marked(admin_client: Any, user: Any,
+                                                                      admin_user: Any) -> None:
+    from conversations.moderation import message_hide
+
+    first = answered(user, "그래프 어떻게 그려요?", code="K3")
+    second = answered(user, "근의 공식이 뭐예요?", code="K1", session_id=first.session_id)
+    message_hide(message=first.asked, actor=admin_user)
+    assert second.answer is not None
+    message_hide(message=second.answer, actor=admin_user)
+    out = io.StringIO()
+    call_command("export_transcripts", "--product", "maice", "--format", "jsonl", stdout=out, stderr=io.StringIO())
+    exported = json.loads(out.getvalue())["maice_questions"]
+    assert [(e["question"], e["hidden"], e["answer_hidden"]) for e in exported] == [
+        ("그래프 어떻게 그려요?", True, False), ("근의 공식이 뭐예요?", False, True)]
+    assert exported[1]["answer"]["text"] == "꼭짓점부터 찾습니다." and exported[1]["summary"] == "그래프 그리기 학습"
+    html = admin_client.get(f"/admin/conversations/chatsession/{first.session_id}/change/").content.decode()
+    assert "MAICE 질문 (2개)" in html and "질문 숨김" in html and "답변 숨김" in html
+
+
 def test_ab_assignment_is_balanced_and_fixed(settings: Any, make_user: Any) -> None:
     settings.MAICE_MODE_ASSIGNMENT = "ab"
     users = [make_user() for _ in range(6)]

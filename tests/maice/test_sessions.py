@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from conversations.safety import CLEAR
 from conversations.services import token_issue
@@ -32,6 +33,23 @@ def test_sessions_list_and_detail(client: Any, user: Any, token: str, make_user:
     assert question["summary"] == "그래프 그리기 학습" and question["key_concepts"] == ["꼭짓점"]
     assert client.get(f"/api/maice/sessions/{other.session_id}", **headers).status_code == 404
     assert client.get("/api/maice/sessions").status_code == 401
+
+
+def test_what_the_tutor_wrote_about_a_question_is_no_plain_text_in_the_database(user: Any) -> None:
+    """Titles, reasons, clarification questions and key concepts are written from the
+    student's question: a raw SQL read shows none of them (platform.md)."""
+    q = answered(user, "그래프 어떻게 그려요?", code="K3", quality="needs_clarify", clarify=True)
+    columns = {
+        "conversations_chatsession": (q.session_id, ["title"]),
+        "maice_maicequestion": (q.pk, ["reasoning", "title", "key_concepts"]),
+        "maice_maiceclarification": (q.clarifications.get().pk, ["questions"]),
+    }
+    with connection.cursor() as cursor:
+        for table, (pk, names) in columns.items():
+            cursor.execute(f"SELECT {', '.join(names)} FROM {table} WHERE id = %s", [pk])
+            raw = " ".join(str(value) for value in cursor.fetchone())
+            for plain in ("이차함수", "절차를", "꼭짓점", "어떤 함수"):
+                assert plain not in raw, (table, raw[:200])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -68,7 +86,22 @@ def test_what_a_moderator_hid_is_gone_from_the_students_history_and_the_tutors_c
     detail = client.get(f"/api/maice/sessions/{first.session_id}", **headers).json()
     [shown] = detail["questions"]
     assert shown["question"] == "근의 공식이 뭐예요?" and shown["answer"] is None
+    # What the tutor wrote from the hidden answer is gone with it.
+    assert (shown["summary"], shown["title"], shown["key_concepts"]) == (None, "", [])
     listed = client.get("/api/maice/sessions", **headers).json()["sessions"]
-    assert [s["question_count"] for s in listed if s["session_id"] == first.session_id] == [1]
+    assert [(s["question_count"], s["summary"]) for s in listed if s["session_id"] == first.session_id] == [(1, None)]
     # Neither question's pair reaches the model as history any more.
     assert history_pairs(session_id=first.session_id, before_id=second.pk + 1) == []
+
+
+def test_a_hidden_clarification_reply_takes_the_improved_question_with_it(
+        client: Any, user: Any, token: str, make_user: Any) -> None:
+    from conversations.moderation import message_hide
+
+    q = answered(user, "그래프 어떻게 그려요?", code="K3", quality="needs_clarify", clarify=True)
+    reply = q.clarifications.get().reply
+    assert reply is not None
+    message_hide(message=reply, actor=make_user("moderator", is_staff=True))
+    [shown] = client.get(f"/api/maice/sessions/{q.session_id}", HTTP_AUTHORIZATION=f"Bearer {token}").json()["questions"]
+    assert shown["clarifications"] == [{"round": 1, "questions": ["어떤 함수인가요?"], "answer": None}]
+    assert shown["improved_question"] is None and shown["answer"]["text"] == "꼭짓점부터 찾습니다."
