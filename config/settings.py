@@ -308,6 +308,9 @@ CRISIS_ALERT_NOTIFIERS = env_list("CRISIS_ALERT_NOTIFIERS", ["conversations.aler
 CRISIS_ALERT_EMAILS = env_list("CRISIS_ALERT_EMAILS")
 CRISIS_ALERT_WEBHOOK_URL = env_str("CRISIS_ALERT_WEBHOOK_URL")
 CRISIS_ALERT_WEBHOOK_TIMEOUT = env_float("CRISIS_ALERT_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+# A person already alerted on within this many seconds, at the same level or higher and not
+# yet reviewed, is not alerted on again (the admin's queue lists every decision); 0: always.
+CRISIS_ALERT_REPEAT_AFTER = env_int("CRISIS_ALERT_REPEAT_AFTER", 600, minimum=0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

@@ -4,7 +4,9 @@
 small background pool, so a slow mail server or webhook never delays or fails the user's
 reply. Every configured notifier (``CRISIS_ALERT_NOTIFIERS``) receives a ``CrisisAlert``;
 one that raises is logged and the others still run. The admin banner needs no notifier:
-it lists urgent decisions nobody has reviewed, straight from the database.
+it lists urgent decisions nobody has reviewed, straight from the database. A person
+already alerted on (their session, or their account) within ``CRISIS_ALERT_REPEAT_AFTER``
+at the same level or higher, not yet reviewed, is not alerted on again.
 
 Alerts never carry the message: only its level, the session and a masked 50-character
 preview.
@@ -18,10 +20,12 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import close_old_connections
+from django.db.models import Q
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
@@ -77,7 +81,15 @@ def alert_send(*, decision_id: int) -> int:
     The decision counts as alerted once one channel has delivered it; else
     ``send_pending_alerts`` tries again.
     """
-    decision = ScreeningDecision.objects.select_related("message").get(pk=decision_id)
+    decision = ScreeningDecision.objects.select_related("message", "session").get(pk=decision_id)
+    earlier = _alert_covering(decision)
+    if earlier is not None:
+        # Marked alerted at the earlier alert's time, so the window never slides forward
+        # on alerts that were not sent.
+        ScreeningDecision.objects.filter(pk=decision_id).update(alerted_at=earlier.alerted_at)
+        logger.warning("crisis alert: decision=%s level=%s session=%s covered by decision=%s", decision_id,
+                       decision.level, decision.session_id, earlier.pk)
+        return 0
     alert = alert_build(decision)
     delivered = 0
     for _receiver, result in crisis_alert.send_robust(sender=ScreeningDecision, alert=alert):
@@ -90,6 +102,21 @@ def alert_send(*, decision_id: int) -> int:
     logger.warning("crisis alert: decision=%s level=%s session=%s channels=%d", decision_id, alert.level,
                    alert.session_id, delivered)
     return delivered
+
+
+def _alert_covering(decision: ScreeningDecision) -> ScreeningDecision | None:
+    """An alert on-call already has for this person: sent within CRISIS_ALERT_REPEAT_AFTER, at
+    this level or higher, and not yet reviewed. One urgent message after another (or a user
+    repeating crisis words, which no rate limit stops) is one alert, not an alert each."""
+    window = settings.CRISIS_ALERT_REPEAT_AFTER
+    if not window:
+        return None
+    person = Q(session_id=decision.session_id)
+    if decision.session.user_id is not None:
+        person |= Q(session__user_id=decision.session.user_id)
+    return (ScreeningDecision.objects.filter(person, urgent=True, rank__gte=decision.rank, reviewed_at__isnull=True,
+                                             alerted_at__gte=timezone.now() - timedelta(seconds=window))
+            .exclude(pk=decision.pk).order_by("alerted_at").first())
 
 
 def _send_in_thread(decision_id: int) -> int:

@@ -62,3 +62,40 @@ def test_a_failing_channel_leaves_the_others_and_an_undelivered_alert_is_retried
     out = StringIO()
     call_command("send_pending_alerts", "--after", "0", "--dry-run", stdout=out)
     assert "0 alert(s) pending" in out.getvalue()
+
+
+def _again(decision: ScreeningDecision, level: Level, *, session: ChatSession | None = None) -> ScreeningDecision:
+    session = session or decision.session
+    message = Message.objects.create(session=session, role=Role.USER, text="오늘 밤에 할 거예요")
+    return screening_record(session=session, message=message, assessment=Assessment(level=level, evidence=("x",)))
+
+
+def test_one_person_repeating_urgent_messages_is_one_alert_until_it_is_reviewed_or_worse(
+        decision: ScreeningDecision, make_user: Any) -> None:
+    assert alert_send(decision_id=decision.pk) == 1
+    repeated = _again(decision, Level.METHOD)
+    assert alert_send(decision_id=repeated.pk) == 0  # on-call already has this person
+    # The same account in another session of its own is the same person.
+    other_session = ChatSession.objects.create(key="sess_alert2", product="maice", user=decision.session.user)
+    assert alert_send(decision_id=_again(decision, Level.PREPARATION, session=other_session).pk) == 0
+    assert len(mail.outbox) == 1
+    decision.refresh_from_db()
+    repeated.refresh_from_db()
+    assert repeated.alerted_at == decision.alerted_at  # not pending: send_pending_alerts leaves it
+    out = StringIO()
+    call_command("send_pending_alerts", "--after", "0", "--dry-run", stdout=out)
+    assert "0 alert(s) pending" in out.getvalue()
+
+    assert alert_send(decision_id=_again(decision, Level.SELF_HARM).pk) == 1  # worse than what on-call was told
+    ScreeningDecision.objects.filter(session__user=decision.session.user).update(reviewed_at=decision.created_at)
+    assert alert_send(decision_id=_again(decision, Level.PLAN).pk) == 1  # reviewed: a new episode
+    stranger = ChatSession.objects.create(key="sess_alert3", product="counseling", user=make_user())
+    assert alert_send(decision_id=_again(decision, Level.PLAN, session=stranger).pk) == 1
+    assert len(mail.outbox) == 4
+
+
+def test_repeat_alerts_can_be_turned_on(decision: ScreeningDecision, settings: Any) -> None:
+    settings.CRISIS_ALERT_REPEAT_AFTER = 0
+    assert alert_send(decision_id=decision.pk) == 1
+    assert alert_send(decision_id=_again(decision, Level.METHOD).pk) == 1
+    assert len(mail.outbox) == 2
