@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -60,6 +60,14 @@ def _maice_questions(session: ChatSession) -> list[dict[str, Any]]:
     from maice.reports import maice_transcript
 
     return maice_transcript(session)
+
+
+def _posted_id(request: HttpRequest, name: str) -> int:
+    """An id the form posted back; 0 (nothing seen) when it is missing or malformed."""
+    try:
+        return max(int(request.POST.get(name, "")), 0)
+    except ValueError:
+        return 0
 
 
 def _session_link(session_id: int, label: str) -> str:
@@ -156,8 +164,13 @@ class TranscriptStaffAdmin(ReadOnlyAdmin):
         return request.user.has_perm("conversations.change_chatsession")
 
     def _review_sessions(self, request: HttpRequest, sessions: QuerySet[ChatSession]) -> None:
-        done = sum(moderation.session_review(session=session, actor=request_user(request)) for session in sessions)
+        outcomes = [moderation.session_review(session=session, actor=request_user(request), seen=None)
+                    for session in sessions]
+        done = outcomes.count(moderation.ReviewOutcome.REVIEWED)
         self.message_user(request, f"세션 {done}개를 검토 완료로 표시했습니다.", messages.SUCCESS)
+        if urgent := outcomes.count(moderation.ReviewOutcome.URGENT):
+            self.message_user(request, f"긴급 위기 신호가 검토를 기다리는 세션 {urgent}개는 표시하지 않았습니다. "
+                                       "대화 기록 화면에서 읽고 검토해 주세요.", messages.WARNING)
 
 
 @admin.register(ChatSession)
@@ -216,6 +229,9 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
             "can_review": self.has_review_permission(request),
             "can_note": request.user.has_perm("conversations.add_counselornote"),
             "maice_questions": _maice_questions(session),
+            # What the review button vouches for (moderation.session_review).
+            "seen_message": max((m.pk for m in transcript), default=0),
+            "seen_decision": session.screenings.aggregate(last=Max("pk"))["last"] or 0,
         }
 
     def get_urls(self) -> list[URLPattern]:
@@ -278,8 +294,14 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
         session = self._session(request, object_id)
         if not self.has_review_permission(request):
             raise PermissionDenied
-        if moderation.session_review(session=session, actor=request_user(request)):
+        seen = moderation.ReviewSeen(message_id=_posted_id(request, "seen_message"),
+                                     decision_id=_posted_id(request, "seen_decision"))
+        outcome = moderation.session_review(session=session, actor=request_user(request), seen=seen)
+        if outcome == moderation.ReviewOutcome.REVIEWED:
             self.message_user(request, "세션을 검토 완료로 표시했습니다.", messages.SUCCESS)
+        elif outcome == moderation.ReviewOutcome.NEWER:
+            self.message_user(request, "화면을 연 뒤 새로 표시된 메시지나 위기 신호가 있어 검토 완료로 표시하지 "
+                                       "않았습니다. 새 내용을 읽고 다시 눌러 주세요.", messages.WARNING)
         else:
             self.message_user(request, "이미 검토 완료된 세션입니다.", messages.INFO)
         return self._back(session)

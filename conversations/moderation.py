@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -110,26 +111,52 @@ def message_review(*, message: Message, actor: User) -> bool:
     return True
 
 
-def session_review(*, session: ChatSession, actor: User) -> bool:
+@dataclass(frozen=True)
+class ReviewSeen:
+    """What the reviewer's transcript page showed: its last message and the session's last
+    screening decision when it was rendered."""
+
+    message_id: int
+    decision_id: int
+
+
+class ReviewOutcome(StrEnum):
+    REVIEWED = "reviewed"
+    ALREADY = "already"
+    NEWER = "newer"  # something flagged since the page was rendered: not marked
+    URGENT = "urgent"  # (a list action) an urgent decision waits: review it on the transcript
+
+
+def session_review(*, session: ChatSession, actor: User, seen: ReviewSeen | None) -> ReviewOutcome:
     """Mark a session reviewed; its flagged messages still waiting in the queue go with it.
 
-    A reviewer marking a session has read the whole transcript, so leaving its messages
-    in the queue would only make someone read them again. False if already reviewed.
+    A reviewer marking a session from its transcript (``seen``) has read it, so leaving its
+    messages in the queue would only make someone read them again. But only what the page
+    showed: a message or decision that came later (a user writes "tonight" while the page is
+    open, the second opinion escalates a message) is not cleared unseen, and nothing is
+    marked. From a list (``seen=None``), nobody read the transcript: a session with an
+    urgent decision still waiting is left alone.
     """
     now = timezone.now()
     with transaction.atomic():
         locked = ChatSession.objects.select_for_update().get(pk=session.pk)
         if locked.review_state == ReviewState.REVIEWED:
-            return False
+            return ReviewOutcome.ALREADY
+        waiting = ScreeningDecision.objects.filter(session=locked, reviewed_at__isnull=True)
+        flagged = Message.objects.filter(session=locked, flagged=True, reviewed_at__isnull=True)
+        if seen is None:
+            if waiting.filter(urgent=True).exists():
+                return ReviewOutcome.URGENT
+        elif waiting.filter(pk__gt=seen.decision_id).exists() or flagged.filter(pk__gt=seen.message_id).exists():
+            return ReviewOutcome.NEWER
         locked.review_state, locked.reviewed_by, locked.reviewed_at = ReviewState.REVIEWED, actor, now
         # update_fields leaves last_activity_at alone: review is not user activity.
         locked.save(update_fields=["review_state", "reviewed_by", "reviewed_at"])
-        Message.objects.filter(session=locked, flagged=True, reviewed_at__isnull=True).update(reviewed_at=now)
-        ScreeningDecision.objects.filter(session=locked, reviewed_at__isnull=True).update(reviewed_at=now,
-                                                                                          reviewed_by=actor)
+        flagged.update(reviewed_at=now)
+        waiting.update(reviewed_at=now, reviewed_by=actor)
         _record(kind=ModerationAction.Kind.REVIEW_SESSION, actor=actor, session_id=locked.pk)
     session.review_state, session.reviewed_by, session.reviewed_at = ReviewState.REVIEWED, actor, now
-    return True
+    return ReviewOutcome.REVIEWED
 
 
 def note_add(*, session: ChatSession, author: User, text: str) -> CounselorNote:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -47,6 +48,15 @@ def _say(session: ChatSession, text: str, role: str = Role.USER, **fields: Any) 
     if fields:
         Message.objects.filter(pk=message.pk).update(**fields)
     return message
+
+
+def _review_from_page(admin_client: Any, session: ChatSession, page: str | None = None) -> str:
+    """Press the transcript page's review button, as a browser would post its form; the
+    page it lands on."""
+    page = page or admin_client.get(f"{SESSIONS}{session.pk}/change/").content.decode()
+    seen = dict(re.findall(r'name="(seen_message|seen_decision)" value="(\d+)"', page))
+    assert set(seen) == {"seen_message", "seen_decision"}
+    return str(admin_client.post(f"{SESSIONS}{session.pk}/review/", seen, follow=True).content.decode())
 
 
 def _keys(response: Any) -> list[str]:
@@ -224,7 +234,7 @@ def test_transcript_page_buttons_hide_review_and_mark_the_session(
     response = admin_client.post(f"{base}/messages/{message.pk}/hide/")
     assert response.status_code == 302 and response["Location"].endswith(f"#message-{message.pk}")
     admin_client.post(f"{base}/messages/{message.pk}/review/")
-    admin_client.post(f"{base}/review/")
+    _review_from_page(admin_client, session)
 
     message.refresh_from_db()
     session.refresh_from_db()
@@ -327,6 +337,39 @@ def test_session_list_action_marks_sessions_reviewed(admin_client: Any, admin_us
     admin_client.post(SESSIONS, {"action": "mark_reviewed", "_selected_action": [one.pk, two.pk]})
     assert set(ChatSession.objects.values_list("review_state", "reviewed_by_id")) == {("reviewed", admin_user_obj.pk)}
     assert ModerationAction.objects.filter(kind="review_session").count() == 2
+
+
+def test_review_button_leaves_a_crisis_that_came_after_the_page_was_opened(admin_client: Any, user: Any) -> None:
+    from conversations.safety import Assessment, Level
+    from conversations.screening import screening_record
+
+    session = _session(user)
+    _say(session, "요즘 힘들어요", flags=[Flag.CRISIS])
+    page = admin_client.get(f"{SESSIONS}{session.pk}/change/").content.decode()
+    later = _say(session, "오늘 밤에 할 거예요", flags=[Flag.CRISIS])
+    decision = screening_record(session=session, message=later, assessment=Assessment(level=Level.PLAN))
+
+    landed = _review_from_page(admin_client, session, page)
+    assert "새로 표시된 메시지나 위기 신호가 있어" in landed and "오늘 밤에 할 거예요" in landed
+    decision.refresh_from_db()
+    assert decision.reviewed_at is None and Message.objects.get(pk=later.pk).reviewed_at is None
+    assert "긴급 위기 신호 1건" in admin_client.get(reverse("admin:index")).content.decode()
+    assert "세션을 검토 완료로 표시했습니다." in _review_from_page(admin_client, session)  # read, then pressed again
+    assert ChatSession.objects.get(pk=session.pk).review_state == ReviewState.REVIEWED
+
+
+def test_session_list_action_leaves_sessions_with_an_urgent_decision_waiting(admin_client: Any, user: Any) -> None:
+    from conversations.safety import Assessment, Level
+    from conversations.screening import screening_record
+
+    quiet, urgent = _session(user), _session(user)
+    screening_record(session=urgent, message=_say(urgent, "약을 모았어요", flags=[Flag.CRISIS]),
+                     assessment=Assessment(level=Level.PREPARATION))
+    page = admin_client.post(SESSIONS, {"action": "mark_reviewed", "_selected_action": [quiet.pk, urgent.pk]},
+                             follow=True).content.decode()
+    assert "세션 1개를 검토 완료로 표시했습니다." in page and "세션 1개는 표시하지 않았습니다" in page
+    assert dict(ChatSession.objects.values_list("pk", "review_state")) == {
+        quiet.pk: ReviewState.REVIEWED, urgent.pk: ReviewState.UNREVIEWED}
 
 
 # --- exports ----------------------------------------------------------------------------------
@@ -499,6 +542,6 @@ def test_reviewing_a_decision_or_its_session_takes_it_out_of_the_crisis_queue(
     assert ModerationAction.objects.filter(kind=ModerationAction.Kind.REVIEW_MESSAGE, message=first.message).exists()
     assert "긴급 위기 신호 1건" in admin_client.get(reverse("admin:index")).content.decode()
 
-    admin_client.post(reverse("admin:conversations_chatsession_review", args=[session.pk]))
+    _review_from_page(admin_client, session)
     assert not ScreeningDecision.objects.filter(pk=second.pk, reviewed_at__isnull=True).exists()
     assert 'id="crisis-banner"' not in admin_client.get(reverse("admin:index")).content.decode()

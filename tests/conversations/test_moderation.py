@@ -92,7 +92,8 @@ def test_session_review_sets_reviewer_and_clears_its_pending_messages(
     idle_since = timezone.now() - timedelta(days=3)
     ChatSession.objects.filter(pk=session.pk).update(last_activity_at=idle_since)
 
-    assert moderation.session_review(session=session, actor=staff) is True
+    seen = moderation.ReviewSeen(message_id=quiet.pk, decision_id=0)
+    assert moderation.session_review(session=session, actor=staff, seen=seen) == moderation.ReviewOutcome.REVIEWED
 
     stored = ChatSession.objects.get(pk=session.pk)
     assert (stored.review_state, stored.reviewed_by_id) == (ReviewState.REVIEWED, staff.pk)
@@ -102,12 +103,12 @@ def test_session_review_sets_reviewer_and_clears_its_pending_messages(
     assert Message.objects.get(pk=flagged.pk).reviewed_at == stored.reviewed_at
     assert Message.objects.get(pk=quiet.pk).reviewed_at is None
     assert _actions() == [("review_session", staff.pk, None)]
-    assert moderation.session_review(session=session, actor=staff) is False
+    assert moderation.session_review(session=session, actor=staff, seen=seen) == moderation.ReviewOutcome.ALREADY
     assert ModerationAction.objects.count() == 1
 
 
 def test_a_new_flag_reopens_a_reviewed_session(session: ChatSession, flagged: Message, staff: Any) -> None:
-    moderation.session_review(session=session, actor=staff)
+    moderation.session_review(session=session, actor=staff, seen=None)
     message_append(session=session, role=Role.USER, text="또 힘들어요", flags=[Flag.CRISIS])
     reopened = ChatSession.objects.get(pk=session.pk)
     # Waiting for review again: no reviewer is named beside "not reviewed" (the action log keeps it).
@@ -152,3 +153,31 @@ def test_transcript_access_rows(session: ChatSession, staff: Any) -> None:
     assert recorded == 1
     rows = set(TranscriptAccess.objects.values_list("staff_id", "kind", "ip"))
     assert rows == {(staff.pk, "view", "10.0.0.5"), (None, "export_command", None)}
+
+
+def test_a_review_clears_only_what_the_reviewer_saw(session: ChatSession, flagged: Message, staff: Any) -> None:
+    from conversations.screening import screening_record
+
+    seen = moderation.ReviewSeen(message_id=flagged.pk, decision_id=0)
+    # While the transcript is open the user writes again, and it is urgent.
+    later = message_append(session=session, role=Role.USER, text="오늘 밤에 할 거예요", flags=[Flag.CRISIS])
+    decision = screening_record(session=session, message=later, assessment=Assessment(level=Level.PLAN))
+    assert moderation.session_review(session=session, actor=staff, seen=seen) == moderation.ReviewOutcome.NEWER
+    assert Message.objects.filter(reviewed_at__isnull=False).count() == 0
+    assert ChatSession.objects.get(pk=session.pk).review_state != ReviewState.REVIEWED
+    # From a list nobody read the transcript: an urgent decision keeps the session waiting.
+    assert moderation.session_review(session=session, actor=staff, seen=None) == moderation.ReviewOutcome.URGENT
+    assert ModerationAction.objects.count() == 0
+
+    seen = moderation.ReviewSeen(message_id=later.pk, decision_id=decision.pk)
+    assert moderation.session_review(session=session, actor=staff, seen=seen) == moderation.ReviewOutcome.REVIEWED
+    decision.refresh_from_db()
+    assert decision.reviewed_at is not None and Message.objects.filter(reviewed_at__isnull=True, flagged=True).count() == 0
+
+
+def test_an_escalation_of_a_message_already_on_the_page_is_newer_too(session: ChatSession, flagged: Message,
+                                                                     staff: Any) -> None:
+    seen = moderation.ReviewSeen(message_id=flagged.pk, decision_id=0)
+    screening_escalate(session=session, asked_id=flagged.pk, reply_id=None, source="llm", replace_with=None,
+                       assessment=Assessment(level=Level.PLAN, evidence=("llm",)))
+    assert moderation.session_review(session=session, actor=staff, seen=seen) == moderation.ReviewOutcome.NEWER
