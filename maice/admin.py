@@ -72,7 +72,9 @@ class MaiceQuestionAdmin(AccessLoggedAdmin, ReadOnlyAdmin):
                     "answer_type", "rounds", "title", "classified_by")
     list_filter = (KnowledgeCodeFilter, QualityFilter, ModeFilter, "status", "answer_type", "classified_by")
     list_select_related = ("session", "session__user")
-    search_fields = ("session__key", "session__user__username")  # (the title is encrypted)
+    # The title is encrypted: SQL can neither search nor sort it.
+    search_fields = ("session__key", "session__user__username")
+    sortable_by = ("created_at", "mode", "knowledge_code", "quality", "status", "answer_type", "classified_by")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
 

@@ -72,3 +72,6 @@ class HSClassificationAdmin(AccessLoggedAdmin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: HSClassification | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: HSClassification | None = None) -> bool:
+        return False  # a record of what a user was told, like every other review record

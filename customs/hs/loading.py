@@ -61,6 +61,10 @@ class LoadReport:
     skipped: int = 0  # rows whose code is not in the loaded nomenclature
 
 
+# Korean CSVs saved from Excel are often CP949.
+NOT_UTF8 = "not UTF-8 (convert it first, e.g. iconv -f cp949 -t utf-8)"
+
+
 def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
@@ -68,7 +72,11 @@ def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict
         raise HSDataError(path, None, f"cannot open: {exc.strerror}") from exc
     with handle:
         reader = csv.DictReader(handle)
-        missing = [name for name in required if name not in (reader.fieldnames or [])]
+        try:
+            header = reader.fieldnames or []
+        except UnicodeDecodeError as exc:
+            raise HSDataError(path, 1, NOT_UTF8) from exc
+        missing = [name for name in required if name not in header]
         if missing:
             raise HSDataError(path, 1, f"missing column(s) {', '.join(missing)}; the header must have "
                                        f"{', '.join(required)}")
@@ -76,7 +84,9 @@ def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict
             for row in reader:
                 if any((v or "").strip() for v in row.values() if isinstance(v, str)):
                     yield reader.line_num, {k: (row.get(k) or "").strip() for k in required}
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise HSDataError(path, reader.line_num, NOT_UTF8) from exc
+        except csv.Error as exc:
             raise HSDataError(path, reader.line_num, f"unreadable: {exc}") from exc
 
 

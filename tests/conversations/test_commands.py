@@ -124,6 +124,8 @@ def test_export_progress_goes_to_stderr(user: Any) -> None:
     (["--until", "01/02/2025"], "use YYYY-MM-DD"),
     (["--since", "2025-02-02", "--until", "2025-02-01"], "--since must not be after --until"),
     (["--session", "sess_missing"], "No session with key 'sess_missing'"),
+    (["--until", "9999-12-31"], "the year must be between 1900 and 9998"),
+    (["--since", "0001-01-01"], "the year must be between 1900 and 9998"),
     (["--format", "xml"], "invalid choice: 'xml'"),
     (["--product", "chess"], "invalid choice: 'chess'"),
     (["--output", "/nonexistent-dir/x.json"], "does not exist"),
@@ -133,6 +135,12 @@ def test_export_rejects_bad_input_clearly(args: list[str], message: str) -> None
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         _run("export_transcripts", *args)
     assert not TranscriptAccess.objects.exists()
+
+
+def test_export_of_a_session_under_another_product_says_so(user: Any) -> None:
+    counseling = _session(user)
+    with pytest.raises(CommandError, match=f"Session '{counseling.key}' is a counseling session, not maice"):
+        _run("export_transcripts", "--session", counseling.key, "--product", "maice")
 
 
 def test_export_of_nothing_is_still_valid_json() -> None:
@@ -191,7 +199,8 @@ def test_purge_uses_the_retention_setting_and_days_option(aged: dict[str, ChatSe
     assert list(ChatSession.objects.values_list("pk", flat=True)) == [aged["revived"].pk]
 
 
-@pytest.mark.parametrize("args", [["--days", "0"], ["--days", "-3"], ["--batch-size", "0"], ["--days", "x"]])
+@pytest.mark.parametrize("args", [["--days", "0"], ["--days", "-3"], ["--batch-size", "0"], ["--days", "x"],
+                                  ["--days", "1000000"]])
 def test_purge_rejects_bad_input(aged: dict[str, ChatSession], args: list[str]) -> None:
     with pytest.raises(CommandError):
         _run("purge_expired_sessions", *args)

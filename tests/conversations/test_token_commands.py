@@ -41,6 +41,13 @@ def test_issue_token_for_an_existing_user_and_errors(user: Any) -> None:
         run("issue_token", user.username)
     with pytest.raises(CommandError):
         run("issue_token", "  ")
+    # A user the admin could not save is never created.
+    for bad, said in (("bad name!", "Enter a valid username"), ("u" * 151, "at most 150 characters")):
+        with pytest.raises(CommandError, match=said):
+            run("issue_token", bad, "--create-user")
+    with pytest.raises(CommandError, match="--name is at most 100 characters"):
+        run("issue_token", user.username, "--name", "x" * 101)
+    assert not type(user).objects.filter(username__in=["bad name!", "u" * 151]).exists()
 
 
 def test_bootstrap_demo_creates_a_staff_user_once(settings: Any, tmp_path: Any) -> None:

@@ -39,6 +39,10 @@ def test_results_are_listed_and_filtered_by_stage_and_code(admin_client: Any, re
     # The list and the result page show the user's description and the answer: both are logged.
     kinds = list(TranscriptAccess.objects.filter(session=results).values_list("kind", flat=True))
     assert kinds.count("preview") == 4 and kinds.count("view") == 1  # four list pages, one result page
+    # What a user was told is a record: not even a superuser deletes it here.
+    result = HSClassification.objects.get(stage="classification")
+    assert admin_client.get(reverse("admin:hs_hsclassification_delete", args=[result.pk])).status_code == 403
+    assert "delete_selected" not in page.content.decode()
 
 
 def test_an_admin_edit_of_a_title_moves_the_data_version(admin_client: Any, hs_loaded: Any) -> None:

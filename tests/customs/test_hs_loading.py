@@ -122,6 +122,14 @@ def test_malformed_korean_titles_name_the_line(hs_files: dict[str, Path], tmp_pa
     assert HSCode.objects.get(code="851830").title_ko.startswith("헤드폰과 이어폰")
 
 
+def test_a_file_saved_in_cp949_is_refused_with_what_to_do(hs_files: dict[str, Path], tmp_path: Path) -> None:
+    load(hs_files)
+    excel = tmp_path / "hs4_cp949.csv"
+    excel.write_bytes("hs4,title_ko\n8518,헤드폰\n".encode("cp949"))
+    with pytest.raises(CommandError, match=r"hs4_cp949.csv, line 1: not UTF-8 \(convert it first, e.g. iconv"):
+        call_command("load_hscodes", "--hs4-ko", str(excel), verbosity=0)
+
+
 def test_titles_before_the_nomenclature_and_missing_files_are_refused(hs_files: dict[str, Path]) -> None:
     with pytest.raises(CommandError, match="give --file first"):
         call_command("load_hscodes", "--hs4-ko", str(hs_files["hs4_ko"]), verbosity=0)

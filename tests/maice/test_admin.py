@@ -71,6 +71,7 @@ def test_session_list_filters_by_knowledge_code_quality_and_mode(admin_client: A
     questions = admin_client.get("/admin/maice/maicequestion/?maice_code=K4")
     assert questions.status_code == 200 and f"#maice-question-{k4.pk}" in questions.content.decode()
     assert f"#maice-question-{k1.pk}" not in questions.content.decode()
+    assert "column-title" in questions.content.decode() and "sortable column-title" not in questions.content.decode()
     opened = admin_client.get(f"/admin/maice/maicequestion/{k4.pk}/change/")
     assert opened.status_code == 302 and opened["Location"].endswith(f"/{k4.session_id}/change/#maice-question-{k4.pk}")
 

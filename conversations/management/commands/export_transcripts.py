@@ -23,9 +23,12 @@ FORMATS = ("json", "jsonl", "csv")
 
 def _day(value: str) -> date:
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
+        day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError as error:
         raise CommandError(f"Invalid date {value!r}: use YYYY-MM-DD, e.g. 2025-01-31.") from error
+    if not 1900 <= day.year <= 9998:  # (a local day's bounds in UTC must still be dates)
+        raise CommandError(f"Invalid date {value!r}: the year must be between 1900 and 9998.")
+    return day
 
 
 class Command(BaseCommand):
@@ -54,8 +57,12 @@ class Command(BaseCommand):
             raise CommandError("--since must not be after --until.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        if session is not None and not ChatSession.objects.filter(key=session).exists():
-            raise CommandError(f"No session with key {session!r}.")
+        if session is not None:
+            found = ChatSession.objects.filter(key=session).values_list("product", flat=True).first()
+            if found is None:
+                raise CommandError(f"No session with key {session!r}.")
+            if product and found != product:
+                raise CommandError(f"Session {session!r} is a {found} session, not {product}.")
         sessions = sessions_for_export(product=product, since=since_day, until=until_day, key=session)
         total = sessions.count()
         show = options.get("verbosity", 1) >= 1

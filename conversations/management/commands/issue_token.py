@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 
+from conversations.models import ApiToken
 from conversations.services import token_issue
 
 
@@ -24,9 +27,18 @@ class Command(BaseCommand):
         if not username:
             raise CommandError("USERNAME must not be empty.")
         user = users.objects.filter(username=username).first()
+        limit = ApiToken._meta.get_field("name").max_length or 0
+        if len(name) > limit:
+            raise CommandError(f"--name is at most {limit} characters.")
         if user is None:
             if not create_user:
                 raise CommandError(f"No user named {username!r}. Pass --create-user to create one.")
+            candidate = users(username=username)
+            with translation.override("en"):  # (the command speaks English throughout)
+                try:
+                    candidate.full_clean(exclude=["password"])
+                except ValidationError as error:
+                    raise CommandError(f"Cannot create {username!r}: {' '.join(error.messages)}") from error
             user = users.objects.create_user(username=username)  # no password: token-only
             self.stdout.write(f"Created user {username!r} (no password; token access only).")
         elif not user.is_active:

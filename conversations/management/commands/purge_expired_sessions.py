@@ -28,8 +28,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, days: int | None, dry_run: bool, batch_size: int, **options: Any) -> None:
         days = days if days is not None else settings.SESSION_RETENTION_DAYS
-        if days < 1:
-            raise CommandError("--days must be at least 1.")
+        if not 1 <= days <= 36500:
+            raise CommandError("--days must be between 1 and 36500.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         cutoff = timezone.now() - timedelta(days=days)
