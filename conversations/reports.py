@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
-from conversations.models import ChatSession, Message, MessageStatus, Product, Role
+from conversations.models import ChatSession, CounselorNote, Message, MessageStatus, Product, Role
 from conversations.selectors import session_messages
 
 # --- Transcript export --------------------------------------------------------------------
 
 MESSAGE_FIELDS: tuple[str, ...] = (
-    "id", "role", "text", "emotion", "status", "created_at", "completed_at", "ttfc_ms", "total_ms",
+    "id", "role", "text", "emotion", "status", "error_code", "created_at", "completed_at", "ttfc_ms", "total_ms",
     "model", "prompt_tokens", "completion_tokens", "flags", "flag_detail", "hidden", "reviewed_at",
     "blocked_text",
 )
@@ -64,6 +64,7 @@ def message_export_row(message: Message) -> dict[str, Any]:
         "text": message.content,
         "emotion": message.emotion,
         "status": message.status,
+        "error_code": message.error_code or None,
         "created_at": _iso(message.created_at),
         "completed_at": _iso(message.completed_at),
         "ttfc_ms": message.ttfc_ms,
@@ -81,7 +82,9 @@ def message_export_row(message: Message) -> dict[str, Any]:
 
 def transcript_data(session: ChatSession) -> dict[str, Any]:
     messages = [message_export_row(m) for m in session_messages(session=session)]
-    data = {"session": {**session_export_meta(session), "message_count": len(messages)}, "messages": messages}
+    data = {"session": {**session_export_meta(session), "message_count": len(messages)}, "messages": messages,
+            "notes": [{"author": note.author.get_username(), "text": note.text, "created_at": _iso(note.created_at)}
+                      for note in session.notes.all()]}
     if session.product == Product.MAICE:
         from maice.reports import maice_transcript
 
@@ -142,7 +145,7 @@ def sessions_for_export(
         qs = qs.filter(started_at__gte=_local_midnight(since))
     if until:
         qs = qs.filter(started_at__lt=_local_midnight(until + timedelta(days=1)))
-    return qs.prefetch_related("messages")
+    return qs.prefetch_related("messages", Prefetch("notes", queryset=CounselorNote.objects.select_related("author")))
 
 
 def _local_midnight(day: date) -> datetime:

@@ -381,6 +381,8 @@ def test_json_export_downloads_the_transcript_and_is_audited(admin_client: Any, 
     first = _say(session, "안녕하세요", emotion="happy")
     reply = _say(session, "반가워요", role=Role.ASSISTANT, ttfc_ms=80, total_ms=900, prompt_tokens=12,
                  completion_tokens=8, model="offline")
+    cut = _say(session, "그러니까", role=Role.ASSISTANT, status=MessageStatus.FAILED, error_code="LLM_ERROR")
+    CounselorNote.objects.create(session=session, author=admin_user_obj, text="다음 주 다시 확인")
 
     response = admin_client.get(f"{SESSIONS}{session.pk}/export/json/")
 
@@ -389,13 +391,17 @@ def test_json_export_downloads_the_transcript_and_is_audited(admin_client: Any, 
     assert response["Content-Disposition"] == f'attachment; filename="transcript-{session.key}.json"'
     data = json.loads(response.content.decode("utf-8"))
     assert data["session"]["key"] == session.key and data["session"]["username"] == "alice"
-    assert [(m["id"], m["text"]) for m in data["messages"]] == [(first.pk, "안녕하세요"), (reply.pk, "반가워요")]
+    assert [(m["id"], m["text"]) for m in data["messages"]] == [(first.pk, "안녕하세요"), (reply.pk, "반가워요"),
+                                                                (cut.pk, "그러니까")]
     assert data["messages"][1] | {"created_at": None, "completed_at": None} == {
         "id": reply.pk, "role": "assistant", "text": "반가워요", "emotion": None, "status": "complete",
+        "error_code": None,
         "created_at": None, "completed_at": None, "ttfc_ms": 80, "total_ms": 900, "model": "offline",
         "prompt_tokens": 12, "completion_tokens": 8, "flags": [], "flag_detail": "", "hidden": False,
         "reviewed_at": None, "blocked_text": None,
     }
+    assert (data["messages"][2]["status"], data["messages"][2]["error_code"]) == ("failed", "LLM_ERROR")
+    assert [(n["author"], n["text"]) for n in data["notes"]] == [(admin_user_obj.username, "다음 주 다시 확인")]
     assert list(TranscriptAccess.objects.values_list("kind", "staff_id", "session_id")) == [
         ("export_json", admin_user_obj.pk, session.pk)
     ]
