@@ -330,6 +330,8 @@ WS_MAX_SOCKETS_PER_USER = env_int("WS_MAX_SOCKETS_PER_USER", 3, minimum=1)
 # login closes it (sockets are only authenticated when they open).
 WS_AUTH_RECHECK_SECONDS = env_float("WS_AUTH_RECHECK_SECONDS", 30.0, minimum=0.05)
 SESSION_RETENTION_DAYS = env_int("SESSION_RETENTION_DAYS", 365, minimum=1)
+# Who read, exported or moderated a transcript is kept this long, past the session's purge.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 1825, minimum=1)
 
 # --- Serving ---------------------------------------------------------------------------------
 

@@ -429,21 +429,23 @@ class AuditAdmin(ReadOnlyAdmin):
 
     @admin.display(description="세션", ordering="session__key")
     def session_link(self, obj: ModerationAction | TranscriptAccess) -> str:
-        return _session_link(obj.session_id, obj.session.key)
+        if obj.session is None:
+            return f"{obj.session_key} (삭제됨)"
+        return _session_link(obj.session.pk, obj.session.key)
 
 
 @admin.register(ModerationAction)
 class ModerationActionAdmin(AuditAdmin):
     list_display = ("created_at", "kind", "actor", "session_link", "message_id")
     list_select_related = ("actor", "session")
-    search_fields = ("session__key", "actor__username")
+    search_fields = ("session__key", "session_key", "actor__username")
 
 
 @admin.register(TranscriptAccess)
 class TranscriptAccessAdmin(AuditAdmin):
     list_display = ("created_at", "kind", "staff", "session_link", "ip")
     list_select_related = ("staff", "session")
-    search_fields = ("session__key", "staff__username")
+    search_fields = ("session__key", "session_key", "staff__username")
 
 
 @admin.register(ApiToken)

@@ -166,8 +166,11 @@ class ModerationAction(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="moderation_actions")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # The record outlives what it is about: a purged session leaves its key here.
+    session = models.ForeignKey(ChatSession, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="moderation_actions")
+    session_key = models.CharField(max_length=64, blank=True)
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -207,7 +210,10 @@ class TranscriptAccess(models.Model):
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
-    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="accesses")
+    # Who read a transcript stays known after it is purged: the session's key is kept.
+    session = models.ForeignKey(ChatSession, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="accesses")
+    session_key = models.CharField(max_length=64, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -21,7 +21,7 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Case, TextField, Value, When
+from django.db.models import Case, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from encrypted_fields.fields import EncryptedFieldMixin
@@ -174,22 +174,41 @@ def note_add(*, session: ChatSession, author: User, text: str) -> CounselorNote:
 # --- Retention ------------------------------------------------------------------------------
 
 
+AUDIT_MODELS = (ModerationAction, TranscriptAccess)
+
+
 def sessions_purge(*, cutoff: datetime, batch_size: int = 500, progress: Progress | None = None) -> int:
-    """Delete sessions idle since before ``cutoff`` with their messages, notes and audit rows.
+    """Delete sessions idle since before ``cutoff`` with their messages and notes. Their audit
+    rows (who read, exported or moderated them) stay, with the session's key, until
+    ``audit_purge``.
 
     Deletes in batches so no single transaction holds locks on a whole year of data.
     """
     deleted = 0
+    session_key = Subquery(ChatSession.objects.filter(pk=OuterRef("session_id")).values("key")[:1])
     while True:
         batch = list(sessions_expired(cutoff=cutoff).values_list("pk", flat=True)[:batch_size])
         if not batch:
             break
         with transaction.atomic():
+            for model in AUDIT_MODELS:
+                model.objects.filter(session_id__in=batch).update(session_key=session_key)
             ChatSession.objects.filter(pk__in=batch).delete()
         deleted += len(batch)
         if progress:
             progress(len(batch))
     logger.info("purged %s sessions idle since before %s", deleted, cutoff.isoformat())
+    return deleted
+
+
+def audit_expired_count(*, cutoff: datetime) -> int:
+    return sum(model.objects.filter(created_at__lt=cutoff).count() for model in AUDIT_MODELS)
+
+
+def audit_purge(*, cutoff: datetime) -> int:
+    """Delete audit rows written before ``cutoff`` (the audit log's own retention)."""
+    deleted = sum(model.objects.filter(created_at__lt=cutoff).delete()[0] for model in AUDIT_MODELS)
+    logger.info("purged %s audit rows written before %s", deleted, cutoff.isoformat())
     return deleted
 
 

@@ -184,8 +184,25 @@ def test_purge_deletes_sessions_past_retention_with_everything_attached(aged: di
     assert "Deleted 1 session(s)" in out
     assert set(ChatSession.objects.values_list("pk", flat=True)) == {aged["recent"].pk, aged["revived"].pk}
     old_pk = aged["old"].pk
-    for model in (Message, CounselorNote, ModerationAction, TranscriptAccess):
+    for model in (Message, CounselorNote):
         assert not model.objects.filter(session_id=old_pk).exists(), model
+    # Who read or moderated it stays on record, under the purged session's key.
+    for model in (ModerationAction, TranscriptAccess):
+        assert list(model.objects.values_list("session_id", "session_key")) == [(None, aged["old"].key)], model
+
+
+def test_audit_records_are_kept_for_their_own_retention(aged: dict[str, ChatSession], admin_client: Any) -> None:
+    _run("purge_expired_sessions")
+    page = admin_client.get("/admin/conversations/transcriptaccess/").content.decode()
+    assert f"{aged['old'].key} (삭제됨)" in page
+    TranscriptAccess.objects.update(created_at=timezone.now() - timedelta(days=2000))
+    recent = TranscriptAccess.objects.create(session=aged["recent"], kind=TranscriptAccess.Kind.VIEW)
+    out, _ = _run("purge_expired_sessions", "--dry-run")
+    assert "and 1 audit record(s) written before" in out
+    out, _ = _run("purge_expired_sessions", "--audit-days", "1825")
+    assert "Deleted 1 audit record(s)" in out
+    assert list(TranscriptAccess.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert ModerationAction.objects.count() == 1  # the note's, written today
 
 
 def test_purge_uses_the_retention_setting_and_days_option(aged: dict[str, ChatSession], settings: Any) -> None:
@@ -200,7 +217,7 @@ def test_purge_uses_the_retention_setting_and_days_option(aged: dict[str, ChatSe
 
 
 @pytest.mark.parametrize("args", [["--days", "0"], ["--days", "-3"], ["--batch-size", "0"], ["--days", "x"],
-                                  ["--days", "1000000"]])
+                                  ["--days", "1000000"], ["--audit-days", "0"]])
 def test_purge_rejects_bad_input(aged: dict[str, ChatSession], args: list[str]) -> None:
     with pytest.raises(CommandError):
         _run("purge_expired_sessions", *args)
