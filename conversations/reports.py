@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from conversations.models import ChatSession, CounselorNote, Message, MessageStatus, Product, Role
@@ -228,31 +228,35 @@ def quality_report(*, days: int, today: date | None = None) -> QualityReport:
 
     Time to first chunk counts every reply that produced one; total time counts only
     complete replies, because interrupted and failed ones stop early and would pull the
-    numbers down; tokens count every reply, since each was billed.
+    numbers down; tokens count every reply, since each was billed, and the side calls made
+    about a user's message (customs' intent classifier, counseling's risk classifier),
+    which are billed to that message.
     """
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
     day_list = [first + timedelta(days=offset) for offset in range(days)]
     products = {value: str(label) for value, label in Product.choices}
     buckets: dict[tuple[str, date], DayStats] = {}
+    billed = Q(role=Role.ASSISTANT) | Q(role=Role.USER, prompt_tokens__isnull=False)
     rows = (
-        Message.objects.filter(role=Role.ASSISTANT, created_at__gte=_local_midnight(first))
+        Message.objects.filter(billed, created_at__gte=_local_midnight(first))
         .exclude(status=MessageStatus.STREAMING)
-        .values_list("session__product", "created_at", "status", "ttfc_ms", "total_ms",
+        .values_list("session__product", "created_at", "role", "status", "ttfc_ms", "total_ms",
                      "prompt_tokens", "completion_tokens")
     )
-    for product, created_at, status, ttfc_ms, total_ms, prompt, completion in rows.iterator(chunk_size=2000):
+    for product, created_at, role, status, ttfc_ms, total_ms, prompt, completion in rows.iterator(chunk_size=2000):
         day = timezone.localdate(created_at)
         if day > today:
             continue
         stats = buckets.get((product, day))
         if stats is None:
             stats = buckets[(product, day)] = DayStats(day=day)
-        stats.replies += 1
-        if ttfc_ms is not None:
-            stats.ttfc.append(ttfc_ms)
-        if total_ms is not None and status == MessageStatus.COMPLETE:
-            stats.total.append(total_ms)
+        if role == Role.ASSISTANT:
+            stats.replies += 1
+            if ttfc_ms is not None:
+                stats.ttfc.append(ttfc_ms)
+            if total_ms is not None and status == MessageStatus.COMPLETE:
+                stats.total.append(total_ms)
         stats.prompt_tokens += prompt or 0
         stats.completion_tokens += completion or 0
     stats_by_product = {

@@ -18,13 +18,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 
 from django.conf import settings
 
-from conversations.aio import future_cancel, run_db
+from conversations.aio import background, future_cancel, run_db
 from conversations.alerts import alert_dispatch
 from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished
-from conversations.llm import ChatMessage, ChatRequest, LLMError, get_provider
+from conversations.llm import ChatMessage, ChatRequest, LLMError, Usage, get_provider
 from conversations.models import ChatSession, Message, MessageStatus, ScreeningDecision
 from conversations.safety import CRISIS_REPLY, Assessment, Level, assess, needs_context
 from conversations.screening import screening_escalate
+from conversations.services import message_usage_add
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,10 @@ def risk_parse(raw: str) -> Assessment | None:
                       category="suicide" if level.at_risk else None)
 
 
-async def risk_classify(*, text: str, previous: Sequence[str]) -> Assessment | None:
+async def risk_classify(*, text: str, previous: Sequence[str],
+                        rows: asyncio.Future[tuple[Message, Message]] | None = None) -> Assessment | None:
+    """The model's opinion of ``text``; its tokens are billed to the user's message (the
+    first of ``rows``) once that is stored, so the quality page counts them."""
     started = time.monotonic()
     try:
         completion = await asyncio.wait_for(get_provider().complete(risk_request(text=text, previous=previous)),
@@ -97,6 +101,8 @@ async def risk_classify(*, text: str, previous: Sequence[str]) -> Assessment | N
     except (LLMError, TimeoutError) as exc:
         logger.warning("risk classifier unavailable: %s", getattr(exc, "code", type(exc).__name__))
         return None
+    if rows is not None and completion.usage is not None:
+        background(_usage_bill(rows, completion.usage))
     result = risk_parse(completion.text)
     if result is None:
         logger.warning("risk classifier answer malformed; the rules' level stands")
@@ -187,7 +193,7 @@ async def risk_guard(
                 return
             step = None  # (still set if we were cancelled while waiting: the finally stops it)
             if risk is None:
-                risk = asyncio.ensure_future(risk_classify(text=text, previous=previous))
+                risk = asyncio.ensure_future(risk_classify(text=text, previous=previous, rows=rows))
             if isinstance(event, ReplyFinished | ReplyFailed):
                 if not risk.done():
                     await asyncio.wait({risk}, timeout=settings.CRISIS_CLASSIFIER_TIMEOUT)
@@ -203,6 +209,14 @@ async def risk_guard(
             await future_cancel(step)  # cancelled meanwhile: the generator must not be left running
         if risk is not None and not risk.done():
             risk.cancel()
+
+
+async def _usage_bill(rows: asyncio.Future[tuple[Message, Message]], usage: Usage) -> None:
+    try:
+        asked, _ = await asyncio.shield(rows)
+    except Exception:  # noqa: BLE001 - the message was never stored: nothing to bill it to
+        return
+    await run_db(message_usage_add, message_id=asked.pk, usage=usage)
 
 
 def _urgent_raise(risk: asyncio.Task[Assessment | None], rules: Assessment) -> bool:

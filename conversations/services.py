@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.errors import SessionEnded, SessionNotFound
@@ -110,6 +112,14 @@ def session_flag(*, session: ChatSession) -> None:
                                                      reviewed_by=None, reviewed_at=None)
     session.flagged, session.review_state = True, ReviewState.UNREVIEWED
     session.reviewed_by, session.reviewed_at = None, None
+
+
+def message_usage_add(*, message_id: int, usage: Usage) -> None:
+    """Add a side call's tokens to a message's (a classifier's about the user's message, a
+    summary's to the answer it sums up): the quality page counts tokens per message."""
+    Message.objects.filter(pk=message_id).update(
+        prompt_tokens=Coalesce(F("prompt_tokens"), 0) + (usage.prompt_tokens or 0),
+        completion_tokens=Coalesce(F("completion_tokens"), 0) + (usage.completion_tokens or 0))
 
 
 def message_finalize(

@@ -15,13 +15,13 @@ import re
 import time
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pydantic
 from django.conf import settings
 
-from conversations.llm import ChatMessage, ChatRequest, LLMError, get_provider
+from conversations.llm import ChatMessage, ChatRequest, LLMError, Usage, get_provider
 from conversations.models import Product
 from customs.cargo import recognize_cargo_numbers
 from customs.models import CargoType, Intent, IntentRecord
@@ -36,6 +36,7 @@ class IntentResult:
     confidence: float
     method: str  # IntentRecord.Method
     entities: dict[str, Any] = field(default_factory=dict)
+    usage: Usage | None = None  # the classifier call's tokens, billed to the user's message
 
 
 def _k(*words: str) -> re.Pattern[str]:
@@ -105,7 +106,7 @@ async def classify_by_llm(message: str) -> IntentResult:
     completion = await asyncio.wait_for(get_provider().complete(request), settings.CUSTOMS_INTENT_TIMEOUT)
     answer = _parse_llm_answer(completion.text)
     return IntentResult(Intent(answer.intent_type), answer.confidence_score, IntentRecord.Method.LLM,
-                        answer.entities.as_dict())
+                        answer.entities.as_dict(), usage=completion.usage)
 
 
 def normalize_message(message: str) -> str:
@@ -168,6 +169,6 @@ async def intent_classify(message: str) -> IntentResult:
             result = IntentResult(rules.intent, rules.confidence, IntentRecord.Method.RULES_FALLBACK, rules.entities)
     else:
         result = classify_by_rules(message)
-    intent_cache.put(key, result)
+    intent_cache.put(key, replace(result, usage=None))  # an answer from the cache costs nothing
     logger.info("customs intent=%s confidence=%.3f method=%s", result.intent, result.confidence, result.method)
     return result

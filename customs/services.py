@@ -7,7 +7,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -108,7 +108,8 @@ def _asked_store(*, session: ChatSession, text: str, intent: IntentResult, scree
                  client_msg_id: str) -> Message:
     """The user's message with its screening and intent; an urgent level alerts the on-call staff."""
     asked = message_append(session=session, role=Role.USER, text=text, client_msg_id=client_msg_id,
-                           flags=screening_flags(screening), flag_detail=screening_detail(screening))
+                           flags=screening_flags(screening), flag_detail=screening_detail(screening),
+                           usage=intent.usage and replace(intent.usage, model=""))  # (tokens, not a model's words)
     IntentRecord.objects.create(session=session, message=asked, intent=intent.intent,
                                 confidence=intent.confidence, method=intent.method, entities=intent.entities)
     screening_store(session=session, message=asked, assessment=screening)
@@ -266,7 +267,8 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
     if session_hs_pending(session) and not recognize_cargo_numbers(message):
         # The seed's staged HS dialogue: the answer to its question continues it (only a
         # cargo number breaks out: "반입 예정인 배터리" is still about the product).
-        intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities)
+        intent = IntentResult(Intent.HSCODE_CLASSIFICATION, 1.0, IntentRecord.Method.HS_STAGE, intent.entities,
+                              usage=intent.usage)
     owner = secrets.token_hex(8)
     if not await generation_lock_acquire(session_id=session.pk, owner=owner) and not screening.flagged:
         # (A flagged message is answered in pre-written words beside the answer in flight;

@@ -13,8 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 
 from conversations.errors import Busy, SessionNotFound
@@ -22,7 +21,7 @@ from conversations.llm import OFFLINE_MODEL, Usage
 from conversations.models import ChatSession, Message, MessageStatus, Product, Role
 from conversations.safety import Assessment
 from conversations.screening import screening_detail, screening_flags, screening_store
-from conversations.services import message_append, message_finalize
+from conversations.services import message_append, message_finalize, message_usage_add
 from maice.models import (
     MaiceAssignment,
     MaiceClarification,
@@ -217,9 +216,7 @@ def summary_store(*, question_id: int, summary: Summary, usage: Usage | None = N
         if untitled:
             ChatSession.objects.filter(pk=session_id).update(title=summary.title)
         if usage is not None and answer_id is not None:
-            Message.objects.filter(pk=answer_id).update(
-                prompt_tokens=Coalesce(F("prompt_tokens"), 0) + (usage.prompt_tokens or 0),
-                completion_tokens=Coalesce(F("completion_tokens"), 0) + (usage.completion_tokens or 0))
+            message_usage_add(message_id=answer_id, usage=usage)
 
 
 def question_status_set(*, question_id: int, status: str) -> None:

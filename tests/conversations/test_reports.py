@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from django.utils import timezone
 
+from conversations.llm import Usage
 from conversations.models import ChatSession, Flag, Message, MessageStatus, Product, Role
 from conversations.reports import (
     CSV_COLUMNS,
@@ -91,13 +92,15 @@ def test_total_time_counts_only_complete_replies_and_streaming_ones_are_skipped(
     _reply(session, status=MessageStatus.INTERRUPTED, ttfc_ms=300, total_ms=50, completion_tokens=7)
     _reply(session, status=MessageStatus.STREAMING, ttfc_ms=5000)
     message_append(session=session, role=Role.USER, text="질문")
+    # A classifier's tokens about a user's message are billed to it: counted, but not a reply.
+    message_append(session=session, role=Role.USER, text="또 질문", usage=Usage("", 40, 3))
 
     today = quality_report(days=1).stats[Product.COUNSELING][0]
 
     assert today.replies == 2
     assert sorted(today.ttfc) == [100, 300]
     assert today.total == [1000]
-    assert today.completion_tokens == 7
+    assert (today.prompt_tokens, today.completion_tokens) == (40, 10)
 
 
 @pytest.mark.django_db

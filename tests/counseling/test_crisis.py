@@ -234,6 +234,13 @@ async def test_the_classifier_sees_the_last_turns_and_can_flag_without_stopping(
     decisions = [d for d in await _decisions(session) if d.source == "llm"]
     assert {d.level for d in decisions} == {Level.PASSIVE} and not any(d.urgent for d in decisions)
     assert (await ChatSession.objects.aget(pk=session.pk)).flagged
+    # Each opinion's tokens are billed to the message it judged (the quality page counts them).
+    for _ in range(100):
+        asked = [m for m in await messages_of(session) if m.role == Role.USER]
+        if all(m.prompt_tokens for m in asked):
+            break
+        await asyncio.sleep(0.05)
+    assert [bool(m.prompt_tokens and m.completion_tokens) for m in asked] == [True, True]
 
 
 @pytest.mark.parametrize("answer", ["not json at all", '{"level": "very high"}', '["plan"]'])

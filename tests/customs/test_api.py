@@ -411,6 +411,9 @@ async def test_intent_is_cached_for_the_same_normalised_message(classifier: Fake
     for message in ("화물 조회  MSKU9070323", "화물 조회 msku9070323 "):
         assert (await http.post("/api/v1/chat", json={"message": message})).status_code == 200
     assert len([r for r in classifier.requests if CLASSIFIER_MARKER in json.dumps(r.body)]) == 1
+    # The one call's tokens are billed to the message it classified (the quality page counts them).
+    asked = [m async for m in Message.objects.filter(role=Role.USER).order_by("id")]
+    assert [bool(m.prompt_tokens) for m in asked] == [True, False] and asked[0].model == ""
 
 
 # --- bodies, auth, ownership, limits -------------------------------------------------------

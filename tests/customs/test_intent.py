@@ -96,3 +96,6 @@ async def test_llm_json_is_used_fenced_or_not(fake_llm: FakeOpenAI) -> None:
         assert result.entities == {"product": "노트북"}
     request = fake_llm.requests[-1].body
     assert request["response_format"] == {"type": "json_object"} and request["temperature"] == 0.0
+    # The call's tokens go with the answer (to be billed); the cache's copy costs nothing.
+    assert result.usage is not None and result.usage.prompt_tokens
+    assert (await intent_classify("노트북은 뭐로 분류돼요?")).usage is None
