@@ -179,10 +179,11 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
     change_list_template = "admin/conversations/chatsession/change_list.html"
     # No title column: MAICE's are written from the students' questions (the question list
     # shows them, audit-logged).
-    list_display = ("key", "product", "user", "status", "started_at", "message_count", "flagged",
+    list_display = ("key", "product", "user_sessions", "status", "started_at", "message_count", "flagged",
                     "review_state", "reviewed_by")
-    list_filter = ("product", ("user", admin.RelatedOnlyFieldListFilter), EmotionFilter, "flagged",
-                   "review_state", "status")
+    # By user: the user column links to their sessions, and the search takes usernames (a
+    # sidebar list of every user with a session would not scale).
+    list_filter = ("product", EmotionFilter, "flagged", "review_state", "status")
     date_hierarchy = "started_at"
     search_fields = ("key", "user__username")
     fields = ("key", "product", "user", "title", "status", "counselor_id", "started_at", "paused_at",
@@ -196,6 +197,13 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
                  .annotate(n=Count("pk")).values("n"))
         return (super().get_queryset(request).select_related("user", "reviewed_by")
                 .annotate(message_count=Coalesce(Subquery(count, output_field=IntegerField()), 0)))
+
+    @admin.display(description="사용자", ordering="user__username")
+    def user_sessions(self, obj: ChatSession) -> str:
+        if obj.user is None:
+            return "-"
+        url = reverse("admin:conversations_chatsession_changelist")
+        return format_html('<a href="{}?user__id__exact={}">{}</a>', url, obj.user.pk, obj.user.get_username())
 
     @admin.display(description="메시지 수", ordering="message_count")
     def message_count(self, obj: ChatSession) -> int:

@@ -133,6 +133,9 @@ def test_session_list_filters_and_search(admin_client: Any, make_user: Any) -> N
     assert _keys(admin_client.get(SESSIONS, {"flagged__exact": "1"})) == [flagged.key]
     assert _keys(admin_client.get(SESSIONS, {"review_state__exact": "reviewed"})) == [reviewed.key]
     assert set(_keys(admin_client.get(SESSIONS, {"user__id__exact": lee.pk}))) == {maice.key, flagged.key}
+    # By user through the user column's link; no sidebar lists every user (it would not scale).
+    page = admin_client.get(SESSIONS).content.decode()
+    assert page.count(f'?user__id__exact={lee.pk}"') == 2  # lee's two sessions' rows
     assert set(_keys(admin_client.get(SESSIONS, {"q": "kim"}))) == {sad.key, reviewed.key}
     assert _keys(admin_client.get(SESSIONS, {"q": maice.key})) == [maice.key]
     assert _keys(admin_client.get(SESSIONS, {"started_at__year": "2024"})) == [reviewed.key]
