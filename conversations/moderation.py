@@ -201,13 +201,17 @@ def sessions_purge(*, cutoff: datetime, batch_size: int = 500, progress: Progres
     return deleted
 
 
+def _audit_expired(cutoff: datetime) -> list[models.QuerySet[models.Model]]:
+    return [model.objects.filter(created_at__lt=cutoff) for model in AUDIT_MODELS]
+
+
 def audit_expired_count(*, cutoff: datetime) -> int:
-    return sum(model.objects.filter(created_at__lt=cutoff).count() for model in AUDIT_MODELS)
+    return sum(rows.count() for rows in _audit_expired(cutoff))
 
 
 def audit_purge(*, cutoff: datetime) -> int:
     """Delete audit rows written before ``cutoff`` (the audit log's own retention)."""
-    deleted = sum(model.objects.filter(created_at__lt=cutoff).delete()[0] for model in AUDIT_MODELS)
+    deleted = sum(rows.delete()[0] for rows in _audit_expired(cutoff))
     logger.info("purged %s audit rows written before %s", deleted, cutoff.isoformat())
     return deleted
 

@@ -74,7 +74,7 @@ class MaiceQuestionAdmin(AccessLoggedAdmin, ReadOnlyAdmin):
     list_select_related = ("session", "session__user")
     # The title is encrypted: SQL can neither search nor sort it.
     search_fields = ("session__key", "session__user__username")
-    sortable_by = ("created_at", "mode", "knowledge_code", "quality", "status", "answer_type", "classified_by")
+    sortable_by = tuple(name for name in list_display if name != "title")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
 
