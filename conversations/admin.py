@@ -451,9 +451,9 @@ class ModerationActionAdmin(AuditAdmin):
 
 @admin.register(TranscriptAccess)
 class TranscriptAccessAdmin(AuditAdmin):
-    list_display = ("created_at", "kind", "staff", "session_link", "ip")
+    list_display = ("created_at", "kind", "staff", "operator", "session_link", "ip")
     list_select_related = ("staff", "session")
-    search_fields = ("session__key", "session_key", "staff__username")
+    search_fields = ("session__key", "session_key", "staff__username", "operator")
 
 
 @admin.register(ApiToken)

@@ -216,6 +216,8 @@ class TranscriptAccess(models.Model):
     session_key = models.CharField(max_length=64, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # A command has no signed-in staff: the login and host it ran under say who it was.
+    operator = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -52,9 +52,10 @@ def transcript_access_record(
 
 
 def transcript_accesses_record(
-    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: User | None = None, ip: str | None = None
+    *, session_ids: Iterable[int], kind: TranscriptAccess.Kind, staff: User | None = None, ip: str | None = None,
+    operator: str = "",
 ) -> int:
-    rows = [TranscriptAccess(session_id=pk, staff=staff, kind=kind, ip=ip) for pk in session_ids]
+    rows = [TranscriptAccess(session_id=pk, staff=staff, kind=kind, ip=ip, operator=operator) for pk in session_ids]
     TranscriptAccess.objects.bulk_create(rows)
     return len(rows)
 

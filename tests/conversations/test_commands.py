@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
+import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,6 +77,29 @@ def test_export_json_to_stdout_is_a_parsable_array_and_audited(user: Any) -> Non
     assert "Exported 2 session(s) as json to stdout." in err
     rows = set(TranscriptAccess.objects.values_list("session_id", "kind", "staff_id"))
     assert rows == {(first.pk, "export_command", None), (second.pk, "export_command", None)}
+
+
+def test_an_export_records_who_ran_it(user: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    session, staff = _session(user), make_user("counselor", is_staff=True)
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    host_login = f"{getpass.getuser()}@{socket.gethostname()}"
+
+    _run("export_transcripts")
+    _run("export_transcripts", "--operator", staff.username)
+    monkeypatch.setenv("SUDO_USER", "counselor-kim")
+    _run("export_transcripts")
+
+    rows = list(TranscriptAccess.objects.order_by("pk").values_list("session_id", "staff_id", "operator"))
+    assert rows == [(session.pk, None, host_login), (session.pk, staff.pk, host_login),
+                    (session.pk, None, f"counselor-kim@{socket.gethostname()}")]
+
+
+def test_an_export_refuses_an_operator_who_is_not_staff(user: Any) -> None:
+    _session(user)
+    for name in (user.username, "nobody"):
+        with pytest.raises(CommandError, match=f"--operator '{name}' is not an active staff account"):
+            _run("export_transcripts", "--operator", name)
+    assert not TranscriptAccess.objects.exists()
 
 
 def test_export_jsonl_filters_by_product_and_start_days(user: Any) -> None:

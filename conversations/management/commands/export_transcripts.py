@@ -3,7 +3,10 @@ session is recorded in the transcript audit log (kind export_command)."""
 
 from __future__ import annotations
 
+import functools
+import getpass
 import os
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from conversations.management import ProgressBar
@@ -31,6 +35,22 @@ def _day(value: str) -> date:
     return day
 
 
+def _login() -> str:
+    """Who runs this on the host: the sudo caller rather than root, the uid if it has no name."""
+    try:
+        name = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # (a container's uid without a passwd entry)
+        name = f"uid {os.getuid()}"
+    return f"{name}@{socket.gethostname()}"[:200]
+
+
+def _staff(username: str) -> User:
+    user = User.objects.filter(username=username, is_active=True, is_staff=True).first()
+    if user is None:
+        raise CommandError(f"--operator {username!r} is not an active staff account.")
+    return user
+
+
 class Command(BaseCommand):
     help = (
         "Export chat transcripts (session metadata and every message) as json, jsonl or csv. "
@@ -48,15 +68,19 @@ class Command(BaseCommand):
                                  "(UTF-8 with BOM for Excel). Default: json.")
         parser.add_argument("--output", metavar="PATH", default="-", help="File to write; '-' for stdout (default).")
         parser.add_argument("--batch-size", type=int, default=200, help="Sessions loaded per query (default 200).")
+        parser.add_argument("--operator", metavar="USERNAME",
+                            help="Your staff account, recorded in the transcript audit log beside the host "
+                                 "login this runs under (which is recorded always).")
 
     def handle(self, *args: Any, product: str | None, since: str | None, until: str | None, session: str | None,
-               fmt: str, output: str, batch_size: int, **options: Any) -> None:
+               fmt: str, output: str, batch_size: int, operator: str | None, **options: Any) -> None:
         since_day = _day(since) if since else None
         until_day = _day(until) if until else None
         if since_day and until_day and since_day > until_day:
             raise CommandError("--since must not be after --until.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        staff = _staff(operator) if operator else None
         if session is not None:
             found = ChatSession.objects.filter(key=session).values_list("product", flat=True).first()
             if found is None:
@@ -69,14 +93,16 @@ class Command(BaseCommand):
         progress = ProgressBar(self.stderr, total=total, label="Exporting sessions", every=batch_size, enabled=show)
         with self._target(output) as write:
             exported = self._write(sessions.iterator(chunk_size=batch_size), fmt=fmt, write=write,
-                                   batch_size=batch_size, progress=progress)
+                                   batch_size=batch_size, progress=progress,
+                                   audit=functools.partial(transcript_accesses_record, staff=staff, operator=_login(),
+                                                           kind=TranscriptAccess.Kind.EXPORT_COMMAND))
         progress.finish()
         if show:
             where = "stdout" if output == "-" else output
             self.stderr.write(f"Exported {exported} session(s) as {fmt} to {where}.")
 
     def _write(self, sessions: Iterator[ChatSession], *, fmt: str, write: Callable[[str], object], batch_size: int,
-               progress: ProgressBar) -> int:
+               progress: ProgressBar, audit: Callable[..., int]) -> int:
         pending: list[int] = []
         exported = 0
         if fmt == "json":
@@ -93,12 +119,12 @@ class Command(BaseCommand):
             exported += 1
             pending.append(session.pk)
             if len(pending) >= batch_size:
-                transcript_accesses_record(session_ids=pending, kind=TranscriptAccess.Kind.EXPORT_COMMAND)
+                audit(session_ids=pending)
                 pending = []
             progress.advance()
         if fmt == "json":
             write("\n]\n")
-        transcript_accesses_record(session_ids=pending, kind=TranscriptAccess.Kind.EXPORT_COMMAND)
+        audit(session_ids=pending)
         return exported
 
     @contextmanager
