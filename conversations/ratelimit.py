@@ -22,7 +22,7 @@ from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
 from conversations.aio import redis_client
 from conversations.errors import RateLimited, ServiceUnavailable
 from conversations.leases import lease_acquire, lease_release
-from conversations.safety import assess
+from conversations.safety import assess_async
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ async def rate_limit_enforce_async(*, scope: str, key: str, rate: str, text: str
     one the screening rules flag: that is answered in pre-written words, with no model call,
     and a person at risk is never told to wait."""
     decision = await rate_limit_hit_async(scope=scope, key=key, rate=rate)
-    if text is not None and (decision.limited or decision.unavailable) and assess(text).flagged:
+    if text is not None and (decision.limited or decision.unavailable) and (await assess_async(text)).flagged:
         return
     rate_limit_raise(decision)
 

@@ -23,7 +23,7 @@ from conversations.alerts import alert_dispatch
 from conversations.generation import ReplyChunk, ReplyEvent, ReplyFailed, ReplyFinished
 from conversations.llm import ChatMessage, ChatRequest, LLMError, Usage, get_provider
 from conversations.models import ChatSession, Message, MessageStatus, ScreeningDecision
-from conversations.safety import CRISIS_REPLY, Assessment, Level, assess, needs_context
+from conversations.safety import CRISIS_REPLY, Assessment, Level, assess_async, needs_context
 from conversations.screening import screening_escalate
 from conversations.services import message_usage_add
 
@@ -135,9 +135,9 @@ async def input_screen(text: str, *, previous: Callable[[], Awaitable[Sequence[s
     moderation endpoint's: it may raise the level and adds its other categories as
     ``filtered``.
     """
-    screening = assess(text)
+    screening = await assess_async(text)
     if previous is not None and needs_context(screening):
-        screening = assess(text, previous=await previous())
+        screening = await assess_async(text, previous=await previous())
     if settings.LLM_MODERATION and screening.level.urgency != "urgent":
         moderated = await moderation_assess(text)
         if moderated is not None and moderated.level.rank > screening.level.rank:

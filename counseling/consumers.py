@@ -174,7 +174,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         if self.reply_task is not None and not self.reply_task.done():
             if self.reply_ended:
                 await self.reply_task  # the client heard the end; only the task's return is left
-            elif services.reply_preempts(data):
+            elif await services.reply_preempts(data):
                 self.stop_reason = "stop"  # the reply in flight ends as a stop, then this one is answered
                 await self._cancel_reply()
             else:

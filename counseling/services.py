@@ -35,7 +35,7 @@ from conversations.ratelimit import (
     rate_limit_raise,
 )
 from conversations.risk import input_screen, risk_guard
-from conversations.safety import Assessment, Level, assess, check_in, fixed_reply, held_reply
+from conversations.safety import Assessment, Level, assess_async, check_in, fixed_reply, held_reply
 from conversations.safety.replies import guidance
 from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_store, user_turns_recent
 from conversations.selectors import history_window, session_get_owned
@@ -255,16 +255,16 @@ def _stored_events(prepared: _Prepared, emotion: str | None) -> list[CounselingE
     return events
 
 
-def reply_preempts(data: object) -> bool:
+async def reply_preempts(data: object) -> bool:
     """Whether this request stops the reply in flight on its socket rather than being told
     to wait (``BUSY``): the user signals risk while the counselor is still talking (a voice
     user's speech is sent when they pause). The rules alone decide, without context or
-    moderation: this runs before the reply in flight is stopped, on the event loop."""
+    moderation: this runs before the reply in flight is stopped."""
     try:
         req = reply_request_parse(data)
     except DomainError:
         return False
-    return assess(req.message).flagged
+    return (await assess_async(req.message)).flagged
 
 
 async def reply_stream(

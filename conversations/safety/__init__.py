@@ -32,7 +32,7 @@ from conversations.safety.replies import (
     fixed_reply,
     held_reply,
 )
-from conversations.safety.screen import CLEAR, Assessment, assess, needs_context
+from conversations.safety.screen import CLEAR, Assessment, assess, assess_async, needs_context
 
 screen_input = assess
 
@@ -56,6 +56,7 @@ __all__ = [
     "Screening",
     "Urgency",
     "assess",
+    "assess_async",
     "check_in",
     "fixed_reply",
     "held_reply",
