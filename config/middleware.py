@@ -101,6 +101,19 @@ class MessageMiddleware(_OnTheLoop, _Message):
         return storage is not None and bool(storage.used or storage.added_new)
 
 
+class ContentSecurityPolicyMiddleware(_OnTheLoop, MiddlewareMixin):
+    """``CONTENT_SECURITY_POLICY`` on every response that sets none of its own.
+
+    The pages show a model's words, and a model can be talked into writing markup: the
+    policy is the backstop behind the pages' escaping (no script, form target, frame or
+    image from elsewhere)."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if settings.CONTENT_SECURITY_POLICY and not response.has_header("Content-Security-Policy"):
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response
+
+
 class ApiErrorMiddleware(_OnTheLoop, MiddlewareMixin):
     """django-ninja answers a wrong method with a plain-text 405: API clients get the JSON error."""
 

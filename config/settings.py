@@ -46,6 +46,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", CORS_ALLOWED_ORIGINS)
 CORS_ALLOW_CREDENTIALS = True
+# Frontends elsewhere call the API; the admin and the pages are read from their own origin only.
+CORS_URLS_REGEX = r"^/api/"
 
 INSTALLED_APPS = [
     "daphne",
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
 # Django's own, run on the event loop for async requests (config/middleware.py).
 MIDDLEWARE = [
     "config.middleware.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "config.middleware.SessionMiddleware",
     "config.middleware.CommonMiddleware",
@@ -181,6 +184,14 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Everything the pages load is the project's own (no CDN); KaTeX needs inline styles.
+# Empty: no header (e.g. a proxy in front sets its own).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; "
+    "base-uri 'none'",
+)
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)

