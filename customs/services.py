@@ -28,7 +28,7 @@ from conversations.selectors import history_window
 from conversations.services import message_append
 from customs import limits
 from customs.cargo import CargoMatch, recognize_cargo_numbers
-from customs.hs.services import hs_classification_turn
+from customs.hs.services import hs_body_hidden, hs_classification_turn
 from customs.intent import IntentResult, intent_classify
 from customs.models import JSON_INTENTS, Intent, IntentRecord
 from customs.selectors import EarlierTurn, session_find, session_hs_pending, turn_earlier
@@ -229,7 +229,7 @@ def turn_replay(*, earlier: EarlierTurn, session: ChatSession, user_id: int | No
     cargo JSON rebuilt from the stored message (the rules read it alone), or the stored
     reply as a stream."""
     if earlier.hs_body is not None:
-        return ChatOutcome(body=earlier.hs_body)
+        return ChatOutcome(body=hs_body_hidden(body=earlier.hs_body) if earlier.reply.hidden else earlier.hs_body)
     if earlier.intent == Intent.CARGO_TRACKING and earlier.reply.model == RULES_MODEL:
         return ChatOutcome(body=cargo_body(message=earlier.asked.content, session_uuid=session.key,
                                            user_id=user_id, started=started))

@@ -177,6 +177,18 @@ async def _classification(*, loaded: LoadedIndex, description: str, result: Offl
                              "alternatives": data.alternative_codes})
 
 
+HIDDEN_MESSAGE = "이 답변은 검토 후 숨겨졌습니다."
+
+
+def hs_body_hidden(*, body: dict[str, Any]) -> dict[str, Any]:
+    """What a retry of an HS answer a moderator hid gets: the error form, at its stage, and
+    none of the answer's words or codes."""
+    envelope = {"timestamp": body.get("timestamp") or _timestamp(), "session_uuid": body.get("session_uuid", ""),
+                "user_id": body.get("user_id")}
+    return ErrorBody(stage=str(body.get("stage") or Stage.INFORMATION_GATHERING), message=HIDDEN_MESSAGE,
+                     error_detail="숨겨진 답변", **envelope).model_dump()
+
+
 def _error(*, stage: str | None, message: str, detail: str, envelope: dict[str, Any],
            context: dict[str, Any]) -> _Outcome:
     body = ErrorBody(stage=stage or Stage.INFORMATION_GATHERING, message=message, error_detail=detail,

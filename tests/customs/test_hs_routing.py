@@ -76,3 +76,22 @@ async def test_a_retried_hs_turn_is_the_same_json_and_nothing_new_is_stored(
     assert await HSClassification.objects.filter(session__key=key).acount() == 1
     session = await ChatSession.objects.aget(key=key)
     assert session.state.get("hs_stage") == answered["stage"]  # the retry did not move the stage
+
+
+async def test_a_retry_of_a_hidden_hs_answer_gets_none_of_it(
+        nomenclature: None, offline: None, http: httpx2.AsyncClient, make_user: Any) -> None:
+    from conversations.aio import run_db
+    from conversations.moderation import message_hide
+    from customs.hs.services import HIDDEN_MESSAGE
+
+    body = {"message": "스마트폰 HS코드 알려줘", "client_msg_id": "hs-1"}
+    answered = (await http.post("/api/v1/chat", json=body, timeout=60)).json()
+    key = answered["session_uuid"]
+    reply = await Message.objects.aget(session__key=key, role=Role.ASSISTANT)
+    moderator = await run_db(make_user, "moderator", is_staff=True)
+    await run_db(message_hide, message=reply, actor=moderator)
+
+    again = (await http.post("/api/v1/chat", json={**body, "session_uuid": key})).json()
+    assert (again["type"], again["stage"], again["message"]) == ("error", answered["stage"], HIDDEN_MESSAGE)
+    assert again["session_uuid"] == key
+    assert answered["message"] not in str(again) and "8517" not in str(again)
