@@ -40,6 +40,12 @@ class StreamExpired(DomainError):
     message = "이 답변의 스트림은 보관 기간이 지났습니다. 대화 기록에서 확인해 주세요."
 
 
+class StreamHidden(DomainError):
+    code = "STREAM_HIDDEN"
+    status = 410
+    message = "이 답변은 검토 후 숨겨져 다시 볼 수 없습니다."
+
+
 def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -93,6 +99,8 @@ def _last_event_id(request: HttpRequest) -> str:
 
 async def _replay(request: HttpRequest, bus: Bus, maice_request: MaiceRequest) -> HttpResponseBase:
     after = _last_event_id(request)
+    if not await run_db(selectors.request_replayable, request=maice_request):
+        raise StreamHidden()
     history = await bus.history(maice_request.request_id)
     if not history and maice_request.finished_at is not None:
         raise StreamExpired()
@@ -130,8 +138,9 @@ async def chat_cancel(request: HttpRequest, request_id: str) -> Status:
 def sessions(request: HttpRequest, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     limit, offset = min(max(limit, 1), 200), max(offset, 0)
     found = list(selectors.sessions_of(user=request_user(request))[offset : offset + limit])
-    summaries = selectors.latest_summaries(session_ids=[s.pk for s in found])
-    return {"sessions": [session_row(s, summary=summaries.get(s.pk)) for s in found]}
+    ids = [s.pk for s in found]
+    summaries, withheld = selectors.latest_summaries(session_ids=ids), selectors.titles_withheld(session_ids=ids)
+    return {"sessions": [session_row(s, summary=summaries.get(s.pk), title_withheld=s.pk in withheld) for s in found]}
 
 
 @router.get("/sessions/{session_id}", auth=api_auth)
@@ -139,5 +148,6 @@ def session_detail(request: HttpRequest, session_id: int) -> dict[str, Any]:
     session = selectors.session_get_owned(session_id=session_id, user=request_user(request))
     questions = selectors.session_questions(session=session)
     summaries = selectors.latest_summaries(session_ids=[session.pk])
-    return {**session_row(session, summary=summaries.get(session.pk)),
+    withheld = session.pk in selectors.titles_withheld(session_ids=[session.pk])
+    return {**session_row(session, summary=summaries.get(session.pk), title_withheld=withheld),
             "question_count": len(questions), "questions": [question_data(q) for q in questions]}

@@ -37,10 +37,10 @@ def _iso(value: Any) -> str | None:
     return utc_timestamp(value) if value else None
 
 
-def session_row(session: ChatSession, *, summary: str | None) -> dict[str, Any]:
+def session_row(session: ChatSession, *, summary: str | None, title_withheld: bool = False) -> dict[str, Any]:
     return {
         "session_id": session.pk,
-        "title": session.title,
+        "title": "" if title_withheld else session.title,
         "summary": summary,
         "question_count": getattr(session, "question_count", None),
         "started_at": _iso(session.started_at),

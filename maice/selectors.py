@@ -142,6 +142,28 @@ def session_questions(*, session: ChatSession, include_hidden: bool = False) -> 
     return list(questions.select_related("asked", "answer").prefetch_related(rounds).order_by("created_at", "id"))
 
 
+def titles_withheld(*, session_ids: list[int]) -> set[int]:
+    """The sessions whose title a moderator's hide took away: a session is named by its first
+    summary (``services.summary_store``), which was written from that question and answer."""
+    first: dict[int, bool] = {}
+    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False)
+                 .order_by("session_id", "created_at", "id")
+                 .values_list("session_id", "asked__hidden", "answer__hidden"))
+    for session_id, asked_hidden, answer_hidden in questions:
+        first.setdefault(session_id, bool(asked_hidden or answer_hidden))
+    return {session_id for session_id, hidden in first.items() if hidden}
+
+
+def request_replayable(*, request: MaiceRequest) -> bool:
+    """Whether a request's events may be sent again: not once a moderator hid a message of
+    its question (the question, a clarification round, the answer), whose words they hold."""
+    question = MaiceQuestion.objects.filter(pk=request.question_id)
+    if question.filter(Q(asked__hidden=True) | Q(answer__hidden=True)).exists():
+        return False
+    rounds = MaiceClarification.objects.filter(question_id=request.question_id)
+    return not rounds.filter(Q(asked__hidden=True) | Q(reply__hidden=True)).exists()
+
+
 def latest_summaries(*, session_ids: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     # A summary is written from the answer: it goes with a hidden answer (``question_data``).

@@ -92,6 +92,28 @@ async def test_agent_mode_streams_every_event_in_order(maice_server: str, token:
     assert question.answer.prompt_tokens == prompt_tokens(fake_llm.requests)
 
 
+async def test_an_answer_a_moderator_hid_is_not_replayed(maice_server: str, token: str, fake_llm: FakeOpenAI,
+                                                        make_user: Any) -> None:
+    from conversations.moderation import message_hide
+
+    route_steps(fake_llm)
+    response, events = await post(maice_server, token, {"question": QUESTION, "client_msg_id": "q-1"})
+    request_id = response.headers["x-request-id"]
+    question = await MaiceQuestion.objects.select_related("answer").aget(session_id=events[0].data["session_id"])
+    assert question.answer is not None
+    moderator = await run_db(make_user, "moderator", is_staff=True)
+    await run_db(message_hide, message=question.answer, actor=moderator)
+
+    # Resume, the latest stream, a retry of the same POST: none of them sends the answer again.
+    async with httpx2.AsyncClient(timeout=10) as client:
+        for method, path in (("GET", f"/api/maice/chat/{request_id}/events"), ("GET", "/api/maice/chat")):
+            replayed = await client.request(method, f"{maice_server}{path}", headers=auth(token))
+            assert replayed.status_code == 410 and replayed.json()["error"]["code"] == "STREAM_HIDDEN"
+            assert ANSWER_TEXT[:30] not in replayed.text
+    retried, _ = await post(maice_server, token, {"question": QUESTION, "client_msg_id": "q-1"})
+    assert retried.status_code == 410 and ANSWER_TEXT[:30] not in (await retried.aread()).decode()
+
+
 def prompt_tokens(requests: list[Any]) -> int:
     """What the fake upstream reports as prompt tokens for these requests (half the characters)."""
     return sum(max(1, sum(len(m["content"]) for m in r.body["messages"]) // 2) for r in requests)

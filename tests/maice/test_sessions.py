@@ -89,7 +89,10 @@ def test_what_a_moderator_hid_is_gone_from_the_students_history_and_the_tutors_c
     # What the tutor wrote from the hidden answer is gone with it.
     assert (shown["summary"], shown["title"], shown["key_concepts"]) == (None, "", [])
     listed = client.get("/api/maice/sessions", **headers).json()["sessions"]
-    assert [(s["question_count"], s["summary"]) for s in listed if s["session_id"] == first.session_id] == [(1, None)]
+    # The session was named from the first (now hidden) question's summary.
+    assert [(s["question_count"], s["summary"], s["title"]) for s in listed
+            if s["session_id"] == first.session_id] == [(1, None, "")]
+    assert detail["title"] == ""
     # Neither question's pair reaches the model as history any more.
     assert history_pairs(session_id=first.session_id, before_id=second.pk + 1) == []
 
