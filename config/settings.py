@@ -244,6 +244,9 @@ COUNSELING_TEMPERATURE = env_float("COUNSELING_TEMPERATURE", 0.7)
 COUNSELING_TOP_P = env_float("COUNSELING_TOP_P", 0.8)
 COUNSELING_MAX_TOKENS = env_int("COUNSELING_MAX_TOKENS", 1024, minimum=16)
 COUNSELING_MESSAGE_MAX_CHARS = env_int("COUNSELING_MESSAGE_MAX_CHARS", 2000, minimum=1)
+# Sign-in attempts per client address, and failed ones per username (conversations/forms.py).
+LOGIN_RATE = env_rate("LOGIN_RATE", "60/m")
+LOGIN_FAILURE_RATE = env_rate("LOGIN_FAILURE_RATE", "20/h")
 COUNSELING_RATE = env_rate("COUNSELING_RATE", "10/m")
 COUNSELING_SESSION_START_RATE = env_rate("COUNSELING_SESSION_START_RATE", "20/m")
 

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 
 from config.api import api, http_error_response
+from conversations.forms import LoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/counseling/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
     path("counseling/", include("counseling.urls")),

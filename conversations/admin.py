@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from conversations import moderation
 from conversations.admin_audit import AccessLoggedAdmin, client_ip
 from conversations.auth import request_user
+from conversations.forms import AdminLoginForm
 from conversations.models import (
     ApiToken,
     ChatSession,
@@ -42,6 +43,7 @@ from conversations.selectors import session_messages
 from conversations.services import token_revoke
 
 admin.site.site_header = "상담·학습·무역 AI 관리"
+admin.site.login_form = AdminLoginForm
 admin.site.site_title = "상담·학습·무역 AI 관리"
 admin.site.index_template = "admin/conversations/index.html"
 

@@ -36,12 +36,14 @@ class RateDecision:
     unavailable: bool = False
 
 
-def rate_limit_hit(*, scope: str, key: str, rate: str) -> RateDecision:
-    """Count one request for ``key`` in ``scope`` and say whether it is over ``rate``."""
-    usage = get_usage(None, group=scope, key=lambda _group, _request: key, rate=rate, increment=True)
+def rate_limit_hit(*, scope: str, key: str, rate: str, increment: bool = True) -> RateDecision:
+    """Count one request for ``key`` in ``scope`` and say whether it is over ``rate``; without
+    ``increment``, say whether one more would be, counting nothing."""
+    usage = get_usage(None, group=scope, key=lambda _group, _request: key, rate=rate, increment=increment)
     if usage is None:  # RATELIMIT_ENABLE is off
         return RateDecision(limited=False, retry_after=0)
-    return RateDecision(limited=bool(usage["should_limit"]), retry_after=max(1, int(usage["time_left"])))
+    limited = usage["should_limit"] if increment else usage["count"] >= usage["limit"]
+    return RateDecision(limited=bool(limited), retry_after=max(1, int(usage["time_left"])))
 
 
 def rate_limit_enforce(*, scope: str, key: str, rate: str) -> None:
