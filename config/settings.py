@@ -146,20 +146,28 @@ REDIS_URL = env_str("REDIS_URL")
 # Connections of a process's asyncio Redis client (conversations.aio): one per stream
 # waiting on a blocking read, so at least the streams one process serves at once.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10)
+# A Redis that stops answering (a network cut without a reset, a stalled host) fails each
+# call after this many seconds instead of holding it for the kernel's retransmission
+# timeout (about 15 minutes). Blocking reads wait at most REDIS_BLOCK_SECONDS at a time.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 30.0, minimum=1.0)
+REDIS_BLOCK_SECONDS = 10.0
+if REDIS_SOCKET_TIMEOUT <= REDIS_BLOCK_SECONDS:
+    raise ImproperlyConfigured(f"REDIS_SOCKET_TIMEOUT must exceed the {REDIS_BLOCK_SECONDS:g} s of a blocking read")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "conversations.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "chat"),
+            "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": 5},
         }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 times reads out after 5 s by default, and the layer blocks on
-            # BZPOPMIN for 5 s: without this every idle socket dies with 1011.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+            # BZPOPMIN for 5 s: with that default every idle socket dies with 1011.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}]},
         }
     }
 else:

@@ -112,13 +112,13 @@ def redis_client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _redis_clients.get(loop)
     if client is None:
-        # No read timeout: blocking reads (XREADGROUP BLOCK, BLPOP) wait longer than any default.
+        # The read timeout is longer than any blocking read (REDIS_BLOCK_SECONDS).
         # A blocking pool: past REDIS_MAX_CONNECTIONS a burst of callers waits for a free
         # connection instead of failing. Each stream blocked on a read (MAICE's XREAD) holds
         # one, so the size must cover the streams one process serves at once.
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=10,
-            socket_timeout=None, socket_connect_timeout=5, health_check_interval=30,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=5, health_check_interval=30,
         )
         client = _redis_clients[loop] = aioredis.Redis(connection_pool=pool)
     return client

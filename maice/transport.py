@@ -225,7 +225,8 @@ class RedisBus(Bus):
         return _text(event_id)
 
     async def read(self, request_id: str, after: str, wait: float) -> list[Entry]:
-        block = max(1, int(wait * 1000))
+        # (A caller waiting longer reads again: a read blocks within the socket's timeout.)
+        block = max(1, int(min(wait, settings.REDIS_BLOCK_SECONDS) * 1000))
         found: Any = await redis_client().xread({self.keys.events(request_id): after or "0"}, block=block)
         entries: list[Entry] = []
         for _key, items in found or ():

@@ -178,8 +178,11 @@ class AgentWorker:
             pubsub = redis_client().pubsub()
             try:
                 await pubsub.subscribe(self.keys.cancel_channel)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while True:
+                    # (Not listen(): an idle channel would outwait the socket's read timeout.)
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=settings.REDIS_BLOCK_SECONDS)
+                    if message is not None and message.get("type") == "message":
                         self._cancel(message.get("data"))
             except RedisError as exc:
                 # A stop published while unsubscribed is missed; later ones are not.

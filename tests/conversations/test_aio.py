@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 
@@ -39,3 +41,20 @@ async def test_redis_client_is_one_per_loop() -> None:
     assert client is redis_client()
     await client.set("aio-test", "1", ex=5)
     assert await client.get("aio-test") == b"1"
+
+
+async def test_a_redis_that_stops_answering_fails_the_call_instead_of_holding_it(settings: Any) -> None:
+    # A host that accepts the connection and then says nothing (a stalled server, a cut
+    # without a reset): the call fails after the read timeout, and its caller answers.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT = f"redis://127.0.0.1:{port}/0", 1.0
+    try:
+        with pytest.raises(redis.exceptions.TimeoutError):  # (not wait_for's own)
+            await asyncio.wait_for(redis_client().get("anything"), 20)
+    finally:
+        await redis_client().aclose(close_connection_pool=True)
+        server.close()
