@@ -77,7 +77,7 @@ def risk_parse(raw: str) -> Assessment | None:
     """The classifier's answer, or None when it is not the JSON asked for."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nesting deeper than the parser's stack)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("level"), str):
         return None

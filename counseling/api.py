@@ -50,7 +50,7 @@ def _optional_body(request: HttpRequest) -> SessionStartIn:
         return SessionStartIn()
     try:
         data = json.loads(request.body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (nesting deeper than the parser's stack)
         raise HttpError(400, "invalid JSON") from exc
     try:
         return SessionStartIn.model_validate(data)

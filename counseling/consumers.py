@@ -13,6 +13,7 @@ from functools import cached_property, partial
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -39,6 +40,7 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # its cap); these mirror 1003/1009 in the application range.
 CLOSE_UNSUPPORTED_DATA = 4003
 CLOSE_TOO_BIG = 4009
+CLOSE_INTERNAL_ERROR = 1011
 
 COMMANDS = ["request_ai_response", "cancel_ai_response", "ping", "pause", "resume", "end", "get_status"]
 
@@ -61,7 +63,17 @@ class CounselingConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            # A fault ends the consumer without Channels' disconnect: release what the socket
+            # holds here, or its slot would be renewed by this process's heartbeat for good.
+            logger.exception("counseling socket failed: session=%s", getattr(self, "session_key", "?"))
+            await self.disconnect(CLOSE_INTERNAL_ERROR)
+            await self.close(code=CLOSE_INTERNAL_ERROR)
+            raise StopConsumer() from None
 
     async def connect(self) -> None:
         self.session_key: str = self.scope["url_route"]["kwargs"]["session_id"]
@@ -141,7 +153,7 @@ class CounselingConsumer(AsyncWebsocketConsumer):
             return
         try:
             payload = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nesting deeper than the parser's stack)
             payload = None
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             await self.send(frames.protocol_error(code="PARSE_ERROR",

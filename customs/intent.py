@@ -162,7 +162,7 @@ async def intent_classify(message: str) -> IntentResult:
     if settings.LLM_BASE_URL:
         try:
             result = await classify_by_llm(message)
-        except (LLMError, TimeoutError, ValueError, pydantic.ValidationError) as exc:
+        except (LLMError, TimeoutError, ValueError, RecursionError, pydantic.ValidationError) as exc:
             # ValueError covers malformed JSON; the rules always have an answer.
             logger.warning("customs intent LLM failed (%s); rules decide", type(exc).__name__)
             rules = classify_by_rules(message)

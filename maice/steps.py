@@ -89,7 +89,7 @@ def parse_json_object(text: str) -> dict[str, Any] | None:
     """The one JSON object of a reply (a Markdown fence around it is tolerated)."""
     try:
         value = json.loads(_FENCE.sub("", text.strip()))
-    except ValueError:
+    except (ValueError, RecursionError):  # (nesting deeper than the parser's stack)
         return None
     return value if isinstance(value, dict) else None
 

@@ -108,7 +108,7 @@ def validate(*, text: str, result: OfflineResult, index: HSIndex) -> LLMChoice |
     """The model's answer with its codes normalised, or None if it must be rejected."""
     try:
         choice = LLMChoice.model_validate(_json_object(text))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, RecursionError, ValidationError) as exc:
         logger.warning("hs llm answer rejected: not the JSON asked for (%s)", type(exc).__name__)
         return None
     allowed = {code_digits(candidate_code(c)): candidate_code(c) for c in result.candidates}

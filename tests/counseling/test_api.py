@@ -40,8 +40,9 @@ def test_start_without_a_body_works(api: Client) -> None:
     assert api.post("/api/session/start", "", content_type="application/json").status_code == 201
 
 
-def test_start_with_broken_json_is_a_400_json_error(api: Client) -> None:
-    response = api.post("/api/session/start", "{oops", content_type="application/json")
+@pytest.mark.parametrize("body", ["{oops", "[" * 100_000 + "]" * 100_000])
+def test_start_with_broken_json_is_a_400_json_error(api: Client, body: str) -> None:
+    response = api.post("/api/session/start", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST"
 

@@ -135,6 +135,7 @@ async def test_offline_provider_answers_without_a_key(connect: Any, session: Cha
     ("[1, 2]", "PARSE_ERROR"),
     ('{"data": {}}', "PARSE_ERROR"),
     ('{"type": "launch_rockets"}', "UNKNOWN_COMMAND"),
+    ('{"type": "ping", "data": ' + "[" * 5000 + "]" * 5000 + "}", "PARSE_ERROR"),  # deeper than the parser goes
 ])
 async def test_bad_frames_get_an_error_and_the_socket_stays_open(connect: Any, frame: str, code: str) -> None:
     ws = await connect()
@@ -254,6 +255,23 @@ async def test_fourth_socket_of_a_user_is_refused(connect: Any, session: ChatSes
     for _ in range(3):
         await connect()
     assert await _close_code(f"/ws/session/{session.key}", token=token) == 4429
+
+
+async def test_a_socket_that_fails_gives_its_slot_back(connect: Any, session: ChatSession, token: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from counseling.consumers import CounselingConsumer
+
+    async def broken(self: Any, data: Any, received: float) -> None:
+        raise RuntimeError("a fault in a handler")
+
+    monkeypatch.setattr(CounselingConsumer, "_on_ping", broken)
+    for _ in range(3):
+        ws = await connect()
+        await ws.send_json_to({"type": "ping"})
+        assert (await ws.receive_output())["code"] == 1011
+    # Three sockets failed: none of them still counts against the user's three.
+    for _ in range(3):
+        await connect()
 
 
 # --- Limits -------------------------------------------------------------------------------
