@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import weakref
 from abc import ABC, abstractmethod
@@ -39,9 +40,12 @@ def entries_after(entries: list[Entry], after: str) -> list[Entry]:
     return [entry for entry in entries if _ms_id(entry[0]) > mark]
 
 
+_EVENT_ID = re.compile(r"[0-9]{1,20}(?:-[0-9]{1,19})?")
+
+
 def valid_event_id(value: str) -> bool:
-    ms, sep, seq = value.partition("-")
-    return ms.isdigit() and (not sep or seq.isdigit()) and len(value) <= 40
+    # (ASCII digits only: str.isdigit() also takes "²", which int() refuses.)
+    return _EVENT_ID.fullmatch(value) is not None
 
 
 class Bus(ABC):

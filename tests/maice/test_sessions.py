@@ -60,12 +60,13 @@ def test_latest_stream_without_any_request_is_404(client: Any, make_user: Any) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_resume_refuses_a_malformed_last_event_id(client: Any, user: Any, token: str) -> None:
+@pytest.mark.parametrize("last_event_id", ["drop table", "²", "1-³", "1" * 41])
+def test_resume_refuses_a_malformed_last_event_id(client: Any, user: Any, token: str, last_event_id: str) -> None:
     from maice import services
 
     accepted = services.chat_accept(user=user, question="질문", screening=CLEAR, session_id=None, mode="agent")
     response = client.get(f"/api/maice/chat/{accepted.request_id}/events", HTTP_AUTHORIZATION=f"Bearer {token}",
-                          HTTP_LAST_EVENT_ID="drop table")
+                          HTTP_LAST_EVENT_ID=last_event_id)
     assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_REQUEST"
 
 
