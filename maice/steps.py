@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 KNOWLEDGE_CODES = ("K1", "K2", "K3", "K4")
 QUALITIES = ("answerable", "needs_clarify", "unanswerable")
 TITLE_MAX = 15
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
+_FENCE = re.compile(r"^```(?:json)?\s*|(?<!\s)\s*```$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,8 @@ ENGLISH_OTHER = re.compile(r"(?<![a-z])(?:my (?:friend|sister|brother|mom|dad|mo
 # --- surface rules (before morphology) -----------------------------------------------------
 
 # Recognised, then removed: the rest of the message is still screened ("자살골 먹고 진짜
-# 죽고 싶다" is flagged).
+# 죽고 싶다" is flagged). Words in between are bounded (\S{1,12}, not \S+): an unbounded
+# one backtracks cubically on a long unspaced run (6 s for 1000 "폰").
 IDIOMS = compile_nfkc(
     r"자살\s?골", r"유서\s?(?:가\s?)?깊", r"suicide squad",
     # Exaggeration: "배고파 죽겠어", "보고 싶어 죽겠어"; "죽겠다고" (a reported threat) stays.
@@ -269,10 +270,10 @@ IDIOMS = compile_nfkc(
     r"죽을\s?것\s?같이\s?\S+", r"죽을\s?맛", r"죽는\s?줄\s?알았\S*", r"죽는\s?줄", r"죽을\s?뻔\S*",
     r"죽었다\s?깨어나도",
     r"얼어\s?죽\S*", r"시간\s?(?:을\s?)?죽이\S*", r"기가?\s?죽\S*", r"죽어도\s?(?:안|못)\s?\S+",
-    r"(?:맛|노래|날씨|영화|라이브|목소리|경치|뷰)\S{0,3}\s?(?:\S+\s)?(?:진짜\s|정말\s)?"
+    r"(?:맛|노래|날씨|영화|라이브|목소리|경치|뷰)\S{0,3}\s?(?:\S{1,12}\s)?(?:진짜\s|정말\s)?"
     r"죽(?:이네|여줘|여주|인다|이더라|이는|여요|였어)\S*",
     r"(?<!\S)죽(?:이네|여줘요|여줘|인다|이더라)(?!고)\S*",
-    r"(?:게임|캐릭터|배터리|엔진|화분|식물|폰|핸드폰|노트북|컴퓨터|서버|렉|시동)\S{0,4}\s?(?:\S+\s){0,2}죽\S*",
+    r"(?:게임|캐릭터|배터리|엔진|화분|식물|폰|핸드폰|노트북|컴퓨터|서버|렉|시동)\S{0,4}\s?(?:\S{1,12}\s){0,2}죽\S*",
     r"쥐구멍", r"잠수\s?타", r"dying (?:of|from) laugh\S*", r"kills me lol", r"killing it",
 )
 # Internet spellings Kiwi does not know.

@@ -42,35 +42,38 @@ FUNCTIONS = ("sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp
 CONSTANTS = ("theta", "alpha", "beta", "pi", "oo")
 _NAMES = sorted(FUNCTIONS + CONSTANTS, key=len, reverse=True)
 
+_BLANKS = re.compile(r"\s{2,}")
 _ALLOWED = re.compile(r"^[0-9a-zA-Z+\-*/^().,<>=!| ']+$")
 # ASCII runs of a Korean sentence that may hold mathematics.
 _RUN = re.compile(r"[0-9A-Za-z+\-*/^().,<>=!|' ]+")
-_POINT = re.compile(r"([a-z])\s*=\s*(-?\s*[0-9.]+(?:\s*/\s*[0-9]+)?|-?pi(?:\s*/\s*[0-9]+)?)\s*(?:에서|일\s*때|일때|인\s*점|인\s*곳)")
+_POINT = re.compile(r"([a-z])\s*=\s*(-?\s*[0-9.]{1,20}(?:\s*/\s*[0-9]{1,20})?|-?pi(?:\s*/\s*[0-9]{1,20})?)\s*(?:에서|일\s*때|일때|인\s*점|인\s*곳)")
 _BOUNDS = re.compile(
-    r"(-?[0-9.]+|-?pi)\s*(?:부터|에서)\s*(-?[0-9.]+|-?pi)\s*까지"
+    r"(-?[0-9.]{1,20}|-?pi)\s*(?:부터|에서)\s*(-?[0-9.]{1,20}|-?pi)\s*까지"
 )
 _INT_BOUNDS = re.compile(r"int\s*_\s*\(?\s*(-?[0-9a-z.]+)\s*\)?\s*\^\s*\(?\s*(-?[0-9a-z.]+)\s*\)?")
-_INTEGRAL = re.compile(r"int\b\s*(.+?)\s*d\s*([a-z])(?![a-z(])")
-_APPROACH = re.compile(r"([a-z])\s*->\s*(-?\s*oo|-?\s*[0-9.]+(?:\s*/\s*[0-9]+)?|-?pi)\s*([+-](?=\s|$|\)))?")
+# (The integrand is bounded: from every "int" an unbounded one scans to the question's end.)
+_INTEGRAL = re.compile(r"int\b\s*(.{1,300}?)\s*d\s*([a-z])(?![a-z(])")
+_APPROACH = re.compile(r"([a-z])\s*->\s*(-?\s*oo|-?\s*[0-9.]{1,20}(?:\s*/\s*[0-9]{1,20})?|-?pi)\s*([+-](?=\s|$|\)))?")
 _KOREAN_APPROACH = re.compile(
-    r"([a-z])\s*(?:가|이|의\s*값이)?\s*(-?\s*[0-9.]+|양의\s*무한대|음의\s*무한대|무한대|oo|-oo)\s*(?:으로|로|에)\s*"
+    r"([a-z])\s?(?:가|이|의\s?값이)?\s?(-?\s?[0-9.]{1,20}|양의\s?무한대|음의\s?무한대|무한대|oo|-oo)\s?(?:으로|로|에)\s?"
     r"(?:한없이\s*)?(?:갈|다가갈|가까워질|접근할)\s*(?:때|경우)"
 )
 _DDX = re.compile(r"d\s*/\s*d\s*([a-z])\s*")
-_LOG_BASE = re.compile(r"log\s*_\s*\(?\s*([0-9]+|[a-z])\s*\)?\s*(\([^()]*\)|[0-9.]+|[a-z])")
-_DEGREES = re.compile(r"((?:sin|cos|tan)\s*\(?\s*)(-?[0-9]+(?:\.[0-9]+)?)\s*(?:°|º|도(?![가-힣]*함수))")
+_LOG_BASE = re.compile(r"log\s*_\s*\(?\s*([0-9]{1,20}|[a-z])\s*\)?\s*(\([^()]*\)|[0-9.]{1,20}|[a-z])")
+_DEGREES = re.compile(r"((?:sin|cos|tan)\s*\(?\s*)(-?[0-9]{1,20}(?:\.[0-9]{1,20})?)\s*(?:°|º|도(?![가-힣]*함수))")
 # ₅C₂ (→ _5C_2), 5C2, {}_5P_2 and 중복조합 5H2.
-_COMBINATORICS = re.compile(r"(?:\(\s*\))?_?\(?([0-9]+)\)?\s*([CPH])\s*_?\(?([0-9]+)\)?(?![0-9])")
+_COMBINATORICS = re.compile(r"(?:\(\s*\))?_?\(?([0-9]{1,20})\)?\s*([CPH])\s*_?\(?([0-9]{1,20})\)?(?![0-9])")
 _ABS_BARS = re.compile(r"\|([^|]+)\|")
-_SUM = re.compile(r"sum\s*_\s*\(?\s*([a-z])\s*=\s*(-?[0-9]+)\s*\)?\s*\^\s*\(?\s*([0-9]+|[a-z])\s*\)?")
-_KOREAN_SUM = re.compile(r"([a-z])\s*=\s*(-?[0-9]+)\s*부터\s*([0-9]+|[a-z])\s*까지")
-_CALL = re.compile(r"(?<![A-Za-z])([fgh])\s*\(\s*(-?\s*[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?)\s*\)")
-_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?"
+_SUM = re.compile(r"sum\s*_\s*\(?\s*([a-z])\s*=\s*(-?[0-9]{1,20})\s*\)?\s*\^\s*\(?\s*([0-9]{1,20}|[a-z])\s*\)?")
+_KOREAN_SUM = re.compile(r"([a-z])\s*=\s*(-?[0-9]{1,20})\s*부터\s*([0-9]{1,20}|[a-z])\s*까지")
+_CALL = re.compile(r"(?<![A-Za-z])([fgh])\s*\(\s*(-?\s*[0-9]{1,20}(?:\.[0-9]{1,20})?(?:\s*/\s*[0-9]{1,20})?)\s*\)")
+# (Bounded digit runs: a long run of digits backtracks through every split otherwise.)
+_NUMBER = r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:\s*/\s*[0-9]{1,20})?"
 _LISTED_TERMS = re.compile(rf"({_NUMBER}(?:\s*,\s*{_NUMBER}){{2,}})\s*,\s*(?:\.\.\.|⋯|…)")
 _FIRST_TERM = re.compile(rf"(?:첫째\s*항|첫\s*항|초항)\s*(?:이|은|을|:|=)?\s*({_NUMBER})|a_?\(?1\)?\s*=\s*({_NUMBER})")
 _DIFFERENCE = re.compile(rf"공차\s*(?:가|는|:|=)?\s*({_NUMBER})")
 _RATIO = re.compile(rf"공비\s*(?:가|는|:|=)?\s*({_NUMBER})")
-_NTH = re.compile(r"제\s*([0-9]+)\s*항|([0-9]+)\s*번째\s*항|a_?\(?([0-9]+)\)?(?!\s*=)")
+_NTH = re.compile(r"제\s*([0-9]{1,20})\s*항|([0-9]{1,20})\s*번째\s*항|a_?\(?([0-9]{1,20})\)?(?!\s*=)")
 _VECTOR = re.compile(rf"([a-z])\s*=\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})(?:\s*,\s*({_NUMBER}))?\s*\)")
 _COORDINATE_POINT = re.compile(rf"점\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)")
 _LHS_FUNCTION = re.compile(r"^\s*(?:([a-z])\s*\(\s*([a-z])\s*\)|(y))\s*=\s*(?!.*=)")
@@ -177,6 +180,9 @@ def normalize(text: str) -> str:
     text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
     text = unicodedata.normalize("NFKC", text)
     text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
+    # One space (or line break) per run: the patterns' chains of \s* backtrack cubically on
+    # a long run of blanks (minutes for a 4000-character question).
+    text = _BLANKS.sub(lambda m: "\n" if "\n" in m.group(0) else " ", text)
     if "\\" in text:
         text = _latex(text)
     text = text.replace("{", "(").replace("}", ")")
@@ -228,7 +234,7 @@ def to_parsable(text: str, *, imaginary: bool = False) -> str | None:
     if "|" in text or "'" in text or "!=" in text:
         return None
     tokens: list[str] = []
-    for piece in re.finditer(r"[A-Za-z]+|[0-9]+(?:\.[0-9]+)?|\*\*|[+\-*/^(),!]|\s+|.", text):
+    for piece in re.finditer(r"[A-Za-z]+|[0-9]{1,20}(?:\.[0-9]{1,20})?|\*\*|[+\-*/^(),!]|\s+|.", text):
         token = piece.group(0)
         if token.isspace():
             continue
@@ -333,7 +339,7 @@ def _has_math(run: str) -> bool:
 
 def _sequence(text: str) -> tuple[SequenceFacts | None, str]:
     """The facts of a sequence question, and the text without them."""
-    if not re.search(r"수열|등차|등비|공차|공비|첫째\s*항|초항|일반항|제\s*[0-9]+\s*항|번째\s*항", text):
+    if not re.search(r"수열|등차|등비|공차|공비|첫째\s*항|초항|일반항|제\s*[0-9]{1,20}\s*항|번째\s*항", text):
         return None, text
     facts: dict[str, object] = {}
     if match := _LISTED_TERMS.search(text):

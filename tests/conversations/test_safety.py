@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conversations.pii import mask_pii
@@ -84,6 +86,19 @@ def test_screen_input_ignores_idioms_and_ordinary_text(text: str) -> None:
 
 def test_screen_input_exclusion_does_not_hide_a_real_signal() -> None:
     assert screen_input("자살골 먹고 진짜 죽고 싶다").level == Level.PASSIVE
+
+
+# The largest text a counseling frame carries (16 KiB of UTF-8): screened before the
+# length check, so that a long message in crisis is still heard.
+@pytest.mark.parametrize("word", ["폰", "게임", "맛", "노래"])
+def test_screening_a_long_unspaced_run_stays_quick(word: str) -> None:
+    text = word * (5400 // len(word))
+    screen_input("워밍업")
+    started = time.perf_counter()
+    screen_input(text)
+    # (An unbounded idiom pattern took 6 s on "폰" here; Kiwi's part is ~0.3 s on a thread.)
+    assert time.perf_counter() - started < 2.0
+    assert screen_input(text + " 그리고 나 진짜 죽고 싶어").flagged
 
 
 def test_context_turns_raise_the_level() -> None:
