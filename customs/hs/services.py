@@ -57,6 +57,10 @@ STAGE_KEY = "hs_stage"
 # The user messages that describe the product so far (ids: their text stays encrypted in
 # Message, never copied into the session's plain JSON), and the code under verification.
 CONTEXT_KEY = "hs_context"
+# The messages a classification reads together: the latest few of an exchange that keeps
+# asking (a description that never matches anything would otherwise grow with every turn,
+# and every turn re-reads and re-sends all of it).
+CONTEXT_MESSAGES = 4
 
 _NEW_REQUEST = re.compile(
     r"hs\s*-?\s*(코드|code|부호|번호)|hscode|세번|품목\s*분류|관세\s*율|분류\s*해|무슨\s*코드|코드\s*(가|는|를|좀)?\s*(뭐|무엇|알려)",
@@ -233,7 +237,7 @@ async def _answer(*, session: ChatSession, text: str, start: _TurnStart, user_id
                         description=description)
 
     asked = previous == Stage.INFORMATION_GATHERING and continues
-    context_ids = [*ids, start.user_message_id] if asked else [start.user_message_id]
+    context_ids = [*ids, start.user_message_id][-CONTEXT_MESSAGES:] if asked else [start.user_message_id]
     description = "\n".join([*start.earlier_texts, text]) if asked else text
     result = await run_cpu(lambda: classify_offline(index=index, description=description))
     facts = [] if asked else missing_facts(result, description)

@@ -226,3 +226,15 @@ async def test_the_answer_body_is_encrypted_at_rest(
     assert "이어폰" not in await run_db(raw)
     record = await run_db(HSClassification.objects.get, session=customs_session)
     assert record.body == body  # numbers stay numbers
+
+
+async def test_an_exchange_that_keeps_asking_reads_only_its_latest_messages(hs_loaded: Any,
+                                                                          customs_session: ChatSession) -> None:
+    from customs.hs.services import CONTEXT_KEY, CONTEXT_MESSAGES
+
+    # Words that match nothing: the classifier keeps asking, turn after turn.
+    for _ in range(CONTEXT_MESSAGES + 3):
+        body = await turn(customs_session, "qzxv " * 50)
+        assert body["stage"] == "information_gathering"
+    state = (await refreshed(customs_session)).state
+    assert len(state[CONTEXT_KEY]["message_ids"]) == CONTEXT_MESSAGES
