@@ -10,6 +10,7 @@ default is generous enough that a person mistyping never meets it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -39,10 +40,11 @@ class _Throttled:
     def clean(self) -> dict[str, Any]:
         address = self.request.META.get("REMOTE_ADDR", "unknown") if self.request is not None else "unknown"
         username = str(self.cleaned_data.get("username") or "").strip().lower()[:150]
+        failures = functools.partial(self._count, scope="login.user", key=f"name:{username}",
+                                     rate=settings.LOGIN_FAILURE_RATE)
         for decision in (
             self._count(scope="login.ip", key=f"ip:{address}", rate=settings.LOGIN_RATE, increment=True),
-            self._count(scope="login.user", key=f"name:{username}", rate=settings.LOGIN_FAILURE_RATE,
-                        increment=False),
+            failures(increment=False),
         ):
             if decision.limited:
                 logger.warning("login throttled: address=%s", address)
@@ -52,7 +54,7 @@ class _Throttled:
         try:
             return super().clean()  # type: ignore[misc]
         except forms.ValidationError:
-            self._count(scope="login.user", key=f"name:{username}", rate=settings.LOGIN_FAILURE_RATE, increment=True)
+            failures(increment=True)
             raise
 
 

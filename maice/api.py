@@ -138,16 +138,14 @@ async def chat_cancel(request: HttpRequest, request_id: str) -> Status:
 def sessions(request: HttpRequest, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     limit, offset = min(max(limit, 1), 200), max(offset, 0)
     found = list(selectors.sessions_of(user=request_user(request))[offset : offset + limit])
-    ids = [s.pk for s in found]
-    summaries, withheld = selectors.latest_summaries(session_ids=ids), selectors.titles_withheld(session_ids=ids)
-    return {"sessions": [session_row(s, summary=summaries.get(s.pk), title_withheld=s.pk in withheld) for s in found]}
+    summaries = selectors.session_summaries(session_ids=[s.pk for s in found])
+    return {"sessions": [session_row(s, summary=summaries.get(s.pk)) for s in found]}
 
 
 @router.get("/sessions/{session_id}", auth=api_auth)
 def session_detail(request: HttpRequest, session_id: int) -> dict[str, Any]:
     session = selectors.session_get_owned(session_id=session_id, user=request_user(request))
     questions = selectors.session_questions(session=session)
-    summaries = selectors.latest_summaries(session_ids=[session.pk])
-    withheld = session.pk in selectors.titles_withheld(session_ids=[session.pk])
-    return {**session_row(session, summary=summaries.get(session.pk), title_withheld=withheld),
+    summary = selectors.session_summaries(session_ids=[session.pk]).get(session.pk)
+    return {**session_row(session, summary=summary),
             "question_count": len(questions), "questions": [question_data(q) for q in questions]}

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, Field, field_validator
 from conversations.frames import utc_timestamp
 from conversations.models import ChatSession, Message
 from maice.models import MaiceQuestion
+from maice.selectors import SessionSummary
 
 
 class ChatIn(Schema):
@@ -37,11 +38,11 @@ def _iso(value: Any) -> str | None:
     return utc_timestamp(value) if value else None
 
 
-def session_row(session: ChatSession, *, summary: str | None, title_withheld: bool = False) -> dict[str, Any]:
+def session_row(session: ChatSession, *, summary: SessionSummary | None) -> dict[str, Any]:
     return {
         "session_id": session.pk,
-        "title": "" if title_withheld else session.title,
-        "summary": summary,
+        "title": "" if summary is not None and summary.title_withheld else session.title,
+        "summary": summary.latest if summary is not None else None,
         "question_count": getattr(session, "question_count", None),
         "started_at": _iso(session.started_at),
         "last_activity_at": _iso(session.last_activity_at),

@@ -142,18 +142,6 @@ def session_questions(*, session: ChatSession, include_hidden: bool = False) -> 
     return list(questions.select_related("asked", "answer").prefetch_related(rounds).order_by("created_at", "id"))
 
 
-def titles_withheld(*, session_ids: list[int]) -> set[int]:
-    """The sessions whose title a moderator's hide took away: a session is named by its first
-    summary (``services.summary_store``), which was written from that question and answer."""
-    first: dict[int, bool] = {}
-    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False)
-                 .order_by("session_id", "created_at", "id")
-                 .values_list("session_id", "asked__hidden", "answer__hidden"))
-    for session_id, asked_hidden, answer_hidden in questions:
-        first.setdefault(session_id, bool(asked_hidden or answer_hidden))
-    return {session_id for session_id, hidden in first.items() if hidden}
-
-
 def request_replayable(*, request: MaiceRequest) -> bool:
     """Whether a request's events may be sent again: not once a moderator hid a message of
     its question (the question, a clarification round, the answer), whose words they hold."""
@@ -164,12 +152,25 @@ def request_replayable(*, request: MaiceRequest) -> bool:
     return not rounds.filter(Q(asked__hidden=True) | Q(reply__hidden=True)).exists()
 
 
-def latest_summaries(*, session_ids: list[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    # A summary is written from the answer: it goes with a hidden answer (``question_data``).
-    questions = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False, asked__hidden=False,
-                                              answer__hidden=False)
-                 .order_by("session_id", "-created_at"))
-    for question in questions:
-        found.setdefault(question.session_id, question.summary or "")
-    return found
+@dataclass(frozen=True)
+class SessionSummary:
+    latest: str | None  # the latest summary the student may see
+    title_withheld: bool  # the title came from a question a moderator hid
+
+
+def session_summaries(*, session_ids: list[int]) -> dict[int, SessionSummary]:
+    """What the sessions' summaries leave the student. A summary is written from its answer,
+    so it goes with a hidden question or answer (``question_data``); a session is named by its
+    first summary (``services.summary_store``), so that title goes with it too."""
+    latest: dict[int, str | None] = {}
+    withheld: dict[int, bool] = {}
+    rows = (MaiceQuestion.objects.filter(session_id__in=session_ids, summary__isnull=False)
+            .order_by("session_id", "created_at", "id")
+            .values_list("session_id", "summary", "asked__hidden", "answer__hidden"))
+    for session_id, summary, asked_hidden, answer_hidden in rows:
+        hidden = bool(asked_hidden or answer_hidden)
+        withheld.setdefault(session_id, hidden)
+        latest.setdefault(session_id, None)
+        if not hidden:
+            latest[session_id] = summary or ""
+    return {pk: SessionSummary(latest[pk], withheld[pk]) for pk in withheld}
