@@ -202,10 +202,13 @@ class ChatSessionAdmin(TranscriptStaffAdmin):
 
     @admin.display(description="사용자", ordering="user__username")
     def user_sessions(self, obj: ChatSession) -> str:
-        if obj.user is None:
-            return "-"
         url = reverse("admin:conversations_chatsession_changelist")
-        return format_html('<a href="{}?user__id__exact={}">{}</a>', url, obj.user.pk, obj.user.get_username())
+        if obj.user is not None:
+            return format_html('<a href="{}?user__id__exact={}">{}</a>', url, obj.user.pk, obj.user.get_username())
+        if obj.guest_key:
+            # A guest's sessions from the same address: one person may open one per message.
+            return format_html('<a href="{}?guest_key={}">게스트</a>', url, obj.guest_key)
+        return "-"
 
     @admin.display(description="메시지 수", ordering="message_count")
     def message_count(self, obj: ChatSession) -> int:

@@ -6,7 +6,8 @@ reply. Every configured notifier (``CRISIS_ALERT_NOTIFIERS``) receives a ``Crisi
 one that raises is logged and the others still run. The admin banner needs no notifier:
 it lists urgent decisions nobody has reviewed, straight from the database. A person
 already alerted on (their session, or their account) within ``CRISIS_ALERT_REPEAT_AFTER``
-at the same level or higher, not yet reviewed, is not alerted on again.
+at the same level or higher, not yet reviewed, is not alerted on again; a guest is known by
+their sessions' hashed address.
 
 Alerts never carry the message: only its level, the session and a masked 50-character
 preview.
@@ -114,6 +115,9 @@ def _alert_covering(decision: ScreeningDecision) -> ScreeningDecision | None:
     person = Q(session_id=decision.session_id)
     if decision.session.user_id is not None:
         person |= Q(session__user_id=decision.session.user_id)
+    elif decision.session.guest_key:
+        # A guest who sends each message without its session gets a new session each time.
+        person |= Q(session__user__isnull=True, session__guest_key=decision.session.guest_key)
     return (ScreeningDecision.objects.filter(person, urgent=True, rank__gte=decision.rank, reviewed_at__isnull=True,
                                              alerted_at__gte=timezone.now() - timedelta(seconds=window))
             .exclude(pk=decision.pk).order_by("alerted_at").first())

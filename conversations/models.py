@@ -74,6 +74,9 @@ class ChatSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # A guest's session (no user): a keyed hash of the client address, never the address,
+    # so that alerts on one guest coalesce across the new sessions they may open per message.
+    guest_key = models.CharField(max_length=32, blank=True, db_index=True)
 
     class Meta:
         verbose_name = "대화 세션"

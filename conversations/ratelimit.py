@@ -22,7 +22,7 @@ from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
 from conversations.aio import redis_client
 from conversations.errors import RateLimited, ServiceUnavailable
 from conversations.leases import lease_acquire, lease_release
-from conversations.safety import assess_async
+from conversations.safety import Assessment, assess_async
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +79,21 @@ async def rate_limit_hit_async(*, scope: str, key: str, rate: str) -> RateDecisi
     return RateDecision(limited=count > limit, retry_after=max(1, window - int(time.time())))
 
 
-async def rate_limit_enforce_async(*, scope: str, key: str, rate: str, text: str | None = None) -> None:
+async def rate_limit_enforce_async(*, scope: str, key: str, rate: str, text: str | None = None) -> Assessment | None:
     """Count the request and refuse it over ``rate``, unless ``text`` (the user's message) is
     one the screening rules flag: that is answered in pre-written words, with no model call,
-    and a person at risk is never told to wait."""
+    and a person at risk is never told to wait.
+
+    Returns the screening that let an over-limit message through (the caller answers with
+    it, asking no model: not even a classifier or the moderation endpoint), else None.
+    """
     decision = await rate_limit_hit_async(scope=scope, key=key, rate=rate)
-    if text is not None and (decision.limited or decision.unavailable) and (await assess_async(text)).flagged:
-        return
+    if text is not None and (decision.limited or decision.unavailable):
+        screening = await assess_async(text)
+        if screening.flagged:
+            return screening
     rate_limit_raise(decision)
+    return None
 
 
 def rate_limit_raise(decision: RateDecision) -> None:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from conversations.errors import SessionEnded, SessionNotFound
 from conversations.llm.base import Usage
@@ -40,6 +41,12 @@ def token_revoke(*, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+def guest_key(*, address: str) -> str:
+    """What a guest's sessions keep of the client address: a keyed hash, not reversible
+    without the secret key, the same for every session that address opens."""
+    return salted_hmac("conversations.guest-address", address).hexdigest()[:32]
 
 
 def _session_touch(*, session: ChatSession, ended_ok: bool) -> bool:

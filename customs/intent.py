@@ -152,13 +152,15 @@ class IntentCache:
 intent_cache = IntentCache()
 
 
-async def intent_classify(message: str) -> IntentResult:
+async def intent_classify(message: str, *, rules_only: bool = False) -> IntentResult:
     key = intent_cache.key(message)
     cached = intent_cache.get(key)
     if cached is not None:
         logger.info("customs intent=%s confidence=%.3f method=%s cached", cached.intent, cached.confidence,
                     cached.method)
         return cached
+    if rules_only:
+        return classify_by_rules(message)  # (not cached: a model's answer may come later)
     if settings.LLM_BASE_URL:
         try:
             result = await classify_by_llm(message)

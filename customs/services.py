@@ -25,7 +25,7 @@ from conversations.risk import input_screen
 from conversations.safety import CLEAR, CRISIS_REPLY, Assessment, fixed_reply
 from conversations.screening import SAFETY_MODEL, screening_detail, screening_flags, screening_store
 from conversations.selectors import history_window
-from conversations.services import message_append
+from conversations.services import guest_key, message_append
 from customs import limits
 from customs.cargo import CargoMatch, recognize_cargo_numbers
 from customs.hs.services import hs_body_hidden, hs_classification_turn
@@ -80,11 +80,13 @@ class ChatOutcome:
 # --- sessions and messages -----------------------------------------------------------------
 
 
-def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None) -> tuple[ChatSession, bool]:
+def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None,
+                    address: str) -> tuple[ChatSession, bool]:
     """The caller's session (created when new or unknown); another owner's is "not found".
 
     Guests' sessions belong to no user and are addressed by their unguessable UUID alone;
-    a signed-in user's session answers only to that user.
+    a signed-in user's session answers only to that user. A guest's new session keeps a
+    keyed hash of their ``address``, so that alerts on them coalesce across sessions.
     """
     key = str(session_uuid or uuid.uuid4())
     session = session_find(key=key) if session_uuid else None
@@ -93,7 +95,9 @@ def session_resolve(*, session_uuid: uuid.UUID | None, user: User | None) -> tup
         try:
             with transaction.atomic():
                 # Untitled: a title is plain text, and the user's words are kept encrypted only.
-                session = ChatSession.objects.create(key=key, product=Product.CUSTOMS, user=user)
+                session = ChatSession.objects.create(
+                    key=key, product=Product.CUSTOMS, user=user,
+                    guest_key="" if user is not None else guest_key(address=address))
                 created = True
         except IntegrityError:
             session = session_find(key=key)  # created meanwhile, or a key of another product
@@ -125,9 +129,9 @@ def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentR
     return Turn(session=session, is_new=is_new, asked=asked, intent=intent)
 
 
-def _session_and_earlier(*, session_uuid: uuid.UUID | None, user: User | None,
+def _session_and_earlier(*, session_uuid: uuid.UUID | None, user: User | None, address: str,
                          client_msg_id: str | None) -> tuple[ChatSession, bool, EarlierTurn | None]:
-    session, created = session_resolve(session_uuid=session_uuid, user=user)
+    session, created = session_resolve(session_uuid=session_uuid, user=user, address=address)
     if created or client_msg_id is None:
         return session, created, None
     return session, created, turn_earlier(session=session, client_msg_id=client_msg_id)
@@ -238,6 +242,11 @@ def turn_replay(*, earlier: EarlierTurn, session: ChatSession, user_id: int | No
     return ChatOutcome(stream=answer_replay(earlier=earlier, session_uuid=session.key))
 
 
+async def _input_screening(message: str, *, over_limit: Assessment | None) -> Assessment:
+    """The message's screening: the one that let it past the rate limit, else a full one."""
+    return over_limit if over_limit is not None else await input_screen(message)
+
+
 async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float,
                     client_msg_id: str | None = None) -> ChatOutcome:
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise.
@@ -246,16 +255,17 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
     again, and no model is asked (platform.md).
     """
     key, rate = limits.caller_rate(user_id=caller.user_id, ip=caller.ip)
-    await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate, text=message)
+    over_limit = await rate_limit_enforce_async(scope="customs.chat", key=key, rate=rate, text=message)
     resolving = asyncio.ensure_future(run_db(_session_and_earlier, session_uuid=session_uuid, user=caller.user,
-                                             client_msg_id=client_msg_id))
+                                             address=caller.ip, client_msg_id=client_msg_id))
     if client_msg_id is not None and session_uuid is not None:
         # Looked up before the intent classifier can ask a model.
         session, _, earlier = await resolving
         if earlier is not None:
             return turn_replay(earlier=earlier, session=session, user_id=caller.user_id, started=started)
-    classifying = asyncio.ensure_future(intent_classify(message))
-    screening_task = asyncio.ensure_future(input_screen(message))
+    # Over the limit, a flagged message costs no model call: its answer is pre-written.
+    classifying = asyncio.ensure_future(intent_classify(message, rules_only=over_limit is not None))
+    screening_task = asyncio.ensure_future(_input_screening(message, over_limit=over_limit))
     try:
         session, is_new, _ = await resolving
     except BaseException:

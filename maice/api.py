@@ -57,9 +57,9 @@ def _sse(events: AsyncIterator[bytes], *, request_id: str) -> StreamingHttpRespo
 @router.post("/chat", auth=async_api_auth, response={200: Any})
 async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     user = request_user(request)
-    await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE,
-                                   text=payload.question)
-    screening = await input_screen(payload.question)
+    over_limit = await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE,
+                                                text=payload.question)
+    screening = over_limit or await input_screen(payload.question)
     try:
         accepted = await run_db(services.chat_accept, user=user, question=payload.question, screening=screening,
                                 session_id=payload.session_id, mode=payload.mode, client_msg_id=payload.client_msg_id)

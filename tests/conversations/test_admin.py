@@ -30,7 +30,7 @@ from conversations.models import (
     Role,
     TranscriptAccess,
 )
-from conversations.services import message_append, token_issue
+from conversations.services import guest_key, message_append, token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +139,16 @@ def test_session_list_filters_and_search(admin_client: Any, make_user: Any) -> N
     assert set(_keys(admin_client.get(SESSIONS, {"q": "kim"}))) == {sad.key, reviewed.key}
     assert _keys(admin_client.get(SESSIONS, {"q": maice.key})) == [maice.key]
     assert _keys(admin_client.get(SESSIONS, {"started_at__year": "2024"})) == [reviewed.key]
+
+
+def test_a_guests_sessions_from_one_address_are_one_link_away(admin_client: Any) -> None:
+    # A guest may open a session per message; the user column links them together.
+    same = [ChatSession.objects.create(key=f"guest-{n}", product=Product.CUSTOMS,
+                                       guest_key=guest_key(address="203.0.113.7")) for n in range(2)]
+    ChatSession.objects.create(key="guest-other", product=Product.CUSTOMS, guest_key=guest_key(address="198.51.100.2"))
+    page = admin_client.get(SESSIONS).content.decode()
+    assert page.count(f'?guest_key={same[0].guest_key}">게스트') == 2
+    assert set(_keys(admin_client.get(SESSIONS, {"guest_key": same[0].guest_key}))) == {s.key for s in same}
 
 
 def test_session_list_shows_message_counts_without_a_query_per_row(admin_client: Any, make_user: Any) -> None:

@@ -13,6 +13,7 @@ from conversations.alerts import alert_send, crisis_alert
 from conversations.models import ChatSession, Message, Role, ScreeningDecision
 from conversations.safety import Assessment, Level
 from conversations.screening import screening_record
+from conversations.services import guest_key
 from tests.webhook import WebhookReceiver
 
 
@@ -99,3 +100,20 @@ def test_repeat_alerts_can_be_turned_on(decision: ScreeningDecision, settings: A
     assert alert_send(decision_id=decision.pk) == 1
     assert alert_send(decision_id=_again(decision, Level.METHOD).pk) == 1
     assert len(mail.outbox) == 2
+
+
+def test_a_guest_opening_a_session_per_message_is_one_alert(decision: ScreeningDecision) -> None:
+    # A guest who sends each message without its session gets a new session each time; the
+    # sessions keep a hash of the address, and on-call is told once.
+    def guest_message(key: str, address: str) -> ScreeningDecision:
+        session = ChatSession.objects.create(key=key, product="customs", guest_key=guest_key(address=address))
+        return _again(decision, Level.PREPARATION, session=session)
+
+    first = guest_message("g1", "203.0.113.7")
+    assert alert_send(decision_id=first.pk) == 1
+    assert alert_send(decision_id=guest_message("g2", "203.0.113.7").pk) == 0
+    assert alert_send(decision_id=guest_message("g3", "198.51.100.2").pk) == 1  # another address
+    assert len(mail.outbox) == 2
+    assert not ChatSession.objects.filter(guest_key__contains="203").exists()  # never the address itself
+    ScreeningDecision.objects.filter(session__key__in=["g1", "g2"]).update(reviewed_at=first.created_at)
+    assert alert_send(decision_id=guest_message("g4", "203.0.113.7").pk) == 1  # reviewed: a new episode

@@ -116,9 +116,30 @@ async def test_a_flagged_message_over_the_rate_limit_is_still_answered(
     # The help lines cost no model call; a person at risk is never told to wait.
     classify_as(fake_llm, "general_chat")
     assert (await http.post("/api/v1/chat", json={"message": "안녕하세요"})).status_code == 200
+    asked_before = len(fake_llm.requests)
     _response, events = await post_sse(http, {"message": "관세 때문에 너무 힘들어서 죽고 싶어요"})
     assert "".join(texts(events)) == CRISIS_REPLY
+    # Not even the intent classifier: over the limit, such messages cost no model call.
+    assert len(fake_llm.requests) == asked_before
+    asked, _ = await _turn(events[0].data["session_uuid"])
+    assert asked.flags == ["crisis"]
     assert (await http.post("/api/v1/chat", json={"message": "안녕하세요"})).status_code == 429
+
+
+async def test_a_guest_sending_urgent_messages_without_a_session_is_alerted_on_once(
+        alert_webhook: WebhookReceiver, fake_llm: FakeOpenAI, http: httpx2.AsyncClient) -> None:
+    classify_as(fake_llm, "general_chat")
+    keys = []
+    for _ in range(3):
+        _, events = await post_sse(http, {"message": "수면제를 30알 정도 모았어요"})
+        assert "".join(texts(events)) == CRISIS_REPLY
+        keys.append(events[0].data["session_uuid"])
+    assert len(set(keys)) == 3  # a new session each time
+    await asyncio.to_thread(alert_webhook.wait)
+    await asyncio.sleep(0.5)  # the later alerts, had they been sent
+    assert len(alert_webhook.bodies) == 1
+    assert await ScreeningDecision.objects.filter(session__key__in=keys, urgent=True,
+                                                  alerted_at__isnull=False).acount() == 3  # none left pending
 
 
 async def test_a_flagged_message_while_the_session_streams_is_answered_not_busy(

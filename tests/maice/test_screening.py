@@ -121,13 +121,15 @@ def one_a_minute(maice_settings: Any, clock: Any) -> None:
 
 
 async def test_a_student_in_crisis_over_the_rate_limit_is_still_answered(
-        one_a_minute: None, maice_server: str, token: str, fake_llm: FakeOpenAI) -> None:
+        one_a_minute: None, moderation: Any, maice_server: str, token: str, fake_llm: FakeOpenAI) -> None:
     # The help lines cost no model call; a student at risk is never told to wait.
     route_steps(fake_llm)
     assert (await _ask(maice_server, token, "이차방정식 x^2-5x+6=0 풀어 주세요", mode="freepass"))[-1].type \
         == "summary_complete"
+    asked_before = len(fake_llm.requests)
     events = await _ask(maice_server, token, "수학 때문에 죽고 싶어요")
     assert _answer(events) == CRISIS_REPLY and events[-1].type == "summary_complete"
+    assert len(fake_llm.requests) == asked_before  # over the limit, not even the moderation endpoint
     async with httpx2.AsyncClient(timeout=20) as client:  # an ordinary question is still limited
         limited = await client.post(f"{maice_server}/api/maice/chat", headers=auth(token),
                                     json={"question": "인수분해 해 주세요"})
