@@ -25,7 +25,7 @@ from conversations.models import MessageStatus
 from conversations.safety import screen_output, screen_output_tail
 from maice import selectors, services, steps
 from maice.chunking import AnswerChunker, split_answer
-from maice.events import ACCEPTED, Emitter, event_type, terminal_in
+from maice.events import ACCEPTED, PROGRESS, Emitter, event_type, terminal_in
 from maice.models import Mode, Quality, QuestionStatus
 from maice.selectors import AgentState
 from maice.steps import Classification
@@ -65,6 +65,7 @@ class _Run:
         self.progress: ReplyProgress | None = None  # the answer row (its lease and saves), once written
         self.shown = ""  # answer text already published
         self.ttfc_ms: int | None = None
+        self.signalled_at = 0.0  # monotonic time of the answer's last chunk or progress event
 
     async def emit_once(self, event: str, **fields: Any) -> None:
         if event not in self.seen:
@@ -136,8 +137,16 @@ class _Run:
         if self.ttfc_ms is None:
             self.ttfc_ms = _ms_since(self.accepted_at)
         self.shown += content
+        self.signalled_at = time.monotonic()
         if self.progress is not None:
-            self.progress.save(self.shown, time.monotonic())
+            self.progress.save(self.shown, self.signalled_at)
+
+    async def _held(self) -> None:
+        """The model is writing, but the chunker holds its text: tell the web side, at most
+        twice per gap it allows between chunks, that the answer has not stalled."""
+        if time.monotonic() - self.signalled_at >= settings.MAICE_CHUNK_TIMEOUT / 2:
+            self.signalled_at = time.monotonic()
+            await self.emitter.emit(PROGRESS)
 
     async def answer(self, state: AgentState, question: str, classification: Classification | None) -> None:
         answer_type = steps.answer_type(mode=state.mode, classification=classification)
@@ -160,7 +169,8 @@ class _Run:
                             continue
                         if isinstance(item, Accepted) or not isinstance(item, TextDelta):
                             continue
-                        for piece in chunker.feed(item.text):
+                        pieces = chunker.feed(item.text)
+                        for piece in pieces:
                             screening = screen_output_tail(shown=self.shown, added=piece)
                             if screening.flagged:
                                 blocked = screening.category or "unsafe"
@@ -169,6 +179,8 @@ class _Run:
                             count += 1
                         if blocked:
                             break
+                        if not pieces and count:
+                            await self._held()
             finally:
                 await future_cancel(first)  # a failure of the first read is handled below
                 aclose = getattr(stream, "aclose", None)

@@ -19,6 +19,10 @@ ERROR_MESSAGES: dict[str, str] = {
 }
 # Not sent to clients: the agent took the request (the web side's pick-up timer stops).
 ACCEPTED = "agent_accepted"
+# Not sent to clients either: the answer's text is arriving, but no chunk can be cut yet (a
+# formula or code span longer than a chunk), so the web side's gap timer restarts.
+PROGRESS = "agent_progress"
+INTERNAL_TYPES = frozenset({ACCEPTED, PROGRESS})
 
 
 def event_type(data: str) -> str:

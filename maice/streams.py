@@ -2,7 +2,8 @@
 
 Every wait is bounded: the agent must take a request within ``MAICE_PICKUP_TIMEOUT``
 (else AGENT_UNAVAILABLE), each step must answer within ``MAICE_ANSWER_TIMEOUT``, chunks
-must come at most ``MAICE_CHUNK_TIMEOUT`` apart once the answer streams and the whole
+(or the agent's word that the model is still writing a formula no chunk may cut) must
+come at most ``MAICE_CHUNK_TIMEOUT`` apart once the answer streams and the whole
 answer within ``MAICE_ANSWER_TIMEOUT`` of its first chunk, and the connection ends after
 ``MAICE_CONNECTION_TIMEOUT`` (else AGENT_TIMEOUT). A timeout is an event of the request
 like any other (the web side appends it), so a resumed stream replays it too.
@@ -23,7 +24,7 @@ from redis.exceptions import RedisError
 from conversations import frames
 from conversations.aio import background, run_db
 from maice import services
-from maice.events import ACCEPTED, ERROR_MESSAGES, Emitter, terminal_in
+from maice.events import ERROR_MESSAGES, INTERNAL_TYPES, PROGRESS, Emitter, terminal_in
 from maice.transport import Bus, Entry
 
 logger = logging.getLogger(__name__)
@@ -128,10 +129,11 @@ async def request_events(
                 after, last_event = event_id, now
                 event = json.loads(data)
                 kind = event.get("type")
-                if kind == ACCEPTED:
-                    accepted = True
-                    continue
                 accepted = True
+                if kind in INTERNAL_TYPES:
+                    if kind == PROGRESS and last_chunk is not None:
+                        last_chunk = now
+                    continue
                 if kind == "answer_chunk":
                     answer_started = answer_started or now
                     last_chunk = now

@@ -275,6 +275,25 @@ async def test_a_stalled_answer_ends_with_agent_timeout_not_a_hang(
     assert question.answer.content == "가" * 60 + " "
 
 
+async def test_a_formula_longer_than_the_chunk_gap_is_not_a_timeout(
+    short_chunk_timeout: None, maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    # The model keeps writing a display formula for about a second, four times the gap
+    # allowed between chunks; a chunk never cuts a formula, so none can go out meanwhile.
+    formula = "$$" + "+".join(f"a_{{{n}}}x^{{{n}}}" for n in range(20)) + "$$"
+    text = "가" * 60 + " " + formula + " 이렇게 전개합니다."
+    route_steps(fake_llm, answer=Behaviour(reply=text, chunk_size=20, delay=0.06))
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            events = await Stream(response).all()
+    assert [e.type for e in events][-2:] == ["answer_complete", "summary_complete"]
+    chunks = [e.data["content"] for e in events if e.type == "answer_chunk"]
+    assert "".join(chunks) == text and any(c.startswith(formula) or formula in c for c in chunks)
+    assert {e.type for e in events} <= {"classification_start", "classification_complete", "answer_chunk",
+                                        "answer_complete", "summary_complete"}  # nothing internal leaks
+
+
 async def test_no_agent_running_is_an_error_event_not_a_hang(bare_server: str, token: str, settings: Any,
                                                              fake_llm: FakeOpenAI) -> None:
     if not settings.REDIS_URL:
