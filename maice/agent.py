@@ -25,7 +25,7 @@ from conversations.models import MessageStatus
 from conversations.safety import screen_output, screen_output_tail
 from maice import selectors, services, steps
 from maice.chunking import AnswerChunker, split_answer
-from maice.events import ACCEPTED, PROGRESS, Emitter, event_type, terminal_in
+from maice.events import ACCEPTED, CHECKING, PROGRESS, Emitter, event_type, terminal_in
 from maice.models import Mode, Quality, QuestionStatus
 from maice.selectors import AgentState
 from maice.steps import Classification
@@ -203,8 +203,10 @@ class _Run:
                     break
                 await self._chunk(count, piece)
                 count += 1
-        if blocked is None and self.shown and settings.LLM_MODERATION and await get_provider().moderate(self.shown):
-            blocked = "moderation"  # judged whole, like every product's reply, before it is stored complete
+        if blocked is None and self.shown and settings.LLM_MODERATION:
+            await self.emitter.emit(CHECKING)
+            if await get_provider().moderate(self.shown):
+                blocked = "moderation"  # judged whole, like every product's reply, before it is stored complete
         if blocked is not None:
             logger.warning("maice answer blocked: request=%s reason=%s", self.emitter.request_id, blocked)
             written = self.shown + chunker.pending

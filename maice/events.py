@@ -22,7 +22,10 @@ ACCEPTED = "agent_accepted"
 # Not sent to clients either: the answer's text is arriving, but no chunk can be cut yet (a
 # formula or code span longer than a chunk), so the web side's gap timer restarts.
 PROGRESS = "agent_progress"
-INTERNAL_TYPES = frozenset({ACCEPTED, PROGRESS})
+# Nor this: every chunk is out and the whole answer is being checked (the moderation
+# endpoint), a wait the answer's timeout bounds, not the gap between chunks.
+CHECKING = "agent_checking"
+INTERNAL_TYPES = frozenset({ACCEPTED, PROGRESS, CHECKING})
 
 
 def event_type(data: str) -> str:

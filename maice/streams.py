@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from conversations import frames
 from conversations.aio import background, run_db
 from maice import services
-from maice.events import ERROR_MESSAGES, INTERNAL_TYPES, PROGRESS, Emitter, terminal_in
+from maice.events import CHECKING, ERROR_MESSAGES, INTERNAL_TYPES, PROGRESS, Emitter, terminal_in
 from maice.transport import Bus, Entry
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ async def request_events(
                 if kind in INTERNAL_TYPES:
                     if kind == PROGRESS and last_chunk is not None:
                         last_chunk = now
+                    elif kind == CHECKING:
+                        last_chunk = None  # no more chunks: the step's timeout from here
                     continue
                 if kind == "answer_chunk":
                     answer_started = answer_started or now

@@ -144,6 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake._record(rec)
         try:
             if path == "/v1/moderations":
+                self._pause(rec, fake.moderation_delay)
                 self._send(200, fake._moderation_response(body))
             else:
                 self._chat(rec, fake._next_behaviour(body))
@@ -337,6 +338,7 @@ class FakeOpenAI:
         # Categories reported as flagged when a flag word matches; counselling is
         # the main use, so self-harm is the useful default.
         self.flag_categories: list[str] = ["self-harm", "self-harm/intent"]
+        self.moderation_delay = 0.0  # seconds before a moderation answer
         self.log_requests = False
         self._host = host
         self._port = port

@@ -294,6 +294,21 @@ async def test_a_formula_longer_than_the_chunk_gap_is_not_a_timeout(
                                         "answer_complete", "summary_complete"}  # nothing internal leaks
 
 
+async def test_a_slow_check_of_the_whole_answer_is_not_a_chunk_timeout(
+    short_chunk_timeout: None, moderation: Any, maice_server: str, token: str, fake_llm: FakeOpenAI
+) -> None:
+    # Every chunk is out; the moderation endpoint takes twice the gap allowed between chunks.
+    route_steps(fake_llm)
+    fake_llm.moderation_delay = 0.8
+    async with httpx2.AsyncClient(timeout=20) as client:
+        async with client.stream("POST", f"{maice_server}/api/maice/chat", json={"question": QUESTION},
+                                 headers=auth(token)) as response:
+            events = await Stream(response).all()
+    assert [e.type for e in events][-2:] == ["answer_complete", "summary_complete"]
+    answer = await Message.objects.aget(session_id=events[0].data["session_id"], role="assistant")
+    assert answer.status == "complete"
+
+
 async def test_no_agent_running_is_an_error_event_not_a_hang(bare_server: str, token: str, settings: Any,
                                                              fake_llm: FakeOpenAI) -> None:
     if not settings.REDIS_URL:
