@@ -76,7 +76,8 @@ class ChatSession(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     # A guest's session (no user): a keyed hash of the client address, never the address,
     # so that alerts on one guest coalesce across the new sessions they may open per message.
-    guest_key = models.CharField(max_length=32, blank=True, db_index=True)
+    # The database's own default too: code from before the column (a rolling deploy) still inserts.
+    guest_key = models.CharField(max_length=32, blank=True, default="", db_default="", db_index=True)
 
     class Meta:
         verbose_name = "대화 세션"
