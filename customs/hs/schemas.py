@@ -62,7 +62,7 @@ class VerificationResult(Schema):
 
 
 class ErrorBody(Schema):
-    """The seed's error form (it has no processing_time_ms)."""
+    """The seed's error form, with the envelope every response has (customs.md)."""
 
     type: Literal["error"] = "error"
     service: Literal["hscode_classification"] = SERVICE
@@ -72,6 +72,7 @@ class ErrorBody(Schema):
     timestamp: str
     session_uuid: str
     user_id: str | int | None
+    processing_time_ms: int = 0
 
 
 class LLMChoice(Schema):

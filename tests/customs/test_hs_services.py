@@ -23,7 +23,7 @@ from tests.customs.hs_fixtures import body_codes, code_is_loaded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ENVELOPE = ("type", "service", "stage", "timestamp", "session_uuid", "user_id")
+ENVELOPE = ("type", "service", "stage", "timestamp", "session_uuid", "user_id", "processing_time_ms")
 RESULT_FIELDS = ("hscode", "confidence_score", "classification_reason", "gri_application", "alternative_codes",
                  "verification_sources", "recommendations", "risk_assessment")
 CODE_STYLE = re.compile(r"^\d{4}\.\d{2}\.\d{4}$")
@@ -44,8 +44,7 @@ def assert_envelope(body: dict[str, Any], session: ChatSession, type_: str, stag
     assert body["session_uuid"] == session.key and body["user_id"] == "4"
     assert datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).tzinfo is not None
     assert body["timestamp"].endswith("Z")
-    if type_ != "error":
-        assert isinstance(body["processing_time_ms"], int) and body["processing_time_ms"] >= 0
+    assert isinstance(body["processing_time_ms"], int) and body["processing_time_ms"] >= 0  # errors too
 
 
 async def assert_codes_loaded(body: dict[str, Any]) -> None:
