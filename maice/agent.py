@@ -66,6 +66,7 @@ class _Run:
         self.shown = ""  # answer text already published
         self.ttfc_ms: int | None = None
         self.signalled_at = 0.0  # monotonic time of the answer's last chunk or progress event
+        self.chunk_gap = float(job.get("chunk_gap") or settings.MAICE_CHUNK_TIMEOUT)
 
     async def emit_once(self, event: str, **fields: Any) -> None:
         if event not in self.seen:
@@ -144,7 +145,7 @@ class _Run:
     async def _held(self) -> None:
         """The model is writing, but the chunker holds its text: tell the web side, at most
         twice per gap it allows between chunks, that the answer has not stalled."""
-        if time.monotonic() - self.signalled_at >= settings.MAICE_CHUNK_TIMEOUT / 2:
+        if time.monotonic() - self.signalled_at >= self.chunk_gap / 2:
             self.signalled_at = time.monotonic()
             await self.emitter.emit(PROGRESS)
 

@@ -71,8 +71,10 @@ class Accepted:
     earlier: MaiceRequest | None = None
 
     def job(self) -> dict[str, Any]:
+        # ``chunk_gap``: the web side's limit between chunks, so the agent knows how often a
+        # formula it is still writing must be reported (``maice.events.PROGRESS``).
         return {"request_id": self.request_id, "session_id": self.session_id, "question_id": self.question_id,
-                "kind": self.kind, "mode": self.mode}
+                "kind": self.kind, "mode": self.mode, "chunk_gap": settings.MAICE_CHUNK_TIMEOUT}
 
 
 def _model_name() -> str:
