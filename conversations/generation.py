@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from conversations.leases import STREAMING_REPLIES, lease_acquire, lease_release
 from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output, screen_output_tail
-from conversations.services import message_finalize, message_progress
+from conversations.services import message_finalize, messages_progress
 from conversations.streaming import coalesce
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,50 @@ def elapsed_ms(started: float) -> int:
     return _ms(started, time.monotonic())
 
 
+class ProgressSaver:
+    """The partial text of every reply this process streams, saved for all of them in one
+    ``UPDATE`` every ``STREAM_SAVE_MS``.
+
+    One statement a beat, not one per reply: with a hundred replies streaming, their saves
+    queued for the database threads ahead of the next replies' first writes. A save only
+    touches rows still ``streaming``, so one that lands after a reply's final state changes
+    nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[int, str] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def mark(self, message_id: int, text: str) -> None:
+        self.pending[message_id] = text
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._beat(), name="reply-progress")
+
+    def drop(self, message_id: int) -> None:
+        self.pending.pop(message_id, None)
+
+    async def _beat(self) -> None:
+        while self.pending:
+            await asyncio.sleep(settings.STREAM_SAVE_MS / 1000)
+            batch, self.pending = self.pending, {}
+            try:
+                await run_db(messages_progress, texts=batch)
+            except Exception:
+                # The replies' next text comes in the next beat; their final state supersedes it.
+                logger.exception("saving %d streaming replies' text failed", len(batch))
+
+
+_savers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProgressSaver] = weakref.WeakKeyDictionary()
+
+
+def progress_saver() -> ProgressSaver:
+    loop = asyncio.get_running_loop()
+    saver = _savers.get(loop)
+    if saver is None:
+        saver = _savers[loop] = ProgressSaver()
+    return saver
+
+
 class ReplyProgress:
     """A streaming reply's lease and its periodic saves, ended once the final state is stored.
 
@@ -80,28 +125,20 @@ class ReplyProgress:
         self.message_id = message_id
         # Taken while the request goes out, not before it: one round trip off the way.
         self.leased = asyncio.ensure_future(lease_acquire(STREAMING_REPLIES, str(message_id), cap=None))
-        self.saved_at = time.monotonic()
-        self.saving: asyncio.Future[None] | None = None
 
-    def save(self, text: str, now: float) -> None:
-        if now - self.saved_at >= settings.STREAM_SAVE_MS / 1000 and (self.saving is None or self.saving.done()):
-            self.saved_at = now
-            # In the background: the stream does not wait for the database.
-            self.saving = asyncio.ensure_future(run_db(message_progress, message_id=self.message_id, text=text))
+    def save(self, text: str) -> None:
+        progress_saver().mark(self.message_id, text)
 
     async def finalize(self, **fields: Any) -> None:
         # Shielded: a second cancellation must not lose the final state of a reply.
         await asyncio.shield(self._finalize(fields))
 
     async def _finalize(self, fields: dict[str, Any]) -> None:
+        progress_saver().drop(self.message_id)
         await run_db(message_finalize, message_id=self.message_id, **fields)
         await asyncio.wait({self.leased})  # released below even if the request never got far
         if not self.leased.cancelled():
             self.leased.exception()  # a failed lease was already reported by the stream
-        if self.saving is not None:
-            await asyncio.wait({self.saving})
-            if not self.saving.cancelled():
-                self.saving.exception()  # a failed save is superseded by the final state
         await lease_release(STREAMING_REPLIES, str(self.message_id))
 
 
@@ -216,12 +253,11 @@ async def reply_generate(
                     block_reason = screening.category or "unsafe"
                     blocked_text = candidate
                     break
-                now = time.monotonic()
                 if ttfc_ms is None:
-                    ttfc_ms = _ms(started, now)
+                    ttfc_ms = _ms(started, time.monotonic())
                 shown = candidate
                 yield ReplyChunk(item.text)
-                (progress or await ready()).save(shown, now)  # set from the first chunk on: no await per chunk
+                (progress or await ready()).save(shown)  # set from the first chunk on: no await per chunk
         finally:
             await source.aclose()  # stops the upstream request if it is still running
         reply = await ready()

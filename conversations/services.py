@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Field, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -165,9 +165,15 @@ def message_finalize(
     return settled
 
 
-def message_progress(*, message_id: int, text: str) -> None:
-    """Save a streaming reply's text so far: what a crash would otherwise lose."""
-    Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(text=text)
+def messages_progress(*, texts: dict[int, str]) -> int:
+    """Save streaming replies' text so far (message id -> text), in one statement: what a
+    crash would otherwise lose. Rows no longer ``streaming`` are left as they are."""
+    if not texts:
+        return 0
+    field = cast("Field[Any, Any]", Message._meta.get_field("text"))  # (its prep encrypts the values)
+    return Message.objects.filter(pk__in=list(texts), status=MessageStatus.STREAMING).update(
+        text=Case(*(When(pk=pk, then=Value(text, output_field=field)) for pk, text in texts.items()),
+                  output_field=field))
 
 
 def messages_settle_abandoned(

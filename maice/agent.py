@@ -140,7 +140,7 @@ class _Run:
         self.shown += content
         self.signalled_at = time.monotonic()
         if self.progress is not None:
-            self.progress.save(self.shown, self.signalled_at)
+            self.progress.save(self.shown)
 
     async def _held(self) -> None:
         """The model is writing, but the chunker holds its text: tell the web side, at most

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conversations.generation import (
     ReplyChunk,
@@ -25,7 +27,7 @@ from conversations.llm import ChatMessage, ChatRequest, LLMError, reset_provider
 from conversations.llm import offline as offline_llm
 from conversations.models import Flag, Message, MessageStatus, ReviewState, Role
 from conversations.safety import SAFE_FALLBACK_REPLY, screen_output
-from conversations.services import message_append
+from conversations.services import message_append, messages_progress
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from counseling.services import session_start
 from tests.streams import cancel_after_first
@@ -292,6 +294,52 @@ async def test_partial_text_is_saved_while_the_reply_streams(assistant: Message,
     assert (await stored(assistant)).status == MessageStatus.STREAMING
     assert seen.startswith(saved) and len(saved) > 10
     await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_concurrent_replies_are_saved_together_in_one_statement(
+        assistant: Message, fake_llm: FakeOpenAI, settings: Any) -> None:
+    # Saved one statement a beat for every reply of the process, not one per reply: and
+    # a reply settled in between keeps its final text.
+    settings.STREAM_SAVE_MS = 100
+    fake_llm.behaviour = Behaviour(reply=LONG_REPLY, chunk_size=2, delay=0.02)
+
+    def another() -> Message:
+        return message_append(session=assistant.session, role=Role.ASSISTANT, text="", reply_to=None,
+                              status=MessageStatus.STREAMING, model="gpt-test")
+
+    async def read(reply: Message) -> None:
+        async for _event in after_start(reply):
+            pass
+
+    second = await sync_to_async(another)()
+    readers = [asyncio.create_task(read(reply)) for reply in (assistant, second)]
+    await asyncio.sleep(0.35)
+    both = [(await stored(m)).content for m in (assistant, second)]
+    assert all(LONG_REPLY.startswith(text) and text for text in both), both
+    readers[1].cancel()  # the client left: the reply is settled with its text
+    await asyncio.wait({readers[1]})
+    settled = await stored(second)
+    assert settled.status == MessageStatus.INTERRUPTED and len(settled.content) >= len(both[1])
+    await asyncio.sleep(0.3)
+    assert (await stored(second)).content == settled.content  # later beats leave it alone
+    assert (await stored(assistant)).status == MessageStatus.STREAMING
+    readers[0].cancel()
+    await asyncio.wait({readers[0]})
+
+
+def test_saving_many_replies_text_is_one_encrypted_update(user: Any) -> None:
+    session = session_start(user=user)
+    first, second = (message_append(session=session, role=Role.ASSISTANT, text="", model="gpt-test",
+                                    status=MessageStatus.STREAMING) for _ in range(2))
+    done = message_append(session=session, role=Role.ASSISTANT, text="끝난 답", model="gpt-test")
+    with CaptureQueriesContext(connection) as ran:
+        saved = messages_progress(texts={first.pk: "지금까지 쓴 답", second.pk: "두 번째 답", done.pk: "덮어쓰기"})
+    assert (saved, len(ran)) == (2, 1)
+    assert [Message.objects.get(pk=m.pk).content for m in (first, second, done)] == [
+        "지금까지 쓴 답", "두 번째 답", "끝난 답"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM conversations_message WHERE id = %s", [first.pk])
+        assert "답" not in cursor.fetchone()[0]  # encrypted at rest like every other write
 
 
 async def test_a_streaming_reply_holds_a_lease_and_a_dead_holder_is_swept(assistant: Message, fake_llm: FakeOpenAI,
