@@ -21,7 +21,7 @@ import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -56,6 +56,29 @@ class LazyThreadPool:
 
 
 _db_threads = LazyThreadPool("db", lambda: settings.DB_THREADS)
+
+
+class PerLoop(Generic[T]):
+    """One ``T`` per event loop, built on first use: a connection pool, a client or a task
+    belongs to the loop that made it (a server runs one loop; tests run many)."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._made: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+
+    def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        made = self._made.get(loop)
+        if made is None:
+            made = self._made[loop] = self._build()
+        return made
+
+    def pop(self) -> T | None:
+        """The running loop's ``T``, forgotten (to be closed), if one was built."""
+        return self._made.pop(asyncio.get_running_loop(), None)
+
+    def clear(self) -> None:
+        self._made.clear()
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -101,24 +124,23 @@ async def run_db(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     return await loop.run_in_executor(_db_threads.get(), context.run, call)
 
 
-# A client's connection pool belongs to one event loop: one client per loop.
-_redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+def _redis_build() -> aioredis.Redis:
+    # The read timeout is longer than any blocking read (REDIS_BLOCK_SECONDS).
+    # A blocking pool: past REDIS_MAX_CONNECTIONS a burst of callers waits for a free
+    # connection instead of failing. Each stream blocked on a read (MAICE's XREAD) holds
+    # one, so the size must cover the streams one process serves at once.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=10,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=5, health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+_redis_clients = PerLoop(_redis_build)
 
 
 def redis_client() -> aioredis.Redis:
     """The asyncio Redis client of the running loop (``REDIS_URL`` must be set)."""
     if not settings.REDIS_URL:
         raise ImproperlyConfigured("REDIS_URL is not set: the embedded mode has no Redis")
-    loop = asyncio.get_running_loop()
-    client = _redis_clients.get(loop)
-    if client is None:
-        # The read timeout is longer than any blocking read (REDIS_BLOCK_SECONDS).
-        # A blocking pool: past REDIS_MAX_CONNECTIONS a burst of callers waits for a free
-        # connection instead of failing. Each stream blocked on a read (MAICE's XREAD) holds
-        # one, so the size must cover the streams one process serves at once.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=10,
-            socket_timeout=settings.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=5, health_check_interval=30,
-        )
-        client = _redis_clients[loop] = aioredis.Redis(connection_pool=pool)
-    return client
+    return _redis_clients.get()

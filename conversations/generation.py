@@ -11,14 +11,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from conversations.aio import run_db
+from conversations.aio import PerLoop, run_db
 from conversations.leases import STREAMING_REPLIES, lease_acquire, lease_release
 from conversations.llm import Accepted, ChatRequest, LLMError, StreamItem, TextDelta, Usage, get_provider
 from conversations.models import Message, MessageStatus
@@ -103,15 +102,7 @@ class ProgressSaver:
                 logger.exception("saving %d streaming replies' text failed", len(batch))
 
 
-_savers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProgressSaver] = weakref.WeakKeyDictionary()
-
-
-def progress_saver() -> ProgressSaver:
-    loop = asyncio.get_running_loop()
-    saver = _savers.get(loop)
-    if saver is None:
-        saver = _savers[loop] = ProgressSaver()
-    return saver
+progress_saver = PerLoop(ProgressSaver).get
 
 
 class ReplyProgress:

@@ -23,13 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
 
-from conversations.aio import background, redis_client
+from conversations.aio import PerLoop, background, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -259,13 +258,5 @@ async def _sweep() -> None:
         logger.exception("sweep of abandoned replies failed; it runs again later")
 
 
-_keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LeaseKeeper] = weakref.WeakKeyDictionary()
-
-
-def keeper() -> LeaseKeeper:
-    """This event loop's keeper (one per process under a server)."""
-    loop = asyncio.get_running_loop()
-    found = _keepers.get(loop)
-    if found is None:
-        found = _keepers[loop] = LeaseKeeper()
-    return found
+# This event loop's keeper (one per process under a server).
+keeper = PerLoop(LeaseKeeper).get

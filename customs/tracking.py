@@ -9,9 +9,7 @@ numbers; container numbers are not a key of that service.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -22,7 +20,7 @@ import httpx2
 from django.conf import settings
 from django.utils import timezone
 
-from conversations.aio import run_db
+from conversations.aio import PerLoop, run_db
 from conversations.errors import DomainError
 from customs.cargo import TYPE_LABELS
 from customs.models import CargoType, Shipment
@@ -205,16 +203,12 @@ def parse_unipass_progress(xml_text: str, *, number: str, kind: CargoType) -> Tr
     )
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = weakref.WeakKeyDictionary()
+def _client_build() -> httpx2.AsyncClient:
+    timeout = httpx2.Timeout(settings.UNIPASS_READ_TIMEOUT, connect=settings.UNIPASS_CONNECT_TIMEOUT)
+    return httpx2.AsyncClient(timeout=timeout, trust_env=False)
 
 
-def _client() -> httpx2.AsyncClient:
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        timeout = httpx2.Timeout(settings.UNIPASS_READ_TIMEOUT, connect=settings.UNIPASS_CONNECT_TIMEOUT)
-        client = _clients[loop] = httpx2.AsyncClient(timeout=timeout, trust_env=False)
-    return client
+_client = PerLoop(_client_build).get
 
 
 class UnipassProvider(TrackingProvider):

@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 import time
-import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
-from conversations.aio import redis_client
+from conversations.aio import PerLoop, redis_client
 
 Entry = tuple[str, str]  # (event id, JSON data)
 AGENT_GROUP = "agents"
@@ -261,17 +260,17 @@ class RedisBus(Bus):
 
 # --- which one ---------------------------------------------------------------------------------
 
-_local_buses: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalBus] = weakref.WeakKeyDictionary()
+def _local_bus() -> LocalBus:
+    from maice.agent import agent_run
+
+    return LocalBus(agent_run)
+
+
+_local_buses = PerLoop(_local_bus)
 
 
 def get_bus() -> Bus:
     """The Redis bus with ``REDIS_URL``, else this loop's in-process bus."""
     if settings.REDIS_URL:
         return RedisBus()
-    loop = asyncio.get_running_loop()
-    bus = _local_buses.get(loop)
-    if bus is None:
-        from maice.agent import agent_run
-
-        bus = _local_buses[loop] = LocalBus(agent_run)
-    return bus
+    return _local_buses.get()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 from django.conf import settings
 
+from conversations.aio import PerLoop
 from conversations.llm.base import (
     Accepted,
     ChatMessage,
@@ -39,7 +37,6 @@ __all__ = [
 ]
 
 # An HTTP client's connection pool belongs to one event loop: one provider per loop.
-_providers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LLMProvider] = weakref.WeakKeyDictionary()
 
 
 def _build() -> LLMProvider:
@@ -56,17 +53,17 @@ def _build() -> LLMProvider:
     )
 
 
+# An HTTP client's connection pool belongs to one event loop: one provider per loop.
+_providers = PerLoop(_build)
+
+
 def get_provider() -> LLMProvider:
-    loop = asyncio.get_running_loop()
-    provider = _providers.get(loop)
-    if provider is None:
-        provider = _providers[loop] = _build()
-    return provider
+    return _providers.get()
 
 
 async def provider_close() -> None:
     """Close this loop's provider, if one was built: its connections belong to the loop."""
-    provider = _providers.pop(asyncio.get_running_loop(), None)
+    provider = _providers.pop()
     if provider is not None:
         await provider.aclose()
 
