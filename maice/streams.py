@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 
@@ -23,6 +24,7 @@ from redis.exceptions import RedisError
 
 from conversations import frames
 from conversations.aio import background, run_db
+from conversations.leases import lease_acquire, lease_release, leases_live
 from maice import services
 from maice.events import CHECKING, ERROR_MESSAGES, INTERNAL_TYPES, PROGRESS, Emitter, terminal_in
 from maice.transport import Bus, Entry
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # How long a stop waits for the agent's own CANCELLED (it stores the partial answer first).
 CANCEL_WAIT_SECONDS = 1.0
+# Streams of one request counted as its readers (tabs, resumes).
+READERS_CAP = 64
 
 
 
@@ -74,10 +78,22 @@ async def request_cancel(bus: Bus, *, request_id: str, session_id: int) -> str:
     return "cancelled"
 
 
+def _readers(request_id: str) -> str:
+    # Leases, not a counter: a web process that dies stops holding its streams' within
+    # seconds, so the request is still stopped when the stream that replaced them leaves.
+    return f"maice-readers:{request_id}"
+
+
 async def _cancel_if_abandoned(bus: Bus, *, request_id: str, session_id: int) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.MAICE_CONNECTION_TIMEOUT
     await asyncio.sleep(settings.MAICE_DISCONNECT_GRACE_MS / 1000)
-    if await bus.readers_change(request_id, 0) > 0:
-        return  # another stream took over (the seed's EventSource, a resume)
+    # Another stream took over (the seed's EventSource, a resume), or one of a process that
+    # died still holds its lease: whoever leaves last, or the lease running out, decides.
+    while await leases_live(_readers(request_id)):
+        if loop.time() >= deadline:
+            return  # (the request's own connection timeout has ended it)
+        await asyncio.sleep(settings.LEASE_TTL_SECONDS / 3)
     if await request_cancel(bus, request_id=request_id, session_id=session_id) == "cancelled":
         logger.info("maice request stopped: the client left, request=%s", request_id)
 
@@ -106,7 +122,9 @@ async def request_events(
     answer_started: float | None = None
     last_chunk: float | None = None
     ended = False
-    await bus.readers_change(request_id, 1)
+    reader = secrets.token_hex(8)
+    # (Past the cap a stream is not counted: the others keep the request alive.)
+    await lease_acquire(_readers(request_id), reader, cap=READERS_CAP)
     try:
         while True:
             deadlines = [connection_deadline, last_write + settings.MAICE_KEEPALIVE_SECONDS]
@@ -171,6 +189,6 @@ async def request_events(
     finally:
         # Runs on a client's disconnect too (the server cancels the response task).
         with contextlib.suppress(RedisError):
-            await asyncio.shield(bus.readers_change(request_id, -1))
+            await asyncio.shield(lease_release(_readers(request_id), reader))
         if not ended:
             _on_left(bus, request_id=request_id, session_id=session_id)

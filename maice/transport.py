@@ -71,10 +71,6 @@ class Bus(ABC):
     @abstractmethod
     async def is_cancelled(self, request_id: str) -> bool: ...
 
-    @abstractmethod
-    async def readers_change(self, request_id: str, delta: int) -> int:
-        """Count streams attached to a request; returns the new count."""
-
 
 # --- embedded ------------------------------------------------------------------------------
 
@@ -86,7 +82,6 @@ class _Log:
     created: float = field(default_factory=time.monotonic)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: bool = False
-    readers: int = 0
 
 
 AgentRunner = Callable[[dict[str, Any], "Bus"], Awaitable[None]]
@@ -163,11 +158,6 @@ class LocalBus(Bus):
         log = self._logs.get(request_id)
         return bool(log and log.cancelled)
 
-    async def readers_change(self, request_id: str, delta: int) -> int:
-        log = self._log(request_id)
-        log.readers = max(0, log.readers + delta)
-        return log.readers
-
 
 # --- Redis Streams ---------------------------------------------------------------------------
 
@@ -186,9 +176,6 @@ class Keys:
 
     def cancelled(self, request_id: str) -> str:
         return f"{self.prefix}:cancelled:{request_id}"
-
-    def readers(self, request_id: str) -> str:
-        return f"{self.prefix}:readers:{request_id}"
 
 
 # An agent counts as alive while its heartbeat (AgentWorker) is this recent.
@@ -248,14 +235,6 @@ class RedisBus(Bus):
 
     async def is_cancelled(self, request_id: str) -> bool:
         return bool(await redis_client().exists(self.keys.cancelled(request_id)))
-
-    async def readers_change(self, request_id: str, delta: int) -> int:
-        key = self.keys.readers(request_id)
-        async with redis_client().pipeline(transaction=False) as pipe:
-            pipe.incrby(key, delta)
-            pipe.expire(key, settings.MAICE_EVENTS_TTL)
-            count, _ = await pipe.execute()
-        return max(0, int(count))
 
 
 # --- which one ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import asyncio
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -18,7 +19,8 @@ import redis
 from conversations.models import Message
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI
 from maice.transport import AGENT_GROUP
-from tests.maice.conftest import ANSWER_TEXT, CLASSIFY, SSE, Agents, Stream, auth, classification, route_steps
+from tests.maice.conftest import ANSWER, ANSWER_TEXT, CLASSIFY, SSE, Agents, Stream, auth, classification, route_steps
+from tests.processes import ServeProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,3 +165,45 @@ async def test_a_redis_outage_past_its_retries_does_not_end_the_workers_loops(
     assert min(calls.values()) >= 2, calls  # each loop came back after its failure
     agent.stop()
     await asyncio.wait_for(running, 10)
+
+
+async def test_a_web_process_killed_mid_stream_does_not_keep_the_answer_alive(
+    agents: Agents, token: str, settings: Any, fake_llm: FakeOpenAI
+) -> None:
+    # The student's stream was on a web process that died; they resumed on another, then
+    # left. The dead process's stream must not count as a reader for ever: the answer and
+    # its upstream call stop once the lease it held runs out.
+    route_steps(fake_llm, answer=Behaviour(reply=ANSWER_TEXT * 20, chunk_size=5, delay=0.05))
+    agents.start()
+    agents.wait_ready(1)
+    env = {"MAICE_REDIS_PREFIX": settings.MAICE_REDIS_PREFIX, "MAICE_DISCONNECT_GRACE_MS": "200",
+           "LEASE_TTL_SECONDS": "2", "MAICE_RATE": "100/m"}
+    with ServeProcess(**env) as first, ServeProcess(**env) as second:
+        async with httpx2.AsyncClient(timeout=20) as client:
+            async with client.stream("POST", f"{first.url}/api/maice/chat", json={"question": QUESTION},
+                                     headers=auth(token)) as response:
+                request_id = response.headers["x-request-id"]
+                seen = [event async for event in _until_chunk(Stream(response))]
+                first.kill()
+            resumed = client.stream("GET", f"{second.url}/api/maice/chat/{request_id}/events",
+                                    headers={**auth(token), "Last-Event-ID": str(seen[-1].id)})
+            async with resumed as response:
+                assert response.status_code == 200
+                [event async for event in _until_chunk(Stream(response))]
+            left = time.monotonic()
+        call = [r for r in fake_llm.requests if ANSWER in r.body["messages"][0]["content"]][-1]
+        for _ in range(100):
+            if call.finished_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert call.finished_at is not None and call.client_disconnected, "the answer went on with nobody reading"
+        assert call.finished_at - left < 5  # the lease (2 s), the grace, the beat that finds it gone
+        answer = await Message.objects.filter(session_id=seen[0].data["session_id"], role="assistant").alast()
+        assert answer is not None and answer.status == "interrupted"
+
+
+async def _until_chunk(stream: Stream) -> AsyncIterator[SSE]:
+    async for event in stream.events():
+        yield event
+        if event.type == "answer_chunk":
+            return
