@@ -79,7 +79,7 @@ async def request_cancel(bus: Bus, *, request_id: str, session_id: int) -> str:
 
 
 def _readers(request_id: str) -> str:
-    # Leases, not a counter: a web process that dies stops holding its streams' within
+    # Leases, not a counter: the streams of a web process that dies stop counting within
     # seconds, so the request is still stopped when the stream that replaced them leaves.
     return f"maice-readers:{request_id}"
 
