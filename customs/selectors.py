@@ -32,16 +32,27 @@ class EarlierTurn:
     hs_body: dict[str, Any] | None  # the HS answer's JSON, as it was sent
 
 
-def turn_earlier(*, session: ChatSession, client_msg_id: str) -> EarlierTurn | None:
-    """The answered turn with this ``client_msg_id``, if any; ``Busy`` while its answer is
+@dataclass(frozen=True)
+class UnansweredTurn:
+    """A stored message whose JSON answer was never stored: still being worked out, or its
+    process died on the way (the retry answers it once the session's lease is free)."""
+
+    asked: Message
+    intent: str
+
+
+def turn_earlier(*, session: ChatSession, client_msg_id: str) -> EarlierTurn | UnansweredTurn | None:
+    """The turn with this ``client_msg_id``, if any; ``Busy`` while its streamed answer is
     still being written (the retry must not ask the model a second time)."""
     asked = Message.objects.filter(session=session, role=Role.USER, client_msg_id=client_msg_id).first()
     if asked is None:
         return None
     reply = Message.objects.filter(reply_to=asked, role=Role.ASSISTANT).order_by("id").first()
-    if reply is None or reply.status == MessageStatus.STREAMING:
-        raise Busy()
     intent = IntentRecord.objects.filter(message=asked).values_list("intent", flat=True).first() or ""
+    if reply is None:
+        return UnansweredTurn(asked=asked, intent=intent)
+    if reply.status == MessageStatus.STREAMING:
+        raise Busy()
     hs = HSClassification.objects.filter(message=reply).first()
     return EarlierTurn(asked=asked, reply=reply, intent=intent, hs_body=hs.body if hs is not None else None)
 

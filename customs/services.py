@@ -31,7 +31,7 @@ from customs.cargo import CargoMatch, recognize_cargo_numbers
 from customs.hs.services import hs_body_hidden, hs_classification_turn
 from customs.intent import IntentResult, intent_classify
 from customs.models import JSON_INTENTS, Intent, IntentRecord
-from customs.selectors import EarlierTurn, session_find, session_hs_pending, turn_earlier
+from customs.selectors import EarlierTurn, UnansweredTurn, session_find, session_hs_pending, turn_earlier
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def turn_store(*, session: ChatSession, is_new: bool, text: str, intent: IntentR
 
 
 def _session_and_earlier(*, session_uuid: uuid.UUID | None, user: User | None, address: str,
-                         client_msg_id: str | None) -> tuple[ChatSession, bool, EarlierTurn | None]:
+                         client_msg_id: str | None) -> tuple[ChatSession, bool, EarlierTurn | UnansweredTurn | None]:
     session, created = session_resolve(session_uuid=session_uuid, user=user, address=address)
     if created or client_msg_id is None:
         return session, created, None
@@ -261,8 +261,10 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
     if client_msg_id is not None and session_uuid is not None:
         # Looked up before the intent classifier can ask a model.
         session, _, earlier = await resolving
-        if earlier is not None:
+        if isinstance(earlier, EarlierTurn):
             return turn_replay(earlier=earlier, session=session, user_id=caller.user_id, started=started)
+        if earlier is not None:
+            return await _unanswered_turn(earlier=earlier, session=session, caller=caller, started=started)
     # Over the limit, a flagged message costs no model call: its answer is pre-written.
     classifying = asyncio.ensure_future(intent_classify(message, rules_only=over_limit is not None))
     screening_task = asyncio.ensure_future(_input_screening(message, over_limit=over_limit))
@@ -301,16 +303,46 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
             return ChatOutcome(stream=answer_stream(turn=streamed, started=started, lock_owner=owner))
         turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent,
                             screening=screening, client_msg_id=client_msg_id or str(uuid.uuid4()))
-        if intent.intent == Intent.CARGO_TRACKING:
-            body = cargo_body(message=message, session_uuid=session.key, user_id=caller.user_id, started=started)
-            await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
-                         model=RULES_MODEL, elapsed=elapsed_ms(started))
-        else:
-            # It keeps the stage and stores its own answer and result.
-            body = await hs_classification_turn(session=turn.session, message=message, user_id=caller.user_id,
-                                                user_message=turn.asked, started=started)
-        logger.info("customs json answer: intent=%s session=%s", intent.intent, session.key)
-        return ChatOutcome(body=body)
+        return ChatOutcome(body=await _json_answer(turn=turn, intent=intent.intent, caller=caller, started=started))
     finally:
         if not released:
             await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))
+
+
+async def _json_answer(*, turn: Turn, intent: Intent, caller: Caller, started: float) -> dict[str, Any]:
+    """A stored message's JSON answer (cargo or HS), stored as the turn's reply."""
+    message = turn.asked.content
+    if intent == Intent.CARGO_TRACKING:
+        body = cargo_body(message=message, session_uuid=turn.session.key, user_id=caller.user_id, started=started)
+        await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
+                     model=RULES_MODEL, elapsed=elapsed_ms(started))
+    else:
+        # It keeps the stage and stores its own answer and result.
+        body = await hs_classification_turn(session=turn.session, message=message, user_id=caller.user_id,
+                                            user_message=turn.asked, started=started)
+    logger.info("customs json answer: intent=%s session=%s", intent, turn.session.key)
+    return body
+
+
+async def _unanswered_turn(*, earlier: UnansweredTurn, session: ChatSession, caller: Caller,
+                           started: float) -> ChatOutcome:
+    """A retry of a message whose JSON answer was never stored. Busy while its turn holds
+    the session; once the lease is free (the process answering it died, or its answer
+    failed before it was stored) it is answered now, from the stored message: no second
+    copy of it, and no intent classifier."""
+    if earlier.intent not in JSON_INTENTS:
+        raise Busy()  # (a streamed turn stores its reply's row with the message)
+    owner = secrets.token_hex(8)
+    if not await generation_lock_acquire(session_id=session.pk, owner=owner):
+        raise Busy()
+    try:
+        # Answered meanwhile, just before its turn let the session go?
+        again = await run_db(turn_earlier, session=session, client_msg_id=earlier.asked.client_msg_id or "")
+        if isinstance(again, EarlierTurn):
+            return turn_replay(earlier=again, session=session, user_id=caller.user_id, started=started)
+        turn = Turn(session=session, is_new=False, asked=earlier.asked,
+                    intent=IntentResult(Intent(earlier.intent), 1.0, IntentRecord.Method.RULES, {}))
+        return ChatOutcome(body=await _json_answer(turn=turn, intent=Intent(earlier.intent), caller=caller,
+                                                   started=started))
+    finally:
+        await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))

@@ -19,7 +19,8 @@ from django.db import connection
 
 from conversations.aio import run_db
 from conversations.models import ChatSession, Message, MessageStatus, Role
-from conversations.services import token_issue
+from conversations.ratelimit import generation_lock_acquire, generation_lock_release
+from conversations.services import message_append, token_issue
 from conversations.testing.fake_openai import Behaviour, FakeOpenAI, RecordedRequest
 from customs.cargo import recognize_cargo_number
 from customs.models import Intent, IntentRecord
@@ -364,6 +365,41 @@ async def test_a_retried_cargo_turn_is_the_same_json(classifier: FakeOpenAI, htt
     assert again["cargo_data"]["cargo_number"] == "MSKU9070323"
     assert len(classifier.requests) == calls
     assert await Message.objects.filter(session__key=key).acount() == rows
+
+
+async def test_a_retried_json_turn_whose_process_died_is_answered_not_busy(
+        classifier: FakeOpenAI, http: httpx2.AsyncClient, settings: Any) -> None:
+    # What a process killed between storing the message and its answer leaves behind: the
+    # message and its intent, no reply, and (its lease run out) a free session.
+    key = await _session_key(http)
+
+    def crashed_turn() -> None:
+        session = ChatSession.objects.get(key=key)
+        asked = message_append(session=session, role=Role.USER, text="MSKU9070323 조회해 주세요",
+                               client_msg_id="turn-9")
+        IntentRecord.objects.create(session=session, message=asked, intent=Intent.CARGO_TRACKING, confidence=0.9,
+                                    method=IntentRecord.Method.RULES, entities={})
+
+    await run_db(crashed_turn)
+    calls = len(classifier.requests)
+    body = {"message": "MSKU9070323 조회해 주세요", "session_uuid": key, "client_msg_id": "turn-9"}
+    if settings.REDIS_URL:
+        # While a turn of the session holds it (the message's own, still being answered
+        # elsewhere), the retry waits its turn. (The embedded server's leases are its own.)
+        session = await ChatSession.objects.aget(key=key)
+        assert await generation_lock_acquire(session_id=session.pk, owner="elsewhere")
+        busy = await http.post("/api/v1/chat", json=body)
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "BUSY"
+        await generation_lock_release(session_id=session.pk, owner="elsewhere")
+    answered = await http.post("/api/v1/chat", json=body)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["cargo_data"]["cargo_number"] == "MSKU9070323"
+    assert len(classifier.requests) == calls  # the stored intent: no classifier
+    asked = await Message.objects.aget(session__key=key, client_msg_id="turn-9")
+    assert await Message.objects.filter(reply_to=asked, role=Role.ASSISTANT).acount() == 1
+    again = (await http.post("/api/v1/chat", json=body)).json()  # now an ordinary retry: the same JSON
+    assert again["cargo_data"] == answered.json()["cargo_data"]
+    assert await Message.objects.filter(session__key=key, client_msg_id="turn-9").acount() == 1
 
 
 async def test_a_retry_while_its_answer_streams_is_busy(classifier: FakeOpenAI, http: httpx2.AsyncClient) -> None:
