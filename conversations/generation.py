@@ -116,16 +116,17 @@ class ReplyProgress:
         self.message_id = message_id
         # Taken while the request goes out, not before it: one round trip off the way.
         self.leased = asyncio.ensure_future(lease_acquire(STREAMING_REPLIES, str(message_id), cap=None))
+        self.saver = progress_saver()  # (looked up once: ``save`` runs per chunk)
 
     def save(self, text: str) -> None:
-        progress_saver().mark(self.message_id, text)
+        self.saver.mark(self.message_id, text)
 
     async def finalize(self, **fields: Any) -> None:
         # Shielded: a second cancellation must not lose the final state of a reply.
         await asyncio.shield(self._finalize(fields))
 
     async def _finalize(self, fields: dict[str, Any]) -> None:
-        progress_saver().drop(self.message_id)
+        self.saver.drop(self.message_id)
         await run_db(message_finalize, message_id=self.message_id, **fields)
         await asyncio.wait({self.leased})  # released below even if the request never got far
         if not self.leased.cancelled():

@@ -127,14 +127,18 @@ async def moderation_assess(text: str) -> Assessment | None:
     return Assessment(level=Level.NONE, source=source, filtered=filtered) if filtered else None
 
 
-async def input_screen(text: str, *, previous: Callable[[], Awaitable[Sequence[str]]] | None = None) -> Assessment:
+async def input_screen(text: str, *, previous: Callable[[], Awaitable[Sequence[str]]] | None = None,
+                       screened: Assessment | None = None) -> Assessment:
     """Every product's screening of a user message before the LLM (platform.md, Safety).
 
     The rules' level, read with the last user turns (``previous``) when they could change
     it; then, where ``LLM_MODERATION`` is on and the rules found nothing urgent, the
     moderation endpoint's: it may raise the level and adds its other categories as
-    ``filtered``.
+    ``filtered``. ``screened``: the rules' verdict that let the message past the rate limit
+    (``rate_limit_enforce_async``), taken as it is: such a message asks no model at all.
     """
+    if screened is not None:
+        return screened
     screening = await assess_async(text)
     if previous is not None and needs_context(screening):
         screening = await assess_async(text, previous=await previous())

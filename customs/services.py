@@ -242,11 +242,6 @@ def turn_replay(*, earlier: EarlierTurn, session: ChatSession, user_id: int | No
     return ChatOutcome(stream=answer_replay(earlier=earlier, session_uuid=session.key))
 
 
-async def _input_screening(message: str, *, over_limit: Assessment | None) -> Assessment:
-    """The message's screening: the one that let it past the rate limit, else a full one."""
-    return over_limit if over_limit is not None else await input_screen(message)
-
-
 async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | None, started: float,
                     client_msg_id: str | None = None) -> ChatOutcome:
     """Classify, store, and answer one message. Domain errors (rate, busy, not found) raise.
@@ -267,7 +262,7 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
             return await _unanswered_turn(earlier=earlier, session=session, caller=caller, started=started)
     # Over the limit, a flagged message costs no model call: its answer is pre-written.
     classifying = asyncio.ensure_future(intent_classify(message, rules_only=over_limit is not None))
-    screening_task = asyncio.ensure_future(_input_screening(message, over_limit=over_limit))
+    screening_task = asyncio.ensure_future(input_screen(message, screened=over_limit))
     try:
         session, is_new, _ = await resolving
     except BaseException:
@@ -303,15 +298,15 @@ async def chat_turn(*, caller: Caller, message: str, session_uuid: uuid.UUID | N
             return ChatOutcome(stream=answer_stream(turn=streamed, started=started, lock_owner=owner))
         turn = await run_db(turn_store, session=session, is_new=is_new, text=message, intent=intent,
                             screening=screening, client_msg_id=client_msg_id or str(uuid.uuid4()))
-        return ChatOutcome(body=await _json_answer(turn=turn, intent=intent.intent, caller=caller, started=started))
+        return ChatOutcome(body=await _json_answer(turn=turn, caller=caller, started=started))
     finally:
         if not released:
             await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))
 
 
-async def _json_answer(*, turn: Turn, intent: Intent, caller: Caller, started: float) -> dict[str, Any]:
+async def _json_answer(*, turn: Turn, caller: Caller, started: float) -> dict[str, Any]:
     """A stored message's JSON answer (cargo or HS), stored as the turn's reply."""
-    message = turn.asked.content
+    message, intent = turn.asked.content, turn.intent.intent
     if intent == Intent.CARGO_TRACKING:
         body = cargo_body(message=message, session_uuid=turn.session.key, user_id=caller.user_id, started=started)
         await run_db(answer_store, turn=turn, text=str(body.get("message") or body["error_message"]),
@@ -342,7 +337,6 @@ async def _unanswered_turn(*, earlier: UnansweredTurn, session: ChatSession, cal
             return turn_replay(earlier=again, session=session, user_id=caller.user_id, started=started)
         turn = Turn(session=session, is_new=False, asked=earlier.asked,
                     intent=IntentResult(Intent(earlier.intent), 1.0, IntentRecord.Method.RULES, {}))
-        return ChatOutcome(body=await _json_answer(turn=turn, intent=Intent(earlier.intent), caller=caller,
-                                                   started=started))
+        return ChatOutcome(body=await _json_answer(turn=turn, caller=caller, started=started))
     finally:
         await asyncio.shield(generation_lock_release(session_id=session.pk, owner=owner))

@@ -59,7 +59,7 @@ async def chat(request: HttpRequest, payload: ChatIn) -> HttpResponseBase:
     user = request_user(request)
     over_limit = await rate_limit_enforce_async(scope="maice.chat", key=f"user:{user.pk}", rate=settings.MAICE_RATE,
                                                 text=payload.question)
-    screening = over_limit or await input_screen(payload.question)
+    screening = await input_screen(payload.question, screened=over_limit)
     try:
         accepted = await run_db(services.chat_accept, user=user, question=payload.question, screening=screening,
                                 session_id=payload.session_id, mode=payload.mode, client_msg_id=payload.client_msg_id)

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conversations.aio import run_db
 from conversations.generation import (
     ReplyChunk,
     ReplyEvent,
@@ -311,7 +312,7 @@ async def test_concurrent_replies_are_saved_together_in_one_statement(
         async for _event in after_start(reply):
             pass
 
-    second = await sync_to_async(another)()
+    second = await run_db(another)
     readers = [asyncio.create_task(read(reply)) for reply in (assistant, second)]
     await asyncio.sleep(0.35)
     both = [(await stored(m)).content for m in (assistant, second)]
